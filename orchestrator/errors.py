@@ -1,0 +1,51 @@
+"""Typed errors, rendered once at the CLI edge as one line.
+
+Every error a user can cause is an `OrcError`. It carries where the problem is (file and line when
+there is one) so the message can point at it, and nothing else: rendering and exit codes belong
+to the CLI, not to the code that found the problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class OrcError(Exception):
+    """A problem the user can fix; shown as one line, never as a traceback."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path:
+            where = self.path if self.line is None else f"{self.path}:{self.line}"
+            where += ": "
+        return where + self.message
+
+
+class InputError(OrcError):
+    """A file or argument the user gave is not what orc expected."""
+
+
+class SetupError(OrcError):
+    """The machine lacks something orc needs (root, a Debian package, a tool)."""
+
+
+class LabError(OrcError):
+    """The built-in lab could not be brought up, inspected or removed."""
+
+
+class InventoryError(InputError):
+    """An inventory source could not be read or does not have Ansible's shape."""
+
+
+class SecretsError(OrcError):
+    """A secret file is unsigned, untrusted, tampered with, stale, or cannot be decrypted."""
+
+
+class HostError(OrcError):
+    """A host could not be reached or refused what orc asked of it."""
