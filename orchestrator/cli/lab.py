@@ -1,0 +1,109 @@
+"""`orc lab`: throwaway Debian hosts on this machine for the quick start, role tests and CI."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator import lab as lab_api
+
+name_option = click.option(
+    "--name", default=lab_api.DEFAULT_NAME, show_default=True,
+    help="Lab name (1-8 lowercase letters/digits); labs with different names coexist.",
+)
+
+
+@click.group()
+def lab() -> None:
+    """Throwaway Debian hosts (systemd-nspawn containers) reached over real SSH."""
+
+
+@lab.command()
+@click.argument("count", type=int, default=3)
+@name_option
+@click.option(
+    "--inventory", "inventory_path", type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("inventory/lab.yaml"), show_default=True,
+    help="Where to write the lab's Ansible-shaped inventory.",
+)
+def up(count: int, name: str, inventory_path: Path) -> None:
+    """Start COUNT lab hosts (default 3); only hosts that are missing or down are started."""
+    console = Console(stderr=True)
+    with console.status("starting lab", spinner="dots") as spinner:
+        def progress(line: str) -> None:
+            spinner.update(f"[bold]lab {name}[/]: {line}")
+            if not line.startswith(("I: Retrieving", "I: Validating", "I: Extracting",
+                                    "I: Unpacking", "I: Configuring")):
+                console.log(line)
+
+        the_lab = lab_api.up(count, name, inventory_path, progress)
+    console.print(
+        f"lab [bold]{name}[/]: {len(the_lab.hosts)} host(s) on {the_lab.bridge} "
+        f"({the_lab.subnet}); inventory {inventory_path}"
+    )
+
+
+@lab.command()
+@name_option
+def down(name: str) -> None:
+    """Stop every host of the lab and remove its containers, mounts, bridge and files."""
+    console = Console(stderr=True)
+    lab_api.down(name, progress=console.log)
+
+
+@lab.command()
+@name_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(name: str, as_json: bool) -> None:
+    """Show each host: address, whether it runs, whether SSH answers, systemd's state."""
+    rows = lab_api.status(name)
+    if as_json:
+        click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
+        return
+    table = Table(title=f"lab {name}")
+    for column in ("host", "address", "state", "ssh", "system"):
+        table.add_column(column)
+    for row in rows:
+        colour = "green" if row.state == "running" and row.ssh == "ok" else "red"
+        table.add_row(row.name, row.address, f"[{colour}]{row.state}[/]",
+                      f"[{colour}]{row.ssh}[/]", row.system)
+    Console().print(table)
+
+
+@lab.command(context_settings={"ignore_unknown_options": True})
+@click.argument("host")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@name_option
+def ssh(host: str, command: tuple[str, ...], name: str) -> None:
+    """Log into HOST (or run COMMAND there) with the lab's key and strict host key checking."""
+    argv = lab_api.ssh_argv(host, name, list(command))
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+
+
+@lab.command("exec")
+@click.argument("command", nargs=-1, required=True)
+@name_option
+@click.option("--host", "hosts", multiple=True, help="Only this host (repeatable).")
+def exec_(command: tuple[str, ...], name: str, hosts: tuple[str, ...]) -> None:
+    """Run COMMAND on every lab host over SSH and print each host's answer."""
+    results = lab_api.execute(" ".join(command), name, list(hosts) or None)
+    failed = False
+    for result in results.values():
+        if result.exit_code is None:
+            click.secho(f"{result.host}: {result.error}", fg="red")
+            failed = True
+            continue
+        text = (result.stdout + result.stderr).rstrip() or "(no output)"
+        colour = "green" if result.ok else "red"
+        failed |= not result.ok
+        click.secho(f"{result.host} [exit {result.exit_code}]", fg=colour, bold=True)
+        click.echo(text)
+    if failed:
+        sys.exit(1)

@@ -1,0 +1,19 @@
+"""The built-in lab: throwaway Debian hosts with systemd, on this machine, reached over real SSH."""
+
+from orchestrator.lab.lifecycle import (
+    DEFAULT_NAME,
+    HostStatus,
+    down,
+    execute,
+    load,
+    ssh_argv,
+    status,
+    target,
+    up,
+)
+from orchestrator.lab.state import Lab, LabHost
+
+__all__ = [
+    "DEFAULT_NAME", "HostStatus", "Lab", "LabHost",
+    "down", "execute", "load", "ssh_argv", "status", "target", "up",
+]

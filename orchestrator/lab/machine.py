@@ -1,0 +1,122 @@
+"""One lab host: an overlay on the base image, booted with systemd inside systemd-nspawn.
+
+The host's own files (hostname, address, host key, authorized key, apt proxy) are written into
+its overlay before boot, so it comes up reachable and trusted with no step done over the network.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from orchestrator.errors import LabError
+from orchestrator.lab import sshkeys
+from orchestrator.lab.state import Lab, LabHost
+from orchestrator.lab.system import process_alive, run, terminate
+
+NSPAWN_MARKER = b"systemd-nspawn"
+
+
+def host_key_path(lab: Lab, host: LabHost) -> Path:
+    return lab.host_dir(host) / "ssh_host_ed25519_key"
+
+
+def prepare(lab: Lab, host: LabHost, base: Path, controller_key: sshkeys.KeyPair) -> str:
+    """Mount a fresh overlay for `host` and write its identity; return its public host key."""
+    hdir = lab.host_dir(host)
+    root = lab.host_root(host)
+    for sub in ("upper", "work", "root"):
+        (hdir / sub).mkdir(parents=True, exist_ok=True)
+    if not os.path.ismount(root):
+        run([
+            "mount", "-t", "overlay", "overlay", "-o",
+            f"lowerdir={base},upperdir={hdir / 'upper'},workdir={hdir / 'work'}", str(root),
+        ])
+    etc = root / "etc"
+    (etc / "hostname").write_text(host.name + "\n")
+    (etc / "hosts").write_text(
+        f"127.0.0.1\tlocalhost\n127.0.1.1\t{host.name}\n::1\tlocalhost ip6-localhost\n"
+    )
+    (etc / "systemd" / "network" / "10-orc-lab.network").write_text(
+        "[Match]\nName=host0\n\n[Network]\n"
+        f"Address={host.address}/{lab.prefixlen}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n"
+    )
+    (etc / "apt" / "apt.conf.d" / "01orc-proxy").write_text(
+        f'Acquire::http::Proxy "{lab.proxy_url}";\n'
+    )
+    host_key = sshkeys.load_or_create(host_key_path(lab, host), f"root@{host.name}")
+    _install_file(etc / "ssh" / "ssh_host_ed25519_key", host_key.private_openssh, 0o600)
+    _install_file(etc / "ssh" / "ssh_host_ed25519_key.pub", host_key.public_line.encode() + b"\n")
+    ssh_dir = root / "root" / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    _install_file(ssh_dir / "authorized_keys", controller_key.public_line.encode() + b"\n", 0o600)
+    return host_key.public_line
+
+
+def boot(lab: Lab, host: LabHost) -> int:
+    """Start the container in the background and return the nspawn pid (it outlives orc)."""
+    log = open(lab.host_dir(host) / "console.log", "ab")
+    proc = subprocess.Popen(
+        [
+            "systemd-nspawn", "--boot", "--quiet",
+            # this machine's PID 1 is not systemd: no machined to register with, no unit to make
+            "--register=no", "--keep-unit",
+            f"--machine={host.machine}", f"--directory={lab.host_root(host)}",
+            f"--network-bridge={lab.bridge}", "--resolv-conf=off", "--timezone=off",
+            "--link-journal=no", "--console=read-only",
+        ],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+    )
+    return proc.pid
+
+
+def is_running(host: LabHost) -> bool:
+    return process_alive(host.pid, NSPAWN_MARKER)
+
+
+def stop(lab: Lab, host: LabHost) -> None:
+    """Shut the host down and remove every trace: processes, mount, veth, files."""
+    # SIGTERM to nspawn asks the container's systemd for a clean shutdown
+    terminate(host.pid, NSPAWN_MARKER, timeout=15)
+    root = lab.host_root(host)
+    _kill_processes_under(root)
+    if os.path.ismount(root):
+        if subprocess.run(["umount", str(root)], capture_output=True).returncode != 0:
+            _kill_processes_under(root)
+            run(["umount", "--lazy", str(root)])
+    run(["ip", "link", "del", f"vb-{host.machine}"], check=False)
+    run(["rm", "-rf", "--one-file-system", str(lab.host_dir(host))])
+    host.pid = None
+
+
+def _kill_processes_under(root: Path) -> None:
+    """Kill what still runs with its root inside this host (after a kill -9 of nspawn, say)."""
+    target = str(root.resolve())
+    for _ in range(3):
+        victims = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if os.readlink(proc / "root") == target:
+                    victims.append(int(proc.name))
+            except OSError:
+                continue
+        if not victims:
+            return
+        for pid in victims:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+    raise LabError(f"processes of {root} would not die")
+
+
+def _install_file(path: Path, data: bytes, mode: int = 0o644) -> None:
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
