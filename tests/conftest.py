@@ -1,0 +1,57 @@
+"""Shared fixtures: one real lab for the whole session, reached over real SSH.
+
+Lab tests use their own lab name, so a developer's `orc lab` (named `lab`) is never touched.
+The lab starts when the first lab test asks for it and is removed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator import lab as lab_api
+from orchestrator.lab import Lab
+
+TEST_LAB = "orctest"
+TEST_LAB_HOSTS = 3
+ORC = str(Path(sys.executable).with_name("orc"))
+
+
+def run_orc(*args: str, user: int | None = None, check: bool = False) -> subprocess.CompletedProcess:
+    """Run the installed `orc` command as a user would (optionally as a non-root uid)."""
+    cmd = [ORC, *args]
+    if user is not None:
+        # a user namespace gives a non-root euid while the venv stays readable
+        cmd = ["unshare", "--user", f"--map-user={user}", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def lab_inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lab") / "lab.yaml"
+
+
+@pytest.fixture(scope="session")
+def lab(lab_inventory: Path) -> Lab:
+    if os.geteuid() != 0:
+        pytest.fail("lab tests need root (systemd-nspawn, mounts, a bridge); deselect with -m 'not lab'")
+    started = lab_api.up(TEST_LAB_HOSTS, TEST_LAB, lab_inventory)
+    try:
+        yield started
+    finally:
+        lab_api.down(TEST_LAB)
+
+
+@pytest.fixture
+def ssh(lab: Lab):
+    """Run a shell command on a lab host with the real `ssh` client; returns the process."""
+
+    def run(host: str, command: str) -> subprocess.CompletedProcess:
+        argv = lab_api.ssh_argv(host, TEST_LAB, [command])
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+    return run
