@@ -1,6 +1,7 @@
 """Shared fixtures: one real lab for the whole session, reached over real SSH.
 
-Lab tests use their own lab name, so a developer's `orc lab` (named `lab`) is never touched.
+Lab tests use their own lab name, so a developer's `orc lab` (named `lab`) is never touched;
+`ORC_TEST_LAB` picks another name so two test sessions on one machine never share a lab.
 The lab starts when the first lab test asks for it and is removed at the end of the session.
 """
 
@@ -16,7 +17,7 @@ import pytest
 from orchestrator import lab as lab_api
 from orchestrator.lab import Lab
 
-TEST_LAB = "orctest"
+TEST_LAB = os.environ.get("ORC_TEST_LAB", "orctest")
 TEST_LAB_HOSTS = 3
 ORC = str(Path(sys.executable).with_name("orc"))
 
