@@ -17,6 +17,7 @@ from orchestrator.errors import OrcError
 # command name -> "module:attribute" of its click command
 COMMANDS: dict[str, str] = {
     "lab": "orchestrator.cli.lab:lab",
+    "inventory": "orchestrator.cli.inventory:inventory",
 }
 
 

@@ -1,0 +1,87 @@
+"""The loaded inventory: hosts, groups and the questions the rest of orc asks of them.
+
+Loading (sources -> `InventoryBuilder` -> `Inventory`) happens once; afterwards an `Inventory` is
+read-only plain data, so plans and waves can hold on to it without copying.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.errors import InventoryError
+from orchestrator.inventory import listing, patterns
+from orchestrator.inventory.resolve import VariableResolver
+
+
+@dataclass(eq=False)
+class Group:
+    """An Ansible group: its own variables, direct hosts and child groups in declaration order."""
+
+    name: str
+    vars: dict[str, Any] = field(default_factory=dict)
+    hosts: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+    parents: list[str] = field(default_factory=list)
+    priority: int = 1  # ansible_group_priority: orders sibling groups when merging variables
+    depth: int = 0  # longest path from `all`: parents merge before children
+
+
+@dataclass(eq=False)
+class Host:
+    """An inventory host and the variables set on it directly (not yet merged)."""
+
+    name: str
+    vars: dict[str, Any] = field(default_factory=dict)
+    # every group the host is in, directly or through parents, without `all`, lowest precedence first
+    groups: list[str] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Inventory:
+    """Hosts (in Ansible's `all` order) and groups (in creation order) of one or more sources."""
+
+    hosts: dict[str, Host]
+    groups: dict[str, Group]
+    sources: tuple[str, ...] = ()
+    playbook_dir: str | None = None
+    declared_hosts: tuple[str, ...] = field(default=(), repr=False)  # in order of first mention
+    _cache: dict[Any, Any] = field(init=False, repr=False, default_factory=dict)
+    _resolver: VariableResolver = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._resolver = VariableResolver(self)
+
+    def host(self, name: str) -> Host:
+        try:
+            return self.hosts[name]
+        except KeyError:
+            raise InventoryError(f"no host named {name!r} in the inventory{_nearest(name, self.hosts)}") from None
+
+    def group(self, name: str) -> Group:
+        try:
+            return self.groups[name]
+        except KeyError:
+            raise InventoryError(f"no group named {name!r} in the inventory{_nearest(name, self.groups)}") from None
+
+    def host_vars(self, name: str) -> dict[str, Any]:
+        """The host's merged inventory variables, as `ansible-inventory --host NAME` prints them."""
+        return self._resolver.host_vars(name)
+
+    def group_vars(self, name: str) -> dict[str, Any]:
+        """A group's own variables plus its group_vars files (what `--graph --vars` shows)."""
+        return self._resolver.group_vars(name)
+
+    def select(self, pattern: str, limit: str | None = None) -> list[str]:
+        """Host names matching an Ansible host pattern (and `limit`, like `--limit`), in order."""
+        return patterns.select(self, pattern, limit)
+
+    def to_ansible_list(self, limit: str | None = None) -> dict[str, Any]:
+        """The same data as `ansible-inventory --list [--limit LIMIT]`."""
+        return listing.ansible_list(self, limit)
+
+
+def _nearest(name: str, names: dict[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(names), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
