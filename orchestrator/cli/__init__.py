@@ -16,8 +16,13 @@ from orchestrator.errors import OrcError
 
 # command name -> "module:attribute" of its click command
 COMMANDS: dict[str, str] = {
+    "apply": "orchestrator.cli.apply:apply",
+    "plan": "orchestrator.cli.apply:plan",
     "lab": "orchestrator.cli.lab:lab",
+    "secrets": "orchestrator.cli.secrets:secrets",
     "inventory": "orchestrator.cli.inventory:inventory",
+    "run": "orchestrator.cli.run:run",
+    "facts": "orchestrator.cli.facts:facts",
 }
 
 

@@ -1,0 +1,282 @@
+"""Apply (or plan) a play on a set of hosts: tasks become pyinfra operations, per host.
+
+Per host, each task's arguments are rendered with that host's variables, its `when` evaluated,
+its loop expanded, and the module turns it into pyinfra operation calls added with
+`add_op(..., host=host)`. Handlers are added last, each guarded by pyinfra's `_if` on the change
+state of the tasks that notify it, so a handler runs once, only where something changed.
+
+A plan stops after adding operations: pyinfra predicts from facts what would change, and file
+previews turn that into unified diffs. An apply calls `run_ops`, and reads the outcome from the
+same operation metadata.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.operation import add_op
+from pyinfra.api.operations import run_ops
+
+from orchestrator.errors import InputError, OrcError
+from orchestrator.inventory import Inventory
+from orchestrator.modules.base import FilePreview, HostContext
+from orchestrator.playbook import Play, Playbook
+from orchestrator.results import (
+    CHANGED, FAILED, NOT_RUN, OK, SKIPPED, HostResult, PlayResult, RunResult, TaskResult,
+)
+from orchestrator.session import Session, open_session
+from orchestrator.tasks import Task
+from orchestrator.templating import Variables, evaluate, render_value
+from orchestrator.variables import HostFacts, play_variables, task_variables
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    tags: frozenset[str] = frozenset()
+    skip_tags: frozenset[str] = frozenset()
+    limit: str | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class _Record:
+    """One task (one loop item) on one host, and the pyinfra operations it became."""
+
+    task: Task
+    result: TaskResult
+    metas: list[Any] = field(default_factory=list)
+    previews: list[FilePreview] = field(default_factory=list)
+    counts_as_change: bool = True  # False with `changed_when: false`
+    notifiers: list[_Record] | None = None  # set for handlers: the records that notify them
+
+    def changed(self) -> bool:
+        return self.counts_as_change and any(m.is_complete() and m.did_change()
+                                             for m in self.metas)
+
+    def will_change(self) -> bool:
+        if self.notifiers is not None and not any(r.will_change() for r in self.notifiers):
+            return False
+        return self.counts_as_change and any(m.will_change for m in self.metas)
+
+
+def selected(task: Task, options: RunOptions, extra_tags: frozenset[str] = frozenset()) -> bool:
+    tags = task.tags | extra_tags
+    if options.tags and not (tags & options.tags or "always" in tags):
+        return False
+    return not (tags & options.skip_tags)
+
+
+def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
+                 on_event: Event | None = None) -> RunResult:
+    run = RunResult(str(playbook.path), options.dry_run)
+    failed: set[str] = set()
+    for play in playbook.plays:
+        names = [n for n in inventory.select(play.hosts, options.limit) if n not in failed]
+        result = run_play(play, inventory, names, options, on_event)
+        failed |= set(result.failed_hosts)  # like Ansible, a failed host sits out later plays
+        run.plays.append(result)
+    return run
+
+
+def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOptions,
+             on_event: Event | None = None) -> PlayResult:
+    emit = on_event or (lambda kind, data: None)
+    result = PlayResult(play.name)
+    if not names:
+        return result
+    emit("play", {"name": play.name, "hosts": names})
+    base = play_variables(play, inventory, names, options.extra_vars)
+    session = open_session(inventory, names)
+    for name in names:
+        if name in session.unreachable:
+            result.hosts[name] = HostResult(name, error=session.unreachable[name],
+                                            unreachable=True)
+            emit("host", {"host": name, "status": "unreachable"})
+    records: dict[str, list[_Record]] = {}
+    for name, host in session.hosts.items():
+        try:
+            records[name] = _add_host(play, inventory, name, host, session, base, options)
+        except OrcError:
+            raise  # bad input: nothing has run yet on any host
+        except Exception as exc:  # the host went away while facts were gathered
+            result.hosts[name] = HostResult(name, error=f"{type(exc).__name__}: {exc}")
+            session.state.active_hosts.discard(host)
+    if not options.dry_run and session.state.active_hosts:
+        try:
+            run_ops(session.state)
+        except PyinfraError:
+            pass  # per-host failures are read from each operation's metadata below
+    for name, host_records in records.items():
+        result.hosts[name] = _collect(name, host_records, session, options.dry_run)
+        emit("host", {"host": name, "status": result.hosts[name].status})
+    return result
+
+
+def _add_host(play: Play, inventory: Inventory, name: str, host: Any, session: Session,
+              base: dict[str, Any], options: RunOptions) -> list[_Record]:
+    facts = HostFacts(host)
+    records: list[_Record] = []
+    sections: list[tuple[Task, frozenset[str], dict[str, Any], Any]] = []
+    for ref, role in play.roles:
+        for task in role.tasks:
+            sections.append((task, ref.tags, {"role": role, "ref": ref}, ref.when))
+    for task in play.tasks:
+        sections.append((task, frozenset(), {}, None))
+    for task, extra_tags, scope, role_when in sections:
+        if not selected(task, options, extra_tags):
+            continue
+        variables = task_variables(base, inventory, name, facts, task, options.extra_vars, **scope)
+        records += _add_task(task, host, session, variables, play, role_when)
+    by_name: dict[str, list[_Record]] = {}
+    for record in records:
+        for notified in record.task.notify:
+            by_name.setdefault(notified, []).append(record)
+    for handler in play.all_handlers():
+        notifiers = [r for key in (handler.name, *handler.listen) for r in by_name.get(key, [])]
+        if not notifiers:
+            continue
+        variables = task_variables(base, inventory, name, facts, handler, options.extra_vars)
+        records += _add_task(handler, host, session, variables, play, None, notifiers)
+    known = {h.name for h in play.all_handlers()} | {k for h in play.all_handlers()
+                                                      for k in h.listen}
+    for record in records:
+        for notified in record.task.notify:
+            if notified not in known:
+                raise InputError(f"notify {notified!r}: no handler of that name",
+                                 **record.task.location)
+    return records
+
+
+def _add_task(task: Task, host: Any, session: Session, variables: Variables, play: Play,
+              role_when: Any, notifiers: list[_Record] | None = None) -> list[_Record]:
+    guard = (lambda: any(r.changed() for r in notifiers)) if notifiers is not None else None
+    if task.loop is not None:
+        items = render_value(task.loop, variables, task.where)
+        if not isinstance(items, list):
+            raise InputError(f"loop must be a list, got {type(items).__name__}", **task.location)
+    else:
+        items = [None]
+    records = []
+    for item in items:
+        scoped = variables.child(**{task.loop_var: item}) if task.loop is not None else variables
+        result = TaskResult(task.name, task.where, NOT_RUN, role=task.role,
+                            handler=guard is not None, item=item)
+        record = _Record(task, result, notifiers=notifiers)
+        records.append(record)
+        conditions = [c for c in (role_when, task.when) if c is not None]
+        if conditions and not all(evaluate(c, scoped, task.where) for c in conditions):
+            result.status = SKIPPED
+            continue
+        if task.changed_when is not None:
+            record.counts_as_change = evaluate(task.changed_when, scoped, task.where)
+        args = render_value(task.args, scoped, task.where)
+        ctx = HostContext(host, scoped, _search_dirs(task, play), task.location)
+        try:
+            calls = task.module.build(args, ctx)
+        except (ValueError, TypeError) as err:
+            raise InputError(f"{task.module.name}: {err}", **task.location) from None
+        become = task.become if task.become is not None else play.become
+        global_args: dict[str, Any] = {"name": task.name}
+        if become:
+            global_args["_sudo"] = True
+            user = task.become_user or play.become_user
+            if user:
+                global_args["_sudo_user"] = user
+        if task.ignore_errors:
+            global_args["_ignore_errors"] = True
+        checks = [g for g in (guard, (lambda: False) if task.check_mode else None) if g]
+        if checks:
+            global_args["_if"] = checks
+        for call in calls:
+            try:
+                metas = add_op(session.state, call.op, host=host, **global_args, **call.kwargs)
+            except TypeError as err:
+                raise InputError(f"{task.module.name}: {err}", **task.location) from None
+            record.metas.append(metas[host])
+            if call.preview:
+                record.previews.append(call.preview)
+        if not calls:
+            result.status = OK  # nothing to do (e.g. `creates:` already there)
+    return records
+
+
+def _search_dirs(task: Task, play: Play) -> dict[str, list[Path]]:
+    base = Path(play.path).parent
+    role_dirs = [role.path for _, role in play.roles if role.name == task.role]
+    return {
+        "files": [*(d / "files" for d in role_dirs), base / "files", base],
+        "templates": [*(d / "templates" for d in role_dirs), base / "templates", base],
+    }
+
+
+def _collect(name: str, records: list[_Record], session: Session, dry_run: bool) -> HostResult:
+    host = session.hosts[name]
+    result = HostResult(name)
+    for record in records:
+        task_result = record.result
+        result.tasks.append(task_result)
+        if task_result.status == SKIPPED or not record.metas:
+            continue
+        if dry_run:
+            changing = record.will_change()
+            task_result.status = CHANGED if changing else OK
+            if changing and record.previews:
+                task_result.diff = _diff(host, name, record.previews)
+            continue
+        if record.task.check_mode:
+            task_result.status = SKIPPED
+            continue
+        if not all(m.is_complete() for m in record.metas):
+            task_result.status = SKIPPED if task_result.handler else NOT_RUN
+            continue
+        errors = [m for m in record.metas if m.did_error()]
+        if errors and not record.task.ignore_errors:
+            task_result.status = FAILED
+            task_result.error = _error_text(errors[0])
+        else:
+            task_result.status = CHANGED if record.changed() else OK
+            if errors:
+                task_result.error = f"ignored: {_error_text(errors[0])}"
+    if any(r.status == NOT_RUN for r in result.tasks) and not result.failed:
+        result.error = "stopped before all tasks ran"
+    return result
+
+
+def _error_text(meta: Any) -> str:
+    lines = [line for line in (meta.stderr_lines or meta.stdout_lines or []) if line.strip()]
+    return lines[-1].strip() if lines else "operation failed"
+
+
+def _diff(host: Any, name: str, previews: list[FilePreview]) -> str:
+    chunks = []
+    for preview in previews:
+        before = _read_remote(host, preview.path)
+        after = preview.after(before)
+        if before == after:
+            continue
+        chunks.extend(difflib.unified_diff(
+            (before or "").splitlines(True), (after or "").splitlines(True),
+            fromfile=f"{name}:{preview.path}" if before is not None else "/dev/null",
+            tofile=f"{name}:{preview.path}" if after is not None else "/dev/null",
+        ))
+    text = "".join(chunk if chunk.endswith("\n") else chunk + "\n" for chunk in chunks)
+    return text or None  # type: ignore[return-value]
+
+
+def _read_remote(host: Any, path: str) -> str | None:
+    buffer = io.BytesIO()
+    try:
+        if host.get_file(path, buffer) is False:
+            return None
+    except Exception:  # absent or unreadable: the plan shows it as created
+        return None
+    return buffer.getvalue().decode("utf-8", errors="replace")

@@ -1,0 +1,68 @@
+"""The table of task modules: Ansible's builtin names, and `pyinfra.<module>.<op>` for the rest."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+from orchestrator.errors import InputError
+from orchestrator.modules import commands, files, packages, system
+from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall, nearest
+
+BUILTIN: dict[str, Module] = {
+    module.name: module
+    for table in (files.MODULES, packages.MODULES, system.MODULES, commands.MODULES)
+    for module in table
+}
+
+
+def names() -> list[str]:
+    return sorted(BUILTIN)
+
+
+def is_module_key(key: str) -> bool:
+    return key in BUILTIN or key.startswith(("ansible.builtin.", "pyinfra."))
+
+
+def lookup(key: str, where: dict) -> Module:
+    """The module a task key names; an unknown name says which valid one is nearest."""
+    name = key.removeprefix("ansible.builtin.").removeprefix("ansible.legacy.")
+    if name in BUILTIN:
+        return BUILTIN[name]
+    if key.startswith("pyinfra."):
+        return _pyinfra_passthrough(key, where)
+    raise InputError(f"unknown module {key!r}{nearest(name, names())}", **where)
+
+
+def _pyinfra_passthrough(key: str, where: dict) -> Module:
+    """`pyinfra.files.put: {...}` calls that operation with exactly those arguments."""
+    parts = key.split(".")
+    if len(parts) != 3:
+        raise InputError(f"{key!r}: expected pyinfra.<module>.<operation>", **where)
+    _, module_name, op_name = parts
+    try:
+        op_module = importlib.import_module(f"pyinfra.operations.{module_name}")
+    except ImportError:
+        raise InputError(f"pyinfra has no operations module {module_name!r}", **where) from None
+    op = getattr(op_module, op_name, None)
+    if op is None or not hasattr(op, "_inner"):
+        ops = [n for n, v in vars(op_module).items() if hasattr(v, "_inner")]
+        raise InputError(
+            f"pyinfra.{module_name} has no operation {op_name!r}{nearest(op_name, ops)}", **where
+        )
+    params = inspect.signature(op._inner).parameters
+    args = {
+        name: (REQUIRED if p.default is inspect.Parameter.empty else p.default)
+        for name, p in params.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+
+    def build(values: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+        return [OpCall(op, dict(values))]
+
+    return Module(key, args, build, irreversible=module_name == "server" and op_name in
+                  ("shell", "script", "script_template"))
+
+
+__all__ = ["BUILTIN", "HostContext", "Module", "OpCall", "is_module_key", "lookup", "names"]

@@ -1,0 +1,132 @@
+"""What a task module is: Ansible's argument names on the outside, pyinfra operations inside.
+
+A module checks its arguments when the playbook is loaded (before any host is touched) and, per
+host, turns rendered arguments into the pyinfra operation calls that make it so. Optional file
+previews let `orc plan` show a unified diff of what a file would become.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import InputError
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class FilePreview:
+    """What a task would make of a file: full new content, or a change applied to the old one."""
+
+    path: str
+    content: str | None = None  # None: the file would be removed
+    transform: Callable[[str | None], str | None] | None = None
+
+    def after(self, before: str | None) -> str | None:
+        return self.transform(before) if self.transform else self.content
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """One pyinfra operation call: the function and its keyword arguments."""
+
+    op: Callable[..., Any]
+    kwargs: dict[str, Any]
+    preview: FilePreview | None = None
+
+
+@dataclass
+class HostContext:
+    """What a module may look at while building one host's operations."""
+
+    host: Any  # pyinfra Host: facts via host.get_fact
+    variables: Mapping[str, Any]
+    search_dirs: dict[str, list[Path]] = field(default_factory=dict)  # "files"/"templates" -> dirs
+    where: dict[str, Any] = field(default_factory=dict)  # the task's path= and line=
+
+    def find(self, kind: str, name: str) -> Path:
+        candidate = Path(name)
+        if candidate.is_absolute():
+            if candidate.exists():
+                return candidate
+        else:
+            for directory in self.search_dirs.get(kind, []):
+                if (directory / name).exists():
+                    return directory / name
+        searched = ", ".join(str(d) for d in self.search_dirs.get(kind, [])) or "nowhere"
+        raise InputError(f"{kind[:-1]} {name!r} not found (looked in {searched})", **self.where)
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    args: dict[str, Any]  # argument -> default, or REQUIRED
+    build: Callable[[dict[str, Any], HostContext], list[OpCall]]
+    aliases: dict[str, str] = field(default_factory=dict)  # alias -> argument
+    free_form: str | None = None  # `shell: echo hi` puts the string into this argument
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # A task of this module changes what no journal can restore without a declared `undo:`
+    irreversible: bool = False
+
+    def normalise(self, raw: Any, where: dict) -> dict[str, Any]:
+        """Check and complete a task's arguments (names, required, choices) at load time."""
+        if raw is None:
+            raw = {}
+        if isinstance(raw, str):
+            if self.free_form is None:
+                raise InputError(f"{self.name} takes a mapping of arguments, not a string", **where)
+            raw = {self.free_form: raw}
+        if not isinstance(raw, Mapping):
+            raise InputError(f"{self.name}: arguments must be a mapping", **where)
+        args: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = self.aliases.get(key, key)
+            if name not in self.args:
+                hint = nearest(key, list(self.args) + list(self.aliases))
+                raise InputError(f"{self.name} has no argument {key!r}{hint}", **where)
+            args[name] = value
+        for name, default in self.args.items():
+            if name not in args:
+                if default is REQUIRED:
+                    raise InputError(f"{self.name} needs the argument {name!r}", **where)
+                args[name] = default
+        for name, allowed in self.choices.items():
+            value = args.get(name)
+            if value is not None and isinstance(value, str) and "{{" not in value \
+                    and value not in allowed:
+                raise InputError(
+                    f"{self.name}: {name}={value!r} is not one of {', '.join(allowed)}", **where
+                )
+        return args
+
+
+def nearest(word: str, candidates: list[str]) -> str:
+    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def as_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [value]
+
+
+def mode(value: Any) -> str | None:
+    """Ansible modes are strings like "0644" or YAML ints like 0644 (read as octal 420)."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return format(value, "o")
+    return str(value).lstrip("0") or "0"
+
+
+def present(args: Mapping[str, Any], default: str = "present") -> bool:
+    return (args.get("state") or default) != "absent"

@@ -1,0 +1,76 @@
+"""command, shell, git, get_url -> pyinfra `server.shell`, `git.repo`, `files.download`.
+
+A command is opaque: orc cannot know what it changed, so it always counts as a change (unless
+`creates`/`removes` say it has nothing to do, or `changed_when: false`) and only an `undo:` on
+the task lets `orc rollback` reverse it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from pyinfra.facts.files import File
+from pyinfra.operations import files, git, server
+
+from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall
+
+
+def _command_line(args: dict[str, Any], shell: bool) -> str:
+    cmd = args["cmd"] if args["cmd"] is not None else args["argv"]
+    if cmd is None:
+        raise ValueError("a command task needs a command (free form, 'cmd' or 'argv')")
+    line = shlex.join(cmd) if isinstance(cmd, list) else str(cmd)
+    if args["chdir"]:
+        line = f"cd {shlex.quote(args['chdir'])} && {line}"
+    if shell and args["executable"]:
+        line = f"{args['executable']} -c {shlex.quote(line)}"
+    return line
+
+
+def _run(shell: bool):
+    def build(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+        # the File fact is None only when nothing is at the path (False: not a regular file)
+        if args["creates"] and ctx.host.get_fact(File, path=args["creates"]) is not None:
+            return []
+        if args["removes"] and ctx.host.get_fact(File, path=args["removes"]) is None:
+            return []
+        return [OpCall(server.shell, {"commands": [_command_line(args, shell)]})]
+
+    return build
+
+
+def _git(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    return [OpCall(git.repo, {
+        "src": args["repo"], "dest": args["dest"],
+        "branch": None if args["version"] in (None, "HEAD") else args["version"],
+        "pull": bool(args["update"]), "depth": args["depth"],
+    })]
+
+
+def _get_url(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    checksum = args["checksum"]
+    sums: dict[str, str] = {}
+    if checksum:
+        algorithm, _, digest = str(checksum).partition(":")
+        if algorithm not in ("sha256", "sha1", "md5", "sha384") or not digest:
+            raise ValueError("checksum must look like 'sha256:<hex digest>'")
+        sums[f"{algorithm}sum"] = digest
+    return [OpCall(files.download, {
+        "src": args["url"], "dest": args["dest"], "user": args["owner"], "group": args["group"],
+        "mode": args["mode"] if args["mode"] is None else str(args["mode"]),
+        "force": bool(args["force"]), **sums,
+    })]
+
+
+COMMAND_ARGS = {"cmd": None, "argv": None, "chdir": None, "creates": None, "removes": None,
+                "executable": None}
+
+MODULES = [
+    Module("command", COMMAND_ARGS, _run(False), free_form="cmd", irreversible=True),
+    Module("shell", COMMAND_ARGS, _run(True), free_form="cmd", irreversible=True),
+    Module("git", {"repo": REQUIRED, "dest": REQUIRED, "version": "HEAD", "update": True,
+                   "depth": None}, _git, aliases={"name": "repo"}),
+    Module("get_url", {"url": REQUIRED, "dest": REQUIRED, "mode": None, "owner": None,
+                       "group": None, "checksum": None, "force": False}, _get_url),
+]

@@ -1,0 +1,170 @@
+"""File modules: copy, template, file, lineinfile, blockinfile, replace -> pyinfra `files.*`."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from pyinfra.facts.files import Directory
+from pyinfra.operations import files
+
+from orchestrator.modules.base import (
+    REQUIRED,
+    FilePreview,
+    HostContext,
+    Module,
+    OpCall,
+    mode,
+    present,
+)
+from orchestrator.templating import render_file
+
+OWNERSHIP = {"mode": None, "owner": None, "group": None}
+
+
+def _owned(args: dict[str, Any]) -> dict[str, Any]:
+    return {"user": args["owner"], "group": args["group"], "mode": mode(args["mode"])}
+
+
+def _put(dest: str, content: str, args: dict[str, Any]) -> OpCall:
+    kwargs = {"src": io.BytesIO(content.encode()), "dest": dest, **_owned(args)}
+    # pyinfra writes 0600 when no mode is given; Ansible keeps umask's 0644 for new files
+    kwargs["mode"] = kwargs["mode"] or "644"
+    return OpCall(files.put, kwargs, FilePreview(dest, content))
+
+
+def _copy(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    if (args["src"] is None) == (args["content"] is None):
+        raise ValueError("copy needs exactly one of 'src' or 'content'")
+    if args["content"] is not None:
+        content = str(args["content"])
+    else:
+        content = ctx.find("files", args["src"]).read_text()
+    return [_put(args["dest"], content, args)]
+
+
+def _template(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    source = ctx.find("templates", args["src"])
+    return [_put(args["dest"], render_file(source, ctx.variables), args)]
+
+
+def _file(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    path, state = args["path"], args["state"] or "file"
+    owned = _owned(args)
+    if state == "directory":
+        return [OpCall(files.directory, {"path": path, "recursive": bool(args["recurse"]), **owned})]
+    if state == "link":
+        if not args["src"]:
+            raise ValueError("file with state=link needs 'src' (the link target)")
+        return [OpCall(files.link, {"path": path, "target": args["src"], "user": owned["user"],
+                                    "group": owned["group"], "force": bool(args["force"])})]
+    if state == "absent":
+        if ctx.host.get_fact(Directory, path=path):
+            return [OpCall(files.directory, {"path": path, "present": False})]
+        return [OpCall(files.file, {"path": path, "present": False}, FilePreview(path, None))]
+    return [OpCall(files.file, {"path": path, "touch": state == "touch", **owned})]
+
+
+def _ere_escape(text: str) -> str:
+    return re.sub(r"([.\\+*?\[^\]$(){}|/])", r"\\\1", text)
+
+
+def _lineinfile(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    path, line, regexp = args["path"], args["line"], args["regexp"]
+    want = present(args)
+    if want and line is None:
+        raise ValueError("lineinfile with state=present needs 'line'")
+    pattern = regexp if regexp else f"^{_ere_escape(str(line))}$"
+    calls = []
+    if args["create"] and want:
+        calls.append(OpCall(files.file, {"path": path, **_owned(args)}))
+
+    def transform(before: str | None) -> str | None:
+        lines = (before or "").splitlines()
+        matcher = re.compile(regexp) if regexp else None
+        hits = [i for i, text in enumerate(lines)
+                if (matcher.search(text) if matcher else text == line)]
+        if not want:
+            lines = [text for i, text in enumerate(lines) if i not in hits]
+        elif hits:
+            for i in hits:
+                lines[i] = str(line)
+        else:
+            lines.append(str(line))
+        return "\n".join(lines) + "\n" if lines else ""
+
+    calls.append(OpCall(
+        files.line,
+        {"path": path, "line": pattern, "replace": None if line is None else str(line),
+         "present": want, "extended_regex": True, "ensure_newline": True},
+        FilePreview(path, transform=transform),
+    ))
+    return calls
+
+
+def _blockinfile(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    path, block, want = args["path"], str(args["block"] or ""), present(args)
+    marker = args["marker"]
+    begin = marker.replace("{mark}", args["marker_begin"])
+    end = marker.replace("{mark}", args["marker_end"])
+    calls = []
+    if args["create"] and want:
+        calls.append(OpCall(files.file, {"path": path, **_owned(args)}))
+
+    def transform(before: str | None) -> str | None:
+        lines = (before or "").splitlines()
+        new_block = [begin, *block.rstrip("\n").splitlines(), end] if want else []
+        if begin in lines and end in lines[lines.index(begin):]:
+            start = lines.index(begin)
+            stop = lines.index(end, start)
+            lines[start:stop + 1] = new_block
+        else:
+            lines += new_block
+        return "\n".join(lines) + "\n" if lines else ""
+
+    calls.append(OpCall(
+        files.block,
+        {"path": path, "content": block.rstrip("\n"), "present": want, "marker": marker,
+         "begin": args["marker_begin"], "end": args["marker_end"]},
+        FilePreview(path, transform=transform),
+    ))
+    return calls
+
+
+def _replace(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    regexp, replacement = args["regexp"], args["replace"] or ""
+
+    def transform(before: str | None) -> str | None:
+        if before is None:
+            return None
+        return "".join(re.sub(regexp, replacement, line) for line in before.splitlines(True))
+
+    return [OpCall(
+        files.replace,
+        {"path": args["path"], "text": regexp, "replace": replacement, "extended_regex": True},
+        FilePreview(args["path"], transform=transform),
+    )]
+
+
+MODULES = [
+    Module("copy", {"src": None, "content": None, "dest": REQUIRED, "backup": False,
+                    "force": True, **OWNERSHIP}, _copy),
+    Module("template", {"src": REQUIRED, "dest": REQUIRED, "backup": False, **OWNERSHIP},
+           _template),
+    Module("file", {"path": REQUIRED, "state": None, "src": None, "recurse": False,
+                    "force": False, **OWNERSHIP}, _file,
+           aliases={"dest": "path", "name": "path"},
+           choices={"state": ("file", "directory", "link", "absent", "touch")}),
+    Module("lineinfile", {"path": REQUIRED, "line": None, "regexp": None, "state": "present",
+                          "create": False, "backup": False, **OWNERSHIP}, _lineinfile,
+           aliases={"dest": "path", "name": "path", "value": "line", "regex": "regexp"},
+           choices={"state": ("present", "absent")}),
+    Module("blockinfile", {"path": REQUIRED, "block": "", "state": "present",
+                           "marker": "# {mark} ANSIBLE MANAGED BLOCK", "marker_begin": "BEGIN",
+                           "marker_end": "END", "create": False, "backup": False, **OWNERSHIP},
+           _blockinfile, aliases={"dest": "path", "name": "path", "content": "block"},
+           choices={"state": ("present", "absent")}),
+    Module("replace", {"path": REQUIRED, "regexp": REQUIRED, "replace": "", "backup": False},
+           _replace, aliases={"dest": "path", "name": "path"}),
+]

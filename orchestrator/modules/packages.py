@@ -1,0 +1,56 @@
+"""Package modules: apt, package, pip -> pyinfra `apt.packages`, `pip.packages`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyinfra.operations import apt, pip
+
+from orchestrator.modules.base import HostContext, Module, OpCall, as_list
+
+STATES = ("present", "installed", "absent", "removed", "latest")
+
+
+def _apt(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    state = args["state"] or "present"
+    names = as_list(args["name"])
+    if not names and not args["update_cache"]:
+        raise ValueError("apt needs 'name' (or update_cache: true)")
+    return [OpCall(apt.packages, {
+        "packages": names or None,
+        "present": state not in ("absent", "removed"),
+        "latest": state == "latest",
+        "update": bool(args["update_cache"]),
+        "cache_time": args["cache_valid_time"],
+        "purge": bool(args["purge"]),
+        "no_recommends": not args["install_recommends"],
+    })]
+
+
+def _pip(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    state = args["state"] or "present"
+    names = as_list(args["name"])
+    if args["version"] and len(names) == 1:
+        names = [f"{names[0]}=={args['version']}"]
+    return [OpCall(pip.packages, {
+        "packages": names or None,
+        "present": state not in ("absent", "removed"),
+        "latest": state == "latest",
+        "requirements": args["requirements"],
+        "virtualenv": args["virtualenv"],
+        "pip": args["executable"] or "pip3",
+    })]
+
+
+APT_ARGS = {"name": None, "state": "present", "update_cache": False, "cache_valid_time": None,
+            "purge": False, "install_recommends": False}
+
+MODULES = [
+    Module("apt", APT_ARGS, _apt, aliases={"pkg": "name", "package": "name",
+                                           "update-cache": "update_cache"},
+           choices={"state": STATES}),
+    Module("package", APT_ARGS, _apt, aliases={"pkg": "name"}, choices={"state": STATES}),
+    Module("pip", {"name": None, "version": None, "state": "present", "requirements": None,
+                   "virtualenv": None, "executable": None}, _pip,
+           choices={"state": STATES}),
+]

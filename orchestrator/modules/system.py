@@ -1,0 +1,104 @@
+"""System modules: service/systemd, user, group, hostname, sysctl, cron -> pyinfra `server.*`,
+`systemd.service`, `crontab.crontab`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyinfra.operations import crontab, server, systemd
+
+from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall, as_list, present
+
+
+def _service(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    state = args["state"]
+    if state is None and args["enabled"] is None and not args["daemon_reload"]:
+        raise ValueError("service needs 'state', 'enabled' or 'daemon_reload'")
+    return [OpCall(systemd.service, {
+        "service": args["name"],
+        # without a state, leave running as it is (pyinfra's running=None does not touch it)
+        "running": None if state is None else state != "stopped",
+        "restarted": state == "restarted",
+        "reloaded": state == "reloaded",
+        "enabled": args["enabled"],
+        "daemon_reload": bool(args["daemon_reload"]),
+    })]
+
+
+def _user(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    return [OpCall(server.user, {
+        "user": args["name"],
+        "present": present(args),
+        "uid": args["uid"],
+        "group": args["group"],
+        "groups": as_list(args["groups"]) or None,
+        "append": bool(args["append"]),
+        "home": args["home"],
+        "shell": args["shell"],
+        "system": bool(args["system"]),
+        "create_home": bool(args["create_home"]),
+        "comment": args["comment"],
+        "password": args["password"],
+    })]
+
+
+def _group(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    return [OpCall(server.group, {
+        "group": args["name"], "present": present(args), "gid": args["gid"],
+        "system": bool(args["system"]),
+    })]
+
+
+def _hostname(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    return [OpCall(server.hostname, {"hostname": args["name"]})]
+
+
+def _sysctl(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    if not present(args):
+        raise ValueError("sysctl state=absent is not supported: set the value you want instead")
+    return [OpCall(server.sysctl, {
+        "key": args["name"], "value": args["value"], "persist": bool(args["sysctl_set"]),
+        "persist_file": args["sysctl_file"],
+    })]
+
+
+def _cron(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    if present(args) and not args["job"]:
+        raise ValueError("cron needs 'job' when state=present")
+    return [OpCall(crontab.crontab, {
+        "command": args["job"] or "",
+        "present": present(args),
+        "user": args["user"],
+        "cron_name": args["name"],
+        "minute": args["minute"],
+        "hour": args["hour"],
+        "day_of_month": args["day"],
+        "month": args["month"],
+        "day_of_week": args["weekday"],
+        "special_time": f"@{args['special_time']}" if args["special_time"] else None,
+    })]
+
+
+SERVICE_ARGS = {"name": REQUIRED, "state": None, "enabled": None, "daemon_reload": False}
+SERVICE_STATES = {"state": ("started", "stopped", "restarted", "reloaded")}
+
+MODULES = [
+    Module("service", SERVICE_ARGS, _service, choices=SERVICE_STATES),
+    Module("systemd", SERVICE_ARGS, _service, aliases={"unit": "name", "service": "name"},
+           choices=SERVICE_STATES),
+    Module("user", {"name": REQUIRED, "state": "present", "uid": None, "group": None,
+                    "groups": None, "append": False, "home": None, "shell": None,
+                    "system": False, "create_home": True, "comment": None, "password": None},
+           _user, choices={"state": ("present", "absent")}),
+    Module("group", {"name": REQUIRED, "state": "present", "gid": None, "system": False},
+           _group, choices={"state": ("present", "absent")}),
+    Module("hostname", {"name": REQUIRED}, _hostname),
+    Module("sysctl", {"name": REQUIRED, "value": REQUIRED, "state": "present",
+                      "sysctl_set": True, "sysctl_file": "/etc/sysctl.conf", "reload": True},
+           _sysctl, aliases={"key": "name", "val": "value"},
+           choices={"state": ("present",)}),
+    Module("cron", {"name": None, "job": None, "state": "present", "user": None,
+                    "minute": "*", "hour": "*", "day": "*", "month": "*", "weekday": "*",
+                    "special_time": None}, _cron,
+           choices={"state": ("present", "absent")}),
+]

@@ -1,0 +1,111 @@
+"""Playbooks: a list of plays, each naming hosts, roles, tasks, variables and a rollout policy.
+
+Loading resolves every role and parses every task, so a broken playbook fails here, whole,
+before a single host is connected.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator import yamlfile
+from orchestrator.errors import InputError
+from orchestrator.modules.base import nearest
+from orchestrator.roles import Role, RoleRef, expand, parse_ref
+from orchestrator.tasks import Task, parse_tasks
+
+PLAY_KEYS = {
+    "name", "hosts", "roles", "tasks", "pre_tasks", "post_tasks", "handlers", "vars",
+    "vars_files", "become", "become_user", "gather_facts", "tags",
+    # the rollout policy (waves, health, rollback)
+    "serial", "max_fail_percentage", "any_errors_fatal", "canary", "health", "bake", "pause",
+    "rollback",
+}
+ROLLOUT_KEYS = ("serial", "max_fail_percentage", "any_errors_fatal", "canary", "health", "bake",
+                "pause", "rollback")
+
+
+@dataclass
+class Play:
+    name: str
+    hosts: str
+    path: str
+    line: int
+    roles: list[tuple[RoleRef, Role]] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
+    handlers: list[Task] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)
+    vars_files: list[Path] = field(default_factory=list)
+    become: bool | None = None
+    become_user: str | None = None
+    rollout: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def location(self) -> dict:
+        return {"path": self.path, "line": self.line}
+
+    def all_tasks(self) -> list[Task]:
+        return [t for _, role in self.roles for t in role.tasks] + self.tasks
+
+    def all_handlers(self) -> list[Task]:
+        return [h for _, role in self.roles for h in role.handlers] + self.handlers
+
+
+@dataclass
+class Playbook:
+    path: Path
+    plays: list[Play]
+
+    @property
+    def base(self) -> Path:
+        return self.path.parent
+
+
+def roles_path(base: Path) -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("ORC_ROLES_PATH", "").split(":") if p]
+    return [base / "roles", *extra]
+
+
+def load_playbook(path: Path | str) -> Playbook:
+    path = Path(path)
+    data = yamlfile.load(path)
+    if not isinstance(data, list):
+        raise InputError("a playbook is a list of plays", path=path, line=1)
+    return Playbook(path, [_play(raw, path) for raw in data])
+
+
+def _play(raw: Any, path: Path) -> Play:
+    where = yamlfile.where(raw) or {"path": str(path)}
+    if not isinstance(raw, dict):
+        raise InputError("a play must be a mapping with `hosts:`", **where)
+    for key in raw:
+        if key not in PLAY_KEYS:
+            raise InputError(f"unknown play keyword {key!r}{nearest(str(key), sorted(PLAY_KEYS))}",
+                             path=str(path), line=raw.line_of(key))
+    if not isinstance(raw.get("hosts"), str):
+        raise InputError("a play needs `hosts:` (a host pattern)", **where)
+    refs = [parse_ref(r, yamlfile.where(r) or where) for r in raw.get("roles") or []]
+    play_tags = frozenset([raw["tags"]] if isinstance(raw.get("tags"), str)
+                          else raw.get("tags") or [])
+    tasks = []
+    for section in ("pre_tasks", "tasks", "post_tasks"):
+        tasks += parse_tasks(raw.get(section), path=str(path), extra_tags=play_tags)
+    vars_files = [path.parent / str(f) for f in raw.get("vars_files") or []]
+    roles = expand(refs, roles_path(path.parent), where)
+    return Play(
+        name=str(raw.get("name") or raw["hosts"]),
+        hosts=raw["hosts"],
+        path=str(path),
+        line=raw.line,
+        roles=roles,
+        tasks=tasks,
+        handlers=parse_tasks(raw.get("handlers"), path=str(path)),
+        vars=dict(raw.get("vars") or {}),
+        vars_files=vars_files,
+        become=raw.get("become"),
+        become_user=raw.get("become_user"),
+        rollout={k: raw[k] for k in ROLLOUT_KEYS if k in raw},
+    )

@@ -1,0 +1,74 @@
+"""What a run did, per host and per task, as plain data for reports, JSON and tests."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+OK, CHANGED, FAILED, SKIPPED, UNREACHABLE, NOT_RUN = (
+    "ok", "changed", "failed", "skipped", "unreachable", "not run",
+)
+
+
+@dataclass
+class TaskResult:
+    name: str
+    where: str  # file:line of the task
+    status: str  # ok | changed | failed | skipped | not run
+    role: str | None = None
+    handler: bool = False
+    error: str | None = None
+    diff: str | None = None  # plan: unified diff of a file the task would change
+    item: Any = None  # the loop item, when the task loops
+
+
+@dataclass
+class HostResult:
+    host: str
+    tasks: list[TaskResult] = field(default_factory=list)
+    error: str | None = None  # unreachable, or why the host stopped
+    unreachable: bool = False
+
+    @property
+    def changed(self) -> int:
+        return sum(t.status == CHANGED for t in self.tasks)
+
+    @property
+    def failed(self) -> bool:
+        return self.unreachable or any(t.status == FAILED for t in self.tasks)
+
+    @property
+    def status(self) -> str:
+        if self.unreachable:
+            return UNREACHABLE
+        if self.failed:
+            return FAILED
+        return CHANGED if self.changed else OK
+
+
+@dataclass
+class PlayResult:
+    name: str
+    hosts: dict[str, HostResult] = field(default_factory=dict)
+
+    @property
+    def failed_hosts(self) -> list[str]:
+        return [name for name, result in self.hosts.items() if result.failed]
+
+
+@dataclass
+class RunResult:
+    playbook: str
+    dry_run: bool
+    plays: list[PlayResult] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return sum(h.changed for p in self.plays for h in p.hosts.values())
+
+    @property
+    def failed(self) -> bool:
+        return any(h.failed for p in self.plays for h in p.hosts.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,85 @@
+"""A pyinfra State for a set of inventory hosts: connected, with the reason for each host that
+could not be reached.
+
+pyinfra's State cannot be run twice, so every apply (and later every wave) gets a fresh one.
+pyinfra logs to stderr by default; orc renders its own output, so that logger is silenced here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pyinfra.api import Config, Inventory as PyinfraInventory, State
+from pyinfra.api.connect import connect_all
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.host import Host as PyinfraHost
+from pyinfra.api.state import BaseStateCallback
+
+from orchestrator.inventory import Inventory, connection_for
+
+_log = logging.getLogger("pyinfra")
+_log.addHandler(logging.NullHandler())
+_log.propagate = False
+
+
+class _Events(BaseStateCallback):
+    """Collects connection errors (as reasons) and forwards operation progress."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def host_connect_error(self, state: State, host: PyinfraHost, error) -> None:  # type: ignore[override]
+        message = error.args[0] if getattr(error, "args", None) else str(error)
+        self.session.unreachable[host.name] = _reason(str(message))
+
+    def operation_host_success(self, state, host, op_hash, retry_count=0) -> None:  # type: ignore[override]
+        if self.session.on_op:
+            self.session.on_op(host.name, op_hash, True)
+
+    def operation_host_error(self, state, host, op_hash, retry_count=0, max_retries=0) -> None:  # type: ignore[override]
+        if self.session.on_op:
+            self.session.on_op(host.name, op_hash, False)
+
+
+def _reason(message: str) -> str:
+    lowered = message.lower()
+    if "host key" in lowered or "known_hosts" in lowered:
+        return f"host key check failed: {message}"
+    if "authentication" in lowered:
+        return f"authentication failed: {message}"
+    return f"unreachable: {message}"
+
+
+@dataclass
+class Session:
+    state: State
+    hosts: dict[str, PyinfraHost]  # connected hosts by inventory name
+    unreachable: dict[str, str] = field(default_factory=dict)
+    on_op: Callable[[str, str, bool], None] | None = None
+
+
+def open_session(inventory: Inventory, names: list[str], *, parallel: int | None = None,
+                 connect_timeout: int = 10,
+                 on_op: Callable[[str, str, bool], None] | None = None) -> Session:
+    """Connect to `names` and return the pyinfra State holding the ones that answered."""
+    entries = []
+    for name in names:
+        data = connection_for(inventory, name).pyinfra_data()
+        data.setdefault("ssh_connect_timeout", connect_timeout)
+        entries.append((name, data))
+    config = Config(PARALLEL=parallel or min(50, max(1, len(names))))
+    state = State(PyinfraInventory((entries, {})), config)
+    session = Session(state, {}, on_op=on_op)
+    state.add_callback_handler(_Events(session))
+    try:
+        connect_all(state)
+    except PyinfraError:
+        pass  # every host failed to connect: each has its reason in `unreachable`
+    for host in state.inventory:
+        if host.connected:
+            session.hosts[host.name] = host
+        else:
+            session.unreachable.setdefault(host.name, "unreachable")
+    return session

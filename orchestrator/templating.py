@@ -1,0 +1,200 @@
+"""jinja2 the way Ansible users write it: `{{ var }}` in task arguments, `when:` expressions,
+template files, and the handful of Ansible filters roles lean on.
+
+Undefined variables are errors (StrictUndefined), reported with the template and the name, so a
+typo never renders an empty config file onto a host.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os.path
+import re
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.nativetypes
+import yaml
+
+from orchestrator.errors import InputError
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("yes", "on", "1", "true", "y", "t")
+    return bool(value)
+
+
+def _mandatory(value: Any, msg: str | None = None) -> Any:
+    if isinstance(value, jinja2.Undefined):
+        raise jinja2.UndefinedError(msg or "mandatory variable is not defined")
+    return value
+
+
+def _combine(*dicts: Mapping, recursive: bool = False) -> dict:
+    result: dict = {}
+    for d in dicts:
+        for key, value in d.items():
+            if recursive and isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+                result[key] = _combine(result[key], value, recursive=True)
+            else:
+                result[key] = value
+    return result
+
+
+FILTERS = {
+    "bool": _to_bool,
+    "to_json": lambda v, **kw: json.dumps(v, **kw),
+    "to_nice_json": lambda v, indent=4: json.dumps(v, indent=indent, sort_keys=True),
+    "from_json": json.loads,
+    "to_yaml": lambda v, **kw: yaml.safe_dump(v, default_flow_style=None, **kw),
+    "to_nice_yaml": lambda v, indent=4: yaml.safe_dump(v, indent=indent, default_flow_style=False),
+    "from_yaml": yaml.safe_load,
+    "regex_replace": lambda v, pattern, repl="": re.sub(pattern, repl, str(v)),
+    "regex_search": lambda v, pattern: (m.group(0) if (m := re.search(pattern, str(v))) else None),
+    "b64encode": lambda v: base64.b64encode(str(v).encode()).decode(),
+    "b64decode": lambda v: base64.b64decode(str(v)).decode(),
+    "basename": os.path.basename,
+    "dirname": os.path.dirname,
+    "quote": lambda v: shlex.quote(str(v)),
+    "mandatory": _mandatory,
+    "ternary": lambda v, yes, no, none=None: (none if v is None and none is not None
+                                               else (yes if v else no)),
+    "combine": _combine,
+    "dict2items": lambda d: [{"key": k, "value": v} for k, v in d.items()],
+    "items2dict": lambda items: {i["key"]: i["value"] for i in items},
+}
+
+
+def _environment(cls: type[jinja2.Environment], **kwargs: Any) -> jinja2.Environment:
+    env = cls(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, **kwargs)
+    env.filters.update(FILTERS)
+    return env
+
+
+_TEXT = _environment(jinja2.Environment)
+_NATIVE = _environment(jinja2.nativetypes.NativeEnvironment)
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?:(?!\}\}).)*\}\}\s*$", re.S)
+
+
+def is_template(value: str) -> bool:
+    return "{{" in value or "{%" in value
+
+
+class Variables(Mapping):
+    """Variables whose values may themselves be templates, rendered when read (as Ansible does),
+    so `nginx_upstream: "{{ app_port }}"` in role defaults follows whatever `app_port` is."""
+
+    _MAX_DEPTH = 50
+
+    def __init__(self, data: Mapping[str, Any]):
+        self._data = dict(data)
+        self._cache: dict[str, Any] = {}
+        self._resolving: list[str] = []
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._cache:
+            return self._cache[key]
+        if key not in self._data:
+            if key in _TEXT.globals:
+                return _TEXT.globals[key]
+            raise KeyError(key)
+        if key in self._resolving:
+            raise InputError(f"variable {key!r} refers to itself: "
+                             + " -> ".join(self._resolving + [key]))
+        self._resolving.append(key)
+        try:
+            value = render_value(self._data[key], self)
+        finally:
+            self._resolving.pop()
+        self._cache[key] = value
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data or key in _TEXT.globals
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def raw(self) -> dict[str, Any]:
+        return dict(self._data)
+
+    def child(self, **extra: Any) -> Variables:
+        """These variables plus a few more (a loop item), sharing nothing mutable."""
+        return Variables({**self._data, **extra})
+
+
+def render_value(value: Any, variables: Mapping[str, Any], where: str = "") -> Any:
+    """Render every string inside `value`; a lone `{{ expr }}` keeps its native type, as Ansible."""
+    if isinstance(value, str):
+        if not is_template(value):
+            return value
+        env = _NATIVE if _SINGLE_EXPRESSION.match(value) else _TEXT
+        return _render(env, value, variables, where)
+    if isinstance(value, Mapping):
+        return {k: render_value(v, variables, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, variables, where) for v in value]
+    return value
+
+
+def render_file(path: Path, variables: Mapping[str, Any]) -> str:
+    """Render a template file; errors name the template and its line."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"cannot read template: {err.strerror}", path=path) from None
+    return _render(_TEXT, source, variables, str(path))
+
+
+def evaluate(expression: Any, variables: Mapping[str, Any], where: str = "") -> bool:
+    """A `when:` condition (a bare expression, or a list of them that must all hold)."""
+    if isinstance(expression, bool):
+        return expression
+    if isinstance(expression, list):
+        return all(evaluate(e, variables, where) for e in expression)
+    text = str(expression).strip()
+    if text.startswith("{{") and text.endswith("}}"):
+        text = text[2:-2]
+    try:
+        _TEXT.parse("{{ (" + text + ") }}")
+    except jinja2.TemplateSyntaxError as err:
+        raise InputError(f"condition {text!r} is not valid jinja2: {err.message}",
+                         **_split(where)) from None
+    source = "{% if (" + text + ") %}True{% else %}False{% endif %}"
+    try:
+        return _render(_TEXT, source, variables, where) == "True"
+    except InputError as err:
+        raise InputError(f"condition {text!r}: {err.message}", **_split(where)) from None
+
+
+def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], where: str) -> Any:
+    try:
+        template = env.from_string(source)
+        # a shared context reads `variables` as they are asked for, keeping them lazy
+        context = template.new_context(variables if isinstance(variables, Variables)
+                                       else Variables(variables), shared=True)
+        return env.concat(template.root_render_func(context))  # type: ignore[attr-defined]
+    except jinja2.UndefinedError as err:
+        raise InputError(f"undefined variable: {err.message}", **_split(where)) from None
+    except jinja2.TemplateSyntaxError as err:
+        raise InputError(f"template syntax: {err.message}", path=where or None, line=err.lineno) from None
+    except jinja2.TemplateError as err:
+        raise InputError(f"template error: {err}", **_split(where)) from None
+
+
+def _split(where: str) -> dict:
+    """"file:line" (or "file") as the keywords of an error."""
+    if not where:
+        return {}
+    path, _, line = where.rpartition(":")
+    if path and line.isdigit():
+        return {"path": path, "line": int(line)}
+    return {"path": where}

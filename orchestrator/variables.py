@@ -1,0 +1,120 @@
+"""The variables a task sees on one host, layered as Ansible layers them.
+
+Lowest to highest: role defaults, inventory (group then host), play `vars`, `vars_files`, role
+`vars`, role parameters, task `vars`, `-e` extra vars. Ansible's magic variables
+(`inventory_hostname`, `groups`, `group_names`, `hostvars`, `play_hosts`, `role_name`) are set,
+and pyinfra facts are reachable lazily as `facts.<name>`, gathered only when a template asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from orchestrator import yamlfile
+from orchestrator.errors import InputError
+from orchestrator.inventory import Inventory
+from orchestrator.playbook import Play
+from orchestrator.roles import Role, RoleRef
+from orchestrator.tasks import Task
+from orchestrator.templating import Variables
+
+
+class HostVars(Mapping):
+    """`hostvars[name]`: another host's inventory variables, merged only when read."""
+
+    def __init__(self, inventory: Inventory):
+        self._inventory = inventory
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        if name not in self._inventory.hosts:
+            raise KeyError(name)
+        return {**self._inventory.host_vars(name), "inventory_hostname": name}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._inventory.hosts)
+
+    def __len__(self) -> int:
+        return len(self._inventory.hosts)
+
+
+class HostFacts(Mapping):
+    """pyinfra facts of one host by friendly name (`facts.os_version`), fetched on first use."""
+
+    def __init__(self, host: Any):
+        self._host = host
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._cache:
+            from orchestrator.facts import fact_class
+
+            self._cache[name] = self._host.get_fact(fact_class(name))
+        return self._cache[name]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cache)
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+
+def _vars_file(path: Path) -> dict[str, Any]:
+    data = yamlfile.load(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError("a vars file must be a mapping", path=path, line=1)
+    return dict(data)
+
+
+def play_variables(play: Play, inventory: Inventory, names: list[str],
+                   extra_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """What every host of the play shares: play vars, vars files, magic group variables."""
+    from orchestrator.secrets_vars import load_vars_files
+
+    groups = {group: inventory.select(group) for group in inventory.groups}
+    groups.setdefault("all", list(inventory.hosts))
+    shared: dict[str, Any] = {
+        "groups": groups,
+        "hostvars": HostVars(inventory),
+        "play_hosts": list(names),
+        "ansible_play_hosts": list(names),
+        "ansible_play_hosts_all": list(names),
+        "playbook_dir": str(Path(play.path).parent.resolve()),
+    }
+    shared.update(play.vars)
+    shared.update(load_vars_files(play.vars_files, Path(play.path).parent))
+    return shared
+
+
+def task_variables(base: Mapping[str, Any], inventory: Inventory, host: str, facts: HostFacts,
+                   task: Task, extra_vars: Mapping[str, Any], role: Role | None = None,
+                   ref: RoleRef | None = None) -> Variables:
+    merged: dict[str, Any] = {}
+    if role is not None:
+        merged.update(role.defaults)
+    merged.update(inventory.host_vars(host))
+    merged.update(base)
+    if role is not None:
+        merged.update(role.vars)
+        merged["role_name"] = role.name
+        merged["role_path"] = str(role.path)
+    if ref is not None:
+        merged.update(ref.params)
+    merged.update(task.vars)
+    merged.update(extra_vars)
+    merged.update({
+        "inventory_hostname": host,
+        "inventory_hostname_short": host.split(".")[0],
+        "group_names": sorted(g for g in inventory.host(host).groups if g != "all"),
+        "facts": facts,
+    })
+    merged.setdefault("ansible_host", host)
+    return Variables(merged)
