@@ -1,0 +1,209 @@
+"""`orc secrets`: make keys, encrypt, sign, verify, edit and rotate SOPS-format secret files.
+
+Status goes to stderr, so `orc secrets decrypt FILE > out.yaml` captures only the plaintext.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from orchestrator.errors import SecretsError
+from orchestrator.secrets import api, editing, keys, replay, signature, sopsfile, writer, yamlio
+
+_ROOT_MARKERS = ("secrets/signers.yaml", ".sops.yaml", ".git")
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory up from `start` holding a signer policy, a .sops.yaml, or .git."""
+    for marker in _ROOT_MARKERS:
+        for directory in (start, *start.parents):
+            if (directory / marker).exists():
+                return directory
+    return start
+
+
+def _root(ctx: click.Context) -> Path:
+    return ctx.obj["secrets_root"]
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _signed(sig: signature.Signature) -> str:
+    return f"{sig.file}: signed, version {sig.version}, key {sig.key_id}"
+
+
+file_argument = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+
+
+@click.group()
+@click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              envvar="ORC_ROOT", help="Repository root (default: found from the current "
+              "directory by secrets/signers.yaml, .sops.yaml or .git).")
+@click.pass_context
+def secrets(ctx: click.Context, root: Path | None) -> None:
+    """Encrypted, signed secret files (SOPS format, age recipients, Ed25519 signatures).
+
+    \b
+    Keys come from ORC_AGE_KEY_FILE / ORC_AGE_KEY and ORC_SIGNING_KEY_FILE / ORC_SIGNING_KEY,
+    else from the files `orc secrets keygen` writes in ~/.config/orc (or $ORC_CONFIG_DIR).
+    """
+    ctx.ensure_object(dict)["secrets_root"] = (root or find_root(Path.cwd())).resolve()
+
+
+@secrets.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write the keys (default: ~/.config/orc or $ORC_CONFIG_DIR).")
+def keygen(directory: Path | None) -> None:
+    """Create your age identity and Ed25519 signing key (0600 files; never overwritten)."""
+    made = keys.generate(directory)
+    click.echo(f"age identity: {made.directory / keys.AGE_KEY_FILE}\n"
+               f"  recipient (for .sops.yaml): {made.age_recipient}\n"
+               f"signing key:  {made.directory / keys.SIGNING_KEY_FILE}\n"
+               f"  public key (for secrets/signers.yaml): {made.signing_public}\n"
+               f"  key id: {made.signing_key_id}")
+
+
+@secrets.command()
+@file_argument
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the encrypted file here (default: replace FILE).")
+@click.option("--age", "recipients", multiple=True, metavar="RECIPIENT",
+              help="Encrypt to this age recipient (repeatable; default: the .sops.yaml rule).")
+@click.pass_context
+def encrypt(ctx: click.Context, file: Path, output: Path | None, recipients: tuple[str]) -> None:
+    """Encrypt a plaintext YAML FILE and sign the result."""
+    key = keys.load_signing_key()
+    sig = writer.encrypt(file, output or file, repo_root=_root(ctx), key=key,
+                         recipients=list(recipients) or None)
+    _say(_signed(sig))
+
+
+@secrets.command()
+@file_argument
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the plaintext to this file (mode 0600) instead of stdout.")
+@click.pass_context
+def decrypt(ctx: click.Context, file: Path, output: Path | None) -> None:
+    """Verify FILE's signature, then print its plaintext."""
+    opened = api.open_verified(file, repo_root=_root(ctx))
+    text = yamlio.dump(opened.values)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        writer.write_atomic(output, text.encode("utf-8"), mode=0o600)
+        _say(f"{output}: plaintext written (mode 0600)")
+
+
+@secrets.command()
+@file_argument
+@click.pass_context
+def edit(ctx: click.Context, file: Path) -> None:
+    """Edit FILE's plaintext in $EDITOR, then re-encrypt and re-sign it (version + 1).
+
+    A FILE that does not exist yet is created, encrypted as .sops.yaml says. Comments in the
+    plaintext are not kept.
+    """
+    def retry(err: SecretsError) -> bool:
+        return sys.stdin.isatty() and click.confirm(f"{err}\nOpen the editor again?",
+                                                    default=True, err=True)
+
+    sig = editing.edit(file, repo_root=_root(ctx), key=keys.load_signing_key(), retry=retry)
+    _say(_signed(sig) if sig else f"{file}: no changes")
+
+
+@secrets.command()
+@file_argument
+@click.option("--version", "version", type=click.IntRange(min=1),
+              help="Version to sign as (default: one above the last signed or deployed).")
+@click.pass_context
+def sign(ctx: click.Context, file: Path, version: int | None) -> None:
+    """Sign FILE as it is (for example after `sops edit`) with your signing key."""
+    sig = writer.sign(file, repo_root=_root(ctx), key=keys.load_signing_key(), version=version)
+    _say(_signed(sig))
+
+
+def _secret_files(root: Path) -> list[Path]:
+    found = []
+    for path in sorted((root / "secrets").rglob("*")):
+        if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
+            if b"\nsops:" in path.read_bytes():
+                found.append(path)
+    return found
+
+
+@secrets.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--allow-downgrade", is_flag=True,
+              help="Accept a version older than one already deployed.")
+@click.pass_context
+def verify(ctx: click.Context, files: tuple[Path], allow_downgrade: bool) -> None:
+    """Check signatures, signer policy and versions; needs no decryption key.
+
+    Without FILES, checks every sops file under secrets/.
+    """
+    root = _root(ctx)
+    targets = list(files) or _secret_files(root)
+    if not targets:
+        raise SecretsError("no sops files to verify", path=root / "secrets")
+    for path in targets:
+        checked = api.verify(path, repo_root=root)
+        replay.check_against_store(replay.default_store(root), checked.name,
+                                   checked.signature.version, allow_downgrade)
+        click.echo(f"{checked.name}: ok, version {checked.signature.version}, "
+                   f"signed by {checked.signer.name} (key {checked.signature.key_id})")
+
+
+@secrets.command()
+@file_argument
+@click.pass_context
+def rotate(ctx: click.Context, file: Path) -> None:
+    """Re-encrypt FILE under a new data key for the same recipients, and re-sign it."""
+    root, key = _root(ctx), keys.load_signing_key()
+    opened = api.open_verified(file, repo_root=root)
+    writer.check_may_sign(key, opened.verified.name, root)
+    _say(_signed(writer.rotate(opened, repo_root=root, key=key)))
+
+
+@secrets.group()
+def recipients() -> None:
+    """List, add or remove the age recipients FILE is encrypted to."""
+
+
+@recipients.command("list")
+@file_argument
+@click.pass_context
+def list_(ctx: click.Context, file: Path) -> None:
+    """Print FILE's age recipients (after checking its signature)."""
+    checked = api.verify(file, repo_root=_root(ctx))
+    for stanza in sopsfile.parse(checked.content, source=checked.name).age:
+        click.echo(stanza.recipient)
+
+
+def _change_recipients(ctx: click.Context, file: Path, recipients_: tuple[str], change) -> None:
+    root, key = _root(ctx), keys.load_signing_key()
+    opened = api.open_verified(file, repo_root=root)
+    writer.check_may_sign(key, opened.verified.name, root)
+    _say(_signed(change(opened, list(recipients_), repo_root=root, key=key)))
+
+
+@recipients.command()
+@file_argument
+@click.argument("recipient", nargs=-1, required=True)
+@click.pass_context
+def add(ctx: click.Context, file: Path, recipient: tuple[str]) -> None:
+    """Let RECIPIENT decrypt FILE: wrap its data key for them too, and re-sign."""
+    _change_recipients(ctx, file, recipient, writer.add_recipients)
+
+
+@recipients.command()
+@file_argument
+@click.argument("recipient", nargs=-1, required=True)
+@click.pass_context
+def remove(ctx: click.Context, file: Path, recipient: tuple[str]) -> None:
+    """Stop RECIPIENT decrypting FILE: drop them and rotate the data key, and re-sign."""
+    _change_recipients(ctx, file, recipient, writer.remove_recipients)
