@@ -7,13 +7,23 @@ results, so one bad host never hides the answers of the others.
 
 from __future__ import annotations
 
+import shlex
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import invoke
 import paramiko
 from fabric import Connection
+
+# The words every part of orc uses for a host it could not use, so `orc run`, `orc facts` and
+# rollouts explain the same failure the same way.
+HOST_KEY_CHANGED = "host key changed: refusing to connect (known_hosts disagrees)"
+HOST_KEY_UNKNOWN = "host key unknown: not in known_hosts"
+AUTH_FAILED = "authentication failed"
+TIMED_OUT = "unreachable: timed out"
+REFUSED = "unreachable: connection refused"
 
 
 @dataclass(frozen=True)
@@ -27,12 +37,17 @@ class Target:
     key_file: str | None = None
     known_hosts_file: str | None = None
     strict_host_key_checking: bool = True
+    password: str | None = None
+    become: bool = False
+    become_user: str | None = None  # None: root
+    become_password: str | None = None
+    local: bool = False  # run on this machine instead of over SSH (Ansible's connection=local)
 
 
 @dataclass(frozen=True)
 class CommandResult:
     host: str
-    exit_code: int | None  # None: the command never ran (see `error`)
+    exit_code: int | None  # None: the command never ran or never finished (see `error`)
     stdout: str = ""
     stderr: str = ""
     duration: float = 0.0
@@ -44,15 +59,17 @@ class CommandResult:
 
 
 def connect(target: Target, timeout: float = 10.0) -> Connection:
+    keys = [target.key_file] if target.key_file else None
     conn = Connection(
         target.hostname,
         user=target.user,
         port=target.port,
         connect_timeout=max(1, int(timeout)),
         connect_kwargs={
-            "key_filename": [target.key_file] if target.key_file else None,
-            "allow_agent": target.key_file is None,
-            "look_for_keys": target.key_file is None,
+            "key_filename": keys,
+            "password": target.password,
+            "allow_agent": keys is None and target.password is None,
+            "look_for_keys": keys is None and target.password is None,
             "banner_timeout": timeout,
             "auth_timeout": timeout,
         },
@@ -66,11 +83,28 @@ def connect(target: Target, timeout: float = 10.0) -> Connection:
     return conn
 
 
-def run_command(target: Target, command: str, timeout: float = 10.0) -> CommandResult:
+def run_command(
+    target: Target,
+    command: str,
+    timeout: float = 10.0,
+    *,
+    command_timeout: float | None = None,
+) -> CommandResult:
+    """Run `command` on one host; `timeout` bounds connecting and, unless `command_timeout` is
+    given, the command too, so a host that hangs never holds a caller forever."""
     start = time.monotonic()
+    limit = command_timeout if command_timeout is not None else timeout
     try:
-        with connect(target, timeout) as conn:
-            res = conn.run(command, hide=True, warn=True, in_stream=False, timeout=timeout)
+        if target.local:
+            res = _execute(invoke.Context(), target, command, limit)
+        else:
+            with connect(target, timeout) as conn:
+                res = _execute(conn, target, command, limit)
+    except invoke.CommandTimedOut as exc:
+        return CommandResult(
+            target.name, None, exc.result.stdout, exc.result.stderr,
+            time.monotonic() - start, f"command timed out after {exc.timeout:g} s",
+        )
     except Exception as exc:  # every failure becomes this host's row, never a crash
         return CommandResult(
             target.name, None, duration=time.monotonic() - start, error=describe(exc)
@@ -80,29 +114,58 @@ def run_command(target: Target, command: str, timeout: float = 10.0) -> CommandR
     )
 
 
+def _execute(context: invoke.Context, target: Target, command: str, limit: float) -> invoke.Result:
+    options = {"hide": True, "warn": True, "in_stream": False, "timeout": limit}
+    if not target.become:
+        return context.run(command, **options)
+    # sudo applies to one program; a shell makes it cover pipelines and `&&` lists too
+    wrapped = f"sh -c {shlex.quote(command)}"
+    user = target.become_user or "root"
+    if target.become_password is not None:
+        return context.sudo(wrapped, user=user, password=target.become_password, **options)
+    # without a password, `-n` fails at once instead of waiting at a prompt nobody answers
+    return context.run(f"sudo -n -H -u {shlex.quote(user)} -- {wrapped}", **options)
+
+
 def run_many(
-    targets: list[Target], command: str, *, forks: int = 20, timeout: float = 10.0
+    targets: list[Target],
+    command: str,
+    *,
+    forks: int = 20,
+    timeout: float = 10.0,
+    command_timeout: float | None = None,
 ) -> dict[str, CommandResult]:
     """Run `command` on every target in parallel; results keyed by host name, in target order."""
     if not targets:
         return {}
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(targets)))) as pool:
-        results = list(pool.map(lambda t: run_command(t, command, timeout), targets))
+        results = list(pool.map(
+            lambda t: run_command(t, command, timeout, command_timeout=command_timeout), targets
+        ))
     return {r.host: r for r in results}
 
 
 def describe(exc: BaseException) -> str:
     """One line a user can act on, for whatever went wrong reaching a host."""
     if isinstance(exc, paramiko.BadHostKeyException):
-        return "host key changed: refusing to connect (known_hosts disagrees)"
+        return HOST_KEY_CHANGED
     if isinstance(exc, paramiko.AuthenticationException):
-        return "authentication failed"
+        return AUTH_FAILED
     if isinstance(exc, paramiko.SSHException) and "not found in known_hosts" in str(exc):
-        return "host key unknown: not in known_hosts"
+        return HOST_KEY_UNKNOWN
+    if isinstance(exc, invoke.AuthFailure):
+        return "become failed: sudo refused the password"
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "unreachable: timed out"
+        return TIMED_OUT
     if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
-        return "unreachable: connection refused"
+        # it wraps one error per address tried; the first says why (refused, no route...)
+        first = next(iter(exc.errors.values()), None)
+        reason = getattr(first, "strerror", None)
+        return f"unreachable: {reason.lower()}" if reason else REFUSED
+    if isinstance(exc, socket.gaierror):
+        return f"unreachable: cannot resolve host name ({exc.strerror})"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"cannot read {exc.filename}: {exc.strerror}"
     if isinstance(exc, OSError):
         return f"unreachable: {exc.strerror or exc}"
     name = type(exc).__name__

@@ -1,0 +1,138 @@
+"""Ad-hoc commands: one shell command on the hosts a pattern selects, answers grouped.
+
+The everyday on-call move is "run this everywhere and tell me who disagrees". So besides the
+per-host results, hosts that answered exactly the same way are collapsed into one group: thirty
+identical lines become one line and the odd host out stands alone.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.errors import InputError
+from orchestrator.inventory import Inventory, connection_for, match
+from orchestrator.remote import CommandResult, Target, run_many
+
+log = logging.getLogger(__name__)
+
+# StrictHostKeyChecking values (as the inventory normalises them) that turn checking off
+_NOT_STRICT = {"no", "off"}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    forks: int = 20
+    timeout: float = 10.0  # connecting: a stopped host is reported after this long
+    command_timeout: float | None = 600.0  # a command that hangs is cut off, not waited on
+    become: bool | None = None  # None: as the inventory says (ansible_become)
+    become_user: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputGroup:
+    """Hosts that answered identically: same exit code, same error, same stdout and stderr."""
+
+    hosts: tuple[str, ...]
+    exit_code: int | None
+    error: str | None
+    stdout: str
+    stderr: str
+    durations: tuple[float, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class AdhocRun:
+    pattern: str
+    command: str
+    results: dict[str, CommandResult]  # by host, in inventory order
+    groups: list[OutputGroup] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results.values())
+
+    def counts(self) -> dict[str, int]:
+        """How many hosts succeeded, ran the command and failed, or never ran it."""
+        values = self.results.values()
+        return {
+            "ok": sum(r.ok for r in values),
+            "failed": sum(r.exit_code not in (0, None) for r in values),
+            "error": sum(r.exit_code is None for r in values),
+        }
+
+
+def select_hosts(inventory: Inventory, pattern: str) -> list[str]:
+    """The hosts `pattern` names; naming none is an error, since running on nothing is a typo."""
+    selection = match(inventory, pattern)
+    if not selection.hosts:
+        raise InputError(f"no host in the inventory matches {pattern!r}")
+    for term in selection.unmatched:
+        log.warning("host pattern term %r matched no host and no group", term)
+    return selection.hosts
+
+
+def target_for(inventory: Inventory, name: str, options: RunOptions = RunOptions()) -> Target:
+    """How to reach `name`, from its inventory connection variables (Ansible's and pyinfra's)."""
+    conn = connection_for(inventory, name)
+    become = conn.become if options.become is None else options.become
+    if become and conn.become_method != "sudo":
+        raise InputError(
+            f"host {name!r}: orc run becomes other users with sudo only, "
+            f"not {conn.become_method} (ansible_become_method)"
+        )
+    return Target(
+        name=name,
+        hostname=conn.hostname,
+        port=conn.port,
+        user=conn.user or getpass.getuser(),
+        key_file=conn.key_file,
+        known_hosts_file=conn.known_hosts_file,
+        # accept-new and ask would add keys nobody vetted; unattended, orc refuses them instead
+        strict_host_key_checking=conn.strict_host_key_checking not in _NOT_STRICT,
+        password=conn.password,
+        become=become,
+        become_user=options.become_user or conn.become_user,
+        become_password=conn.become_password,
+        local=conn.local,
+    )
+
+
+def run(
+    inventory: Inventory, pattern: str, command: str, options: RunOptions = RunOptions()
+) -> AdhocRun:
+    """Run `command` on every host `pattern` selects; unreachable hosts are results too."""
+    if not command.strip():
+        raise InputError("no command given: put it after `--`, e.g. `orc run all -- uptime`")
+    targets = [target_for(inventory, name, options) for name in select_hosts(inventory, pattern)]
+    results = run_many(
+        targets, command, forks=options.forks, timeout=options.timeout,
+        command_timeout=options.command_timeout,
+    )
+    return AdhocRun(pattern, command, results, group_outputs(results.values()))
+
+
+def group_outputs(results: Iterable[CommandResult]) -> list[OutputGroup]:
+    """Collapse identical answers; groups come in the order of their first host."""
+    grouped: dict[tuple[Any, ...], list[CommandResult]] = {}
+    for result in results:
+        key = (result.exit_code, result.error, result.stdout, result.stderr)
+        grouped.setdefault(key, []).append(result)
+    return [
+        OutputGroup(
+            hosts=tuple(r.host for r in members),
+            exit_code=exit_code,
+            error=error,
+            stdout=stdout,
+            stderr=stderr,
+            durations=tuple(r.duration for r in members),
+        )
+        for (exit_code, error, stdout, stderr), members in grouped.items()
+    ]
