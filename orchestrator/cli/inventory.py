@@ -75,7 +75,7 @@ def inventory(sources: tuple[str, ...], action: str | None, host: str | None, sh
                         fg="yellow", err=True)
         selected = selection.hosts
     if host:
-        click.echo(dumps(inv.host_vars(host)))
+        click.echo(dumps(inv.host_vars(host), mark_unsafe=False))
     elif action == "graph":
         click.echo("\n".join(graph_lines(inv, group or "all", show_vars)))
     elif action == "list" or not sys.stdout.isatty():

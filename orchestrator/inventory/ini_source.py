@@ -19,6 +19,7 @@ from typing import Any
 from orchestrator.errors import InventoryError
 from orchestrator.inventory.building import InventoryBuilder
 from orchestrator.inventory.hostnames import expand_host_entry
+from orchestrator.inventory.values import Unsafe
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:\#.*)?$")
 _GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:\#.*)?$")
@@ -36,7 +37,8 @@ def _coerce(value: Any) -> Any:
     if isinstance(value, complex):
         return str(value)
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="surrogateescape")
+        # ansible-core decodes bytes literals without marking them templatable
+        return Unsafe(value.decode("utf-8", errors="surrogateescape"))
     return value
 
 

@@ -34,14 +34,13 @@ def decode_marked(obj: dict[str, Any]) -> Any:
     return obj
 
 
-def _mark(value: Any) -> Any:
-    marker = _MARKERS.get(type(value))
-    if marker:
-        return {marker: str(value)}
+def _mark(value: Any, unsafe: bool) -> Any:
+    if type(value) is Vaulted or (unsafe and type(value) is Unsafe):
+        return {_MARKERS[type(value)]: str(value)}
     if isinstance(value, dict):
-        return {key: _mark(item) for key, item in value.items()}
+        return {key: _mark(item, unsafe) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_mark(item) for item in value]
+        return [_mark(item, unsafe) for item in value]
     return value
 
 
@@ -53,6 +52,10 @@ def _encode_other(value: Any) -> Any:
     raise TypeError(f"a value of type {type(value).__name__} cannot be written as JSON")
 
 
-def dumps(data: Any) -> str:
-    """JSON text exactly as `ansible-inventory` prints it (sorted keys, indent 4, UTF-8)."""
-    return json.dumps(_mark(data), sort_keys=True, indent=4, ensure_ascii=False, default=_encode_other)
+def dumps(data: Any, mark_unsafe: bool = True) -> str:
+    """JSON text exactly as `ansible-inventory` prints it (sorted keys, indent 4, UTF-8).
+
+    Vaulted values are always marked; unsafe ones only where ansible-inventory marks them, in
+    `--list` output but not in `--host` output (`mark_unsafe=False`).
+    """
+    return json.dumps(_mark(data, mark_unsafe), sort_keys=True, indent=4, ensure_ascii=False, default=_encode_other)

@@ -1,0 +1,75 @@
+"""ansible-core as the oracle of the inventory tests: its real commands on the same files.
+
+`ansible_inventory(...)` runs `ansible-inventory` from the test venv. Run as a script, this module
+evaluates host patterns with ansible-core's own InventoryManager (the code behind `ansible
+PATTERN --list-hosts`), many patterns per process, since starting ansible costs half a second.
+Every run happens in an empty directory with an empty ansible.cfg, so no local configuration or
+stray group_vars can change the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+INVENTORIES = Path(__file__).parent / "data" / "inventories"
+_SANDBOX = Path(tempfile.mkdtemp(prefix="orc-ansible-oracle-"))
+(_SANDBOX / "ansible.cfg").write_text("")
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env |= {"ANSIBLE_CONFIG": str(_SANDBOX / "ansible.cfg"), "ANSIBLE_HOME": str(_SANDBOX),
+            "ANSIBLE_NOCOLOR": "1"}
+    return env
+
+
+def _run(command: list[str]) -> str:
+    done = subprocess.run(command, cwd=_SANDBOX, env=_env(), capture_output=True, text=True,
+                          timeout=120)
+    if done.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout
+
+
+def inventory_args(sources: list[str]) -> list[str]:
+    return [arg for source in sources for arg in ("-i", source)]
+
+
+def ansible_inventory(sources: list[str], *args: str) -> str:
+    """stdout of `ansible-inventory -i SOURCE... ARGS...`."""
+    return _run([str(BIN / "ansible-inventory"), *inventory_args(sources), *args])
+
+
+def ansible_list_hosts(sources: list[str], pattern: str, limit: str | None = None) -> list[str]:
+    """Hosts of `ansible PATTERN --list-hosts [--limit LIMIT]`, in ansible's order."""
+    command = [str(BIN / "ansible"), pattern, *inventory_args(sources), "--list-hosts"]
+    out = _run(command + (["--limit", limit] if limit else []))
+    return [line.strip() for line in out.splitlines()[1:] if line.strip()]
+
+
+def ansible_patterns(sources: list[str], queries: list[tuple[str, str | None]]) -> list[list[str]]:
+    """Hosts ansible-core selects for each (pattern, limit), in one ansible process."""
+    out = _run([sys.executable, __file__, json.dumps({"sources": sources, "queries": queries})])
+    return json.loads(out)
+
+
+def _evaluate(request: dict) -> list[list[str]]:
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+
+    manager = InventoryManager(loader=DataLoader(), sources=request["sources"])
+    answers = []
+    for pattern, limit in request["queries"]:
+        manager.subset(limit)
+        answers.append([host.name for host in manager.get_hosts(pattern)])
+    return answers
+
+
+if __name__ == "__main__":
+    print(json.dumps(_evaluate(json.loads(sys.argv[1]))))
