@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gevent
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import add_op
 from pyinfra.api.operations import run_ops
@@ -102,14 +103,21 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
                                             unreachable=True)
             emit("host", {"host": name, "status": "unreachable"})
     records: dict[str, list[_Record]] = {}
-    for name, host in session.hosts.items():
-        try:
-            records[name] = _add_host(play, inventory, name, host, session, base, options)
-        except OrcError:
-            raise  # bad input: nothing has run yet on any host
-        except Exception as exc:  # the host went away while facts were gathered
+    # one greenlet per host: facts are gathered concurrently, as pyinfra prepares hosts
+    greenlets = {
+        name: gevent.spawn(_add_host, play, inventory, name, host, session, base, options)
+        for name, host in session.hosts.items()
+    }
+    gevent.joinall(list(greenlets.values()))
+    for name, greenlet in greenlets.items():
+        if greenlet.successful():
+            records[name] = greenlet.value
+        elif isinstance(greenlet.exception, OrcError):
+            raise greenlet.exception  # bad input: nothing has run yet on any host
+        else:  # the host went away while facts were gathered
+            exc = greenlet.exception
             result.hosts[name] = HostResult(name, error=f"{type(exc).__name__}: {exc}")
-            session.state.active_hosts.discard(host)
+            session.state.active_hosts.discard(session.hosts[name])
     if not options.dry_run and session.state.active_hosts:
         try:
             run_ops(session.state)

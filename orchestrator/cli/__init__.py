@@ -6,13 +6,19 @@ does not pay for importing pyinfra. Errors are rendered here, once, as one line.
 
 from __future__ import annotations
 
-import importlib
-import sys
+# pyinfra talks to hosts from gevent greenlets; like pyinfra's own CLI, patch before anything
+# opens a socket so hosts are connected, inspected and changed in parallel.
+from gevent import monkey
 
-import click
+monkey.patch_all()
 
-from orchestrator import __version__
-from orchestrator.errors import OrcError
+import importlib  # noqa: E402
+import sys  # noqa: E402
+
+import click  # noqa: E402
+
+from orchestrator import __version__  # noqa: E402
+from orchestrator.errors import OrcError  # noqa: E402
 
 # command name -> "module:attribute" of its click command
 COMMANDS: dict[str, str] = {

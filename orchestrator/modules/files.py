@@ -6,7 +6,7 @@ import io
 import re
 from typing import Any
 
-from pyinfra.facts.files import Directory
+from pyinfra.facts.files import Directory, File
 from pyinfra.operations import files
 
 from orchestrator.modules.base import (
@@ -37,11 +37,18 @@ def _put(dest: str, content: str, args: dict[str, Any]) -> OpCall:
 def _copy(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     if (args["src"] is None) == (args["content"] is None):
         raise ValueError("copy needs exactly one of 'src' or 'content'")
+    if not args["force"] and ctx.host.get_fact(File, path=args["dest"]) is not None:
+        return []  # force: false only creates the file; an existing one is left as it is
     if args["content"] is not None:
-        content = str(args["content"])
-    else:
-        content = ctx.find("files", args["src"]).read_text()
-    return [_put(args["dest"], content, args)]
+        return [_put(args["dest"], str(args["content"]), args)]
+    source = ctx.find("files", args["src"])
+    kwargs = {"src": str(source), "dest": args["dest"], **_owned(args)}
+    kwargs["mode"] = kwargs["mode"] or "644"
+    try:
+        preview = FilePreview(args["dest"], source.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        preview = None  # binary: the plan says it changes, without a text diff
+    return [OpCall(files.put, kwargs, preview)]
 
 
 def _template(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:

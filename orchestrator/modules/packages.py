@@ -32,13 +32,21 @@ def _pip(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     names = as_list(args["name"])
     if args["version"] and len(names) == 1:
         names = [f"{names[0]}=={args['version']}"]
+    venv_kwargs: dict[str, Any] = {}
+    if args["virtualenv_command"]:
+        command = str(args["virtualenv_command"])
+        # Ansible spells the stdlib module as "python3 -m venv"; pyinfra as venv=True
+        venv_kwargs = ({"venv": True, "python": command.split()[0]} if "-m venv" in command
+                       else {"python": args["virtualenv_python"]})
     return [OpCall(pip.packages, {
         "packages": names or None,
         "present": state not in ("absent", "removed"),
         "latest": state == "latest",
         "requirements": args["requirements"],
         "virtualenv": args["virtualenv"],
+        "virtualenv_kwargs": venv_kwargs or None,
         "pip": args["executable"] or "pip3",
+        "extra_install_args": args["extra_args"],
     })]
 
 
@@ -51,6 +59,7 @@ MODULES = [
            choices={"state": STATES}),
     Module("package", APT_ARGS, _apt, aliases={"pkg": "name"}, choices={"state": STATES}),
     Module("pip", {"name": None, "version": None, "state": "present", "requirements": None,
-                   "virtualenv": None, "executable": None}, _pip,
+                   "virtualenv": None, "virtualenv_command": None, "virtualenv_python": None,
+                   "executable": None, "extra_args": None}, _pip,
            choices={"state": STATES}),
 ]
