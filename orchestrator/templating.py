@@ -76,8 +76,22 @@ def _environment(cls: type[jinja2.Environment], **kwargs: Any) -> jinja2.Environ
     return env
 
 
+def _keep_native(values: Any) -> Any:
+    """A lone expression's value as it is; strings stay strings (no re-parsing of JSON)."""
+    parts = list(values)
+    if len(parts) == 1:
+        if isinstance(parts[0], jinja2.Undefined):
+            str(parts[0])  # StrictUndefined raises here, naming the variable
+        return parts[0]
+    return "".join(str(p) for p in parts)
+
+
+class _NativeEnvironment(jinja2.nativetypes.NativeEnvironment):
+    concat = staticmethod(_keep_native)  # type: ignore[assignment]
+
+
 _TEXT = _environment(jinja2.Environment)
-_NATIVE = _environment(jinja2.nativetypes.NativeEnvironment)
+_NATIVE = _environment(_NativeEnvironment)
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?:(?!\}\}).)*\}\}\s*$", re.S)
 
 

@@ -1,0 +1,165 @@
+"""`orc apply` and `orc plan` on real lab hosts over SSH: convergence, idempotence, handlers,
+plans with diffs that change nothing, and a role that uses every supported module."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from orchestrator.execute import RunOptions, run_playbook
+from orchestrator.inventory import load_inventory
+from orchestrator.lab import Lab
+from orchestrator.playbook import load_playbook
+from orchestrator.results import CHANGED, SKIPPED
+from tests.conftest import run_orc
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parent.parent
+SITE = REPO / "site.yaml"
+EVERYTHING = REPO / "tests" / "data" / "everything" / "everything.yaml"
+
+
+def _apply(inventory_path: Path, playbook: Path = SITE, **options):
+    inventory = load_inventory([inventory_path], playbook_dir=playbook.parent)
+    return run_playbook(load_playbook(playbook), inventory, RunOptions(**options))
+
+
+def _task(run, host: str, name: str):
+    return [t for t in run.plays[-1].hosts[host].tasks if t.name == name]
+
+
+@pytest.fixture(scope="module")
+def estate(lab: Lab, lab_inventory: Path):
+    """The example estate applied twice to the session's lab."""
+    first = _apply(lab_inventory)
+    second = _apply(lab_inventory)
+    return first, second
+
+
+def test_example_estate_converges_then_changes_nothing(estate, lab: Lab, ssh) -> None:
+    first, second = estate
+    assert not first.failed, [(h.host, h.error, [t for t in h.tasks if t.error])
+                              for h in first.plays[0].hosts.values()]
+    for host in lab.hosts[:3]:
+        assert first.plays[0].hosts[host.name].changed > 10
+        assert second.plays[0].hosts[host.name].changed == 0
+        assert not second.plays[0].hosts[host.name].failed
+    for host in lab.hosts[:3]:
+        page = ssh(host.name, "curl -s http://localhost/")
+        assert json.loads(page.stdout) == {
+            "host": host.name, "version": "1.0.0", "message": "hello from the lab",
+        }
+        health = ssh(host.name, "curl -s -o /dev/null -w '%{http_code}' http://localhost/healthz")
+        assert health.stdout == "200"
+        assert ssh(host.name, "systemctl is-enabled app nginx").stdout.split() == ["enabled"] * 2
+        assert ssh(host.name, "id -nG deploy").stdout.strip() == "ops"
+
+
+def test_plan_shows_file_diffs_exits_2_and_changes_nothing(estate, lab: Lab, lab_inventory,
+                                                          ssh) -> None:
+    host = lab.hosts[0].name
+    proc = run_orc("plan", str(SITE), "-i", str(lab_inventory), "--limit", host,
+                   "-e", "app_message=planned change")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert '-  "message": "hello from the lab",' in proc.stdout
+    assert '+  "message": "planned change",' in proc.stdout
+    assert "restart app" in proc.stdout  # the handler the change would trigger
+    on_host = ssh(host, "cat /etc/app/config.json").stdout
+    assert "hello from the lab" in on_host and "planned change" not in on_host
+
+    unchanged = run_orc("plan", str(SITE), "-i", str(lab_inventory), "--limit", host)
+    assert unchanged.returncode == 0, unchanged.stdout + unchanged.stderr
+
+
+def test_handler_runs_once_and_only_where_its_task_changed(estate, lab: Lab, lab_inventory,
+                                                           ssh) -> None:
+    hosts = [h.name for h in lab.hosts[:3]]
+    pid = "systemctl show -p MainPID --value app"
+    before = {h: ssh(h, pid).stdout.strip() for h in hosts}
+
+    run = _apply(lab_inventory, extra_vars={"app_message": "second release"}, limit=hosts[0])
+    [handler] = _task(run, hosts[0], "restart app")
+    assert handler.handler and handler.status == CHANGED
+    assert len(_task(run, hosts[0], "application config")) == 1
+    after = {h: ssh(h, pid).stdout.strip() for h in hosts}
+    assert after[hosts[0]] != before[hosts[0]]  # restarted
+    assert {h: after[h] for h in hosts[1:]} == {h: before[h] for h in hosts[1:]}
+    assert "second release" in ssh(hosts[0], "curl -s http://localhost/").stdout
+
+    again = _apply(lab_inventory, extra_vars={"app_message": "second release"}, limit=hosts[0])
+    [handler] = _task(again, hosts[0], "restart app")
+    assert handler.status == SKIPPED
+    assert ssh(hosts[0], pid).stdout.strip() == after[hosts[0]]
+
+    _apply(lab_inventory, limit=hosts[0])  # back to the example's own message
+
+
+@pytest.fixture
+def download_server(lab: Lab, tmp_path: Path):
+    """An HTTP server on the lab bridge: the only address lab hosts can fetch from."""
+    (tmp_path / "payload.txt").write_text("downloaded payload\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer((lab.bridge_address, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{lab.bridge_address}:{server.server_port}/payload.txt"
+    finally:
+        server.shutdown()
+
+
+def test_role_using_every_module_converges_then_is_idempotent(lab: Lab, lab_inventory: Path,
+                                                              download_server: str, ssh,
+                                                              tmp_path: Path) -> None:
+    hosts = [h.name for h in lab.hosts[:2]]
+    args = ["apply", str(EVERYTHING), "-i", str(lab_inventory), "--yes", "--limit",
+            ",".join(hosts), "-e", f"download_url={download_server}"]
+    try:
+        reports = []
+        for attempt in ("first", "second"):
+            report = tmp_path / f"{attempt}.json"
+            proc = run_orc(*args, "--json", str(report))
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            reports.append(json.loads(report.read_text()))
+        first, second = (r["plays"][0]["hosts"] for r in reports)
+        for host in hosts:
+            changed_first = {t["name"] for t in first[host]["tasks"] if t["status"] == "changed"}
+            assert {"checkout", "python package in a virtualenv", "hourly job",
+                    "download from the controller", "a managed block",
+                    "any pyinfra operation directly", "config changed"} <= changed_first
+            assert [t["name"] for t in second[host]["tasks"] if t["status"] == "changed"] == []
+            statuses = {t["name"]: t["status"] for t in first[host]["tasks"]}
+            assert statuses["skipped by its condition"] == "skipped"
+            assert statuses["a read-only probe never counts as a change"] == "ok"
+
+            files = ssh(host, "cat /srv/everything/static.txt /srv/everything/settings.conf "
+                              "/srv/everything/block.conf /srv/everything/downloaded.txt")
+            assert files.stdout == (
+                "the color of the sky\nanother color line\n"
+                "workers=4\nthreads=2\n"
+                "# BEGIN ANSIBLE MANAGED BLOCK\nalpha=1\nbeta=2\n# END ANSIBLE MANAGED BLOCK\n"
+                "gamma=3\n"
+                "downloaded payload\n"
+            )
+            facts = ssh(host, "readlink /srv/everything/current; "
+                              "stat -c '%a %U' /srv/everything/inline.txt; "
+                              "crontab -l | grep -c '^17 \\* \\* \\* \\* /usr/bin/true$'; "
+                              "sysctl -n net.ipv4.tcp_keepalive_time; hostname; "
+                              "/srv/everything/venv/bin/python -c 'import six; print(six.__version__)'; "
+                              "git -C /srv/checkout rev-parse --abbrev-ref HEAD; "
+                              "systemctl is-active everything cron; id -u everything; "
+                              "test -e /srv/everything/never && echo never-skipped || echo skipped")
+            assert facts.stdout.split("\n") == [
+                "/srv/everything/conf.d", "640 everything", "1", "600", f"{host}-orc",
+                "1.16.0", "main", "active", "active", "4321", "skipped", "",
+            ]
+    finally:
+        for host in hosts:  # the lab's own tests expect each host to keep its name
+            ssh(host, f"hostname {host} && echo {host} > /etc/hostname")
