@@ -17,6 +17,7 @@ from rich.tree import Tree
 
 from orchestrator.inventory import Inventory, load_inventory, match
 from orchestrator.inventory.listing import graph_lines
+from orchestrator.inventory.patterns import hosts_of_group
 from orchestrator.inventory.values import dumps
 
 DEFAULT_INVENTORY = Path("inventory/lab.yaml")
@@ -24,13 +25,13 @@ DEFAULT_INVENTORY = Path("inventory/lab.yaml")
 
 def _tree(inventory: Inventory, hosts: set[str]) -> Tree:
     def label(name: str) -> Text:
-        count = sum(1 for host in inventory.select(name) if host in hosts) if name != "all" else len(hosts)
+        count = sum(1 for host in hosts_of_group(inventory, name) if host in hosts)
         return Text.assemble((f"@{name}", "bold cyan"), (f"  {count} host{'s' * (count != 1)}", "dim"))
 
     def grow(branch: Tree, name: str) -> None:
         group = inventory.groups[name]
         for child in group.children:
-            if any(host in hosts for host in inventory.select(child)):
+            if any(host in hosts for host in hosts_of_group(inventory, child)):
                 grow(branch.add(label(child)), child)
         if name == "all":
             return

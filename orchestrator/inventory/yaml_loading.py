@@ -64,11 +64,14 @@ InventoryLoader.add_constructor("!vault-encrypted", _construct_vault)
 
 def read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise InventoryError(f"not UTF-8 text ({err.reason} at byte {err.start})", path=path) from None
+        data = path.read_bytes()
     except OSError as err:
         raise InventoryError(f"cannot read: {err.strerror}", path=path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise InventoryError(f"not UTF-8 text ({err.reason})", path=path, line=line) from None
 
 
 def yaml_error(path: Path, err: yaml.YAMLError) -> InventoryError:
