@@ -138,6 +138,11 @@ class Identities:
         return ", ".join(self.sources) or "nowhere"
 
 
+def identities_from_file(path: Path) -> Identities:
+    """The identities of one key file, for a caller that is told where the key is."""
+    return Identities(parse_identities(_read(path, "age key"), source=str(path)), [str(path)])
+
+
 def load_identities() -> Identities:
     """Every age identity on offer: orc's own variables and file, then the ones sops reads."""
     found: list[Identity] = []

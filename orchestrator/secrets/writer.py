@@ -57,16 +57,29 @@ def check_may_sign(key: keys.SigningKey, name: str, repo_root: Path) -> None:
                            "this path", path=name)
 
 
-def sign(path: Path, *, repo_root: Path, key: keys.SigningKey,
-         version: int | None = None) -> signature.Signature:
-    """Vouch for the file as it is now: it must be a sops file your key may sign."""
+def sign(path: Path, *, repo_root: Path, key: keys.SigningKey, version: int | None = None,
+         identities: keys.Identities | None = None) -> signature.Signature:
+    """Vouch for the file as it is now: a sops file your key may sign, whose MAC holds.
+
+    The MAC is checked when one of your age identities opens the file, so a tampered file
+    (sealed values swapped, edited by hand) is not signed; a signer who is not a recipient
+    signs the bytes as they are.
+    """
     name = relative_name(path, repo_root)
     try:
         content = Path(path).read_bytes()
     except FileNotFoundError:
         raise SecretsError("does not exist", path=name) from None
-    sopsfile.parse(content, source=name)
+    doc = sopsfile.parse(content, source=name)
     check_may_sign(key, name, repo_root)
+    ids = identities if identities is not None else keys.load_identities()
+    try:
+        data_key = age.unwrap(doc.age, ids.identities, source=name,
+                              identity_sources=ids.describe())
+    except SecretsError:
+        data_key = None
+    if data_key is not None:
+        sopsfile.decrypt(doc, data_key)
     sig = signature.sign(content, file=name, version=version or next_version(path, name, repo_root),
                          key=key)
     write_atomic(signature.sig_path(Path(path)), sig.render())

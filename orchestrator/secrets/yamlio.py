@@ -134,6 +134,9 @@ class _GoConstructor(yaml.constructor.SafeConstructor):
     def construct_undefined(self, node) -> Any:  # noqa: ANN001
         raise ConstructorError(None, None, f"unsupported YAML tag {node.tag}", node.start_mark)
 
+    def flatten_mapping(self, node: MappingNode) -> None:
+        """No merging: to sops, `<<` is a key like any other."""
+
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict:
         seen: set[str] = set()
         for key_node, _ in node.value:
@@ -151,6 +154,8 @@ class _GoConstructor(yaml.constructor.SafeConstructor):
 for _tag in (NULL, BOOL, INT, FLOAT, TIMESTAMP):
     _GoConstructor.add_constructor(_tag, _GoConstructor.construct_typed)
 _GoConstructor.add_constructor(STR, _GoConstructor.construct_yaml_str)
+# sops writes a `<<` key back as `!!merge <<`, still meaning the key itself
+_GoConstructor.add_constructor("tag:yaml.org,2002:merge", _GoConstructor.construct_yaml_str)
 _GoConstructor.add_constructor("tag:yaml.org,2002:seq", _GoConstructor.construct_yaml_seq)
 _GoConstructor.add_constructor("tag:yaml.org,2002:map", _GoConstructor.construct_yaml_map)
 _GoConstructor.add_constructor(None, _GoConstructor.construct_undefined)
@@ -225,8 +230,15 @@ class _Dumper(yaml.SafeDumper):
         return super().resolve(kind, value, implicit)
 
 
+_ODD_BREAKS = frozenset("\r\x85\u2028\u2029")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> ScalarNode:
-    style = "|" if "\n" in value else None
+    # PyYAML folds these line breaks when they are written raw; only escapes keep them
+    if _ODD_BREAKS.intersection(value):
+        style = '"'
+    else:
+        style = "|" if "\n" in value else None
     return dumper.represent_scalar(STR, value, style=style)
 
 
@@ -234,7 +246,7 @@ def format_time(value: datetime) -> str:
     """Go's time.MarshalText (RFC 3339 with nanoseconds, trailing zeros dropped, `Z` for UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S")  # %Y does not pad year 999
     if value.microsecond:
         text += "." + f"{value.microsecond:06d}".rstrip("0")
     offset = value.utcoffset() or timedelta(0)
