@@ -13,6 +13,7 @@ same operation metadata.
 from __future__ import annotations
 
 import difflib
+import inspect
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import gevent
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import add_op
 from pyinfra.api.operations import run_ops
+from pyinfra.context import ctx_state
 
 from orchestrator.errors import InputError, OrcError
 from orchestrator.inventory import Inventory
@@ -103,12 +105,15 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
                                             unreachable=True)
             emit("host", {"host": name, "status": "unreachable"})
     records: dict[str, list[_Record]] = {}
-    # one greenlet per host: facts are gathered concurrently, as pyinfra prepares hosts
-    greenlets = {
-        name: gevent.spawn(_add_host, play, inventory, name, host, session, base, options)
-        for name, host in session.hosts.items()
-    }
-    gevent.joinall(list(greenlets.values()))
+    # One greenlet per host: facts are gathered concurrently, as pyinfra prepares hosts. The
+    # state context is held around all of them: pyinfra's is process-wide, and a greenlet
+    # leaving add_op would otherwise unset it under the others.
+    with ctx_state.use(session.state):
+        greenlets = {
+            name: gevent.spawn(_add_host, play, inventory, name, host, session, base, options)
+            for name, host in session.hosts.items()
+        }
+        gevent.joinall(list(greenlets.values()))
     for name, greenlet in greenlets.items():
         if greenlet.successful():
             records[name] = greenlet.value
@@ -206,9 +211,10 @@ def _add_task(task: Task, host: Any, session: Session, variables: Variables, pla
             global_args["_if"] = checks
         for call in calls:
             try:
-                metas = add_op(session.state, call.op, host=host, **global_args, **call.kwargs)
+                inspect.signature(call.op._inner).bind(**call.kwargs)
             except TypeError as err:
                 raise InputError(f"{task.module.name}: {err}", **task.location) from None
+            metas = add_op(session.state, call.op, host=host, **global_args, **call.kwargs)
             record.metas.append(metas[host])
             if call.preview:
                 record.previews.append(call.preview)
@@ -242,6 +248,9 @@ def _collect(name: str, records: list[_Record], session: Session, dry_run: bool)
             continue
         if record.task.check_mode:
             task_result.status = SKIPPED
+            continue
+        if record.notifiers is not None and not any(r.changed() for r in record.notifiers):
+            task_result.status = SKIPPED  # a handler nothing notified
             continue
         if not all(m.is_complete() for m in record.metas):
             task_result.status = SKIPPED if task_result.handler else NOT_RUN
