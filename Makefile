@@ -29,7 +29,9 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(ORC) lab up $(LAB_HOSTS)
 	$(ORC) lab status
-	$(ORC) lab exec -- 'echo "$$(hostname): $$(systemctl is-system-running)"'
+	$(ORC) plan site.yaml -i inventory/lab.yaml || [ $$? -eq 2 ]
+	$(ORC) apply site.yaml -i inventory/lab.yaml --yes
+	$(ORC) lab exec -- 'curl -s http://localhost/ && curl -s http://localhost/healthz'
 
 test: setup
 	$(VENV)/bin/pytest
