@@ -17,7 +17,6 @@ import inspect
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -192,7 +191,7 @@ def _add_task(task: Task, host: Any, session: Session, variables: Variables, pla
         if task.changed_when is not None:
             record.counts_as_change = evaluate(task.changed_when, scoped, task.where)
         args = render_value(task.args, scoped, task.where)
-        ctx = HostContext(host, scoped, _search_dirs(task, play), task.location)
+        ctx = HostContext(host, scoped, play.search_dirs(task), task.location)
         try:
             calls = task.module.build(args, ctx)
         except (ValueError, TypeError) as err:
@@ -222,14 +221,6 @@ def _add_task(task: Task, host: Any, session: Session, variables: Variables, pla
             result.status = OK  # nothing to do (e.g. `creates:` already there)
     return records
 
-
-def _search_dirs(task: Task, play: Play) -> dict[str, list[Path]]:
-    base = Path(play.path).parent
-    role_dirs = [role.path for _, role in play.roles if role.name == task.role]
-    return {
-        "files": [*(d / "files" for d in role_dirs), base / "files", base],
-        "templates": [*(d / "templates" for d in role_dirs), base / "templates", base],
-    }
 
 
 def _collect(name: str, records: list[_Record], session: Session, dry_run: bool) -> HostResult:

@@ -16,6 +16,7 @@ from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
 from orchestrator.roles import Role, RoleRef, expand, parse_ref
 from orchestrator.tasks import Task, parse_tasks
+from orchestrator.templating import check_file_syntax, check_syntax, is_template
 
 PLAY_KEYS = {
     "name", "hosts", "roles", "tasks", "pre_tasks", "post_tasks", "handlers", "vars",
@@ -53,6 +54,31 @@ class Play:
     def all_handlers(self) -> list[Task]:
         return [h for _, role in self.roles for h in role.handlers] + self.handlers
 
+    def search_dirs(self, task: Task) -> dict[str, list[Path]]:
+        """Where a task's `src` is looked for: its role's files/ or templates/, then the
+        playbook's own, then beside the playbook (as Ansible searches)."""
+        base = Path(self.path).parent
+        role_dirs = [role.path for _, role in self.roles if role.name == task.role]
+        return {kind: [*(d / kind for d in role_dirs), base / kind, base]
+                for kind in ("files", "templates")}
+
+    def check(self) -> None:
+        """What can be known wrong without a host: template syntax and missing local files."""
+        for task in self.all_tasks() + self.all_handlers():
+            check_syntax(task.args, task.where)
+            check_syntax(task.when, task.where)
+            source = task.module.source
+            value = task.args.get(source[0]) if source else None
+            if not source or not isinstance(value, str) or is_template(value):
+                continue
+            dirs = self.search_dirs(task)[source[1]]
+            found = next((d / value for d in dirs if (d / value).is_file()), None)
+            if found is None:
+                raise InputError(f"{task.module.name}: {source[1][:-1]} {value!r} not found "
+                                 f"(looked in {', '.join(map(str, dirs))})", **task.location)
+            if source[1] == "templates":
+                check_file_syntax(found)
+
 
 @dataclass
 class Playbook:
@@ -74,7 +100,10 @@ def load_playbook(path: Path | str) -> Playbook:
     data = yamlfile.load(path)
     if not isinstance(data, list):
         raise InputError("a playbook is a list of plays", path=path, line=1)
-    return Playbook(path, [_play(raw, path) for raw in data])
+    plays = [_play(raw, path) for raw in data]
+    for play in plays:
+        play.check()
+    return Playbook(path, plays)
 
 
 def _play(raw: Any, path: Path) -> Play:

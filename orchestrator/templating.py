@@ -159,6 +159,31 @@ def render_value(value: Any, variables: Mapping[str, Any], where: str = "") -> A
     return value
 
 
+def check_syntax(value: Any, where: str) -> None:
+    """Parse every template string inside `value`: a syntax error is found at load time."""
+    if isinstance(value, str):
+        if is_template(value):
+            try:
+                _TEXT.parse(value)
+            except jinja2.TemplateSyntaxError as err:
+                raise InputError(f"template syntax: {err.message}", **_split(where)) from None
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            check_syntax(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            check_syntax(item, where)
+
+
+def check_file_syntax(path: Path) -> None:
+    try:
+        _TEXT.parse(path.read_text(encoding="utf-8"))
+    except jinja2.TemplateSyntaxError as err:
+        raise InputError(f"template syntax: {err.message}", path=path, line=err.lineno) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read template: {err}", path=path) from None
+
+
 def render_file(path: Path, variables: Mapping[str, Any]) -> str:
     """Render a template file; errors name the template and its line."""
     try:

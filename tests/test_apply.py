@@ -100,6 +100,55 @@ def test_handler_runs_once_and_only_where_its_task_changed(estate, lab: Lab, lab
     _apply(lab_inventory, limit=hosts[0])  # back to the example's own message
 
 
+def test_plan_after_a_manual_edit_shows_only_that_hosts_diff(estate, lab: Lab, lab_inventory,
+                                                              ssh, tmp_path: Path) -> None:
+    edited, *others = [h.name for h in lab.hosts[:3]]
+    ssh(edited, "echo 'hand edit' >> /etc/motd")
+    report = tmp_path / "plan.json"
+    proc = run_orc("plan", str(SITE), "-i", str(lab_inventory), "--json", str(report))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    hosts = json.loads(report.read_text())["plays"][0]["hosts"]
+    changing = {name: [t for t in h["tasks"] if t["status"] == "changed"]
+                for name, h in hosts.items() if name in (edited, *others)}
+    assert [t["name"] for t in changing[edited]] == ["message of the day"]
+    assert changing[edited][0]["diff"].count("\n-hand edit\n") == 1
+    assert all(changing[name] == [] for name in others)
+
+    _apply(lab_inventory, limit=edited)
+    after = run_orc("plan", str(SITE), "-i", str(lab_inventory), "--limit", edited)
+    assert after.returncode == 0, after.stdout
+
+
+def test_tags_when_and_extra_vars_select_tasks(lab: Lab, lab_inventory: Path, tmp_path: Path,
+                                               ssh) -> None:
+    book = tmp_path / "tags.yaml"
+    book.write_text(
+        "- hosts: all\n"
+        "  vars: {flavour: plain}\n"
+        "  tasks:\n"
+        "    - copy: {content: \"a\\n\", dest: /tmp/tag-a, mode: '0644'}\n"
+        "      tags: [a]\n"
+        "    - copy: {content: \"b {{ flavour }}\\n\", dest: /tmp/tag-b, mode: '0644'}\n"
+        "      tags: [b]\n"
+        "    - copy: {content: \"always\\n\", dest: /tmp/tag-always, mode: '0644'}\n"
+        "      tags: [always]\n"
+        "    - copy: {content: \"when\\n\", dest: /tmp/tag-when, mode: '0644'}\n"
+        "      when: flavour == 'special'\n"
+    )
+    host = lab.hosts[0].name
+    ssh(host, "rm -f /tmp/tag-*")
+    run = _apply(lab_inventory, book, tags=frozenset({"b"}), limit=host,
+                 extra_vars={"flavour": "special"})
+    assert not run.failed
+    present = ssh(host, "ls /tmp | grep ^tag- | sort").stdout.split()
+    assert present == ["tag-always", "tag-b"]  # untagged `when` task is not selected by --tags
+    assert ssh(host, "cat /tmp/tag-b").stdout == "b special\n"
+    _apply(lab_inventory, book, skip_tags=frozenset({"b"}), limit=host,
+           extra_vars={"flavour": "special"})
+    present = ssh(host, "ls /tmp | grep ^tag- | sort").stdout.split()
+    assert present == ["tag-a", "tag-always", "tag-b", "tag-when"]
+
+
 @pytest.fixture
 def download_server(lab: Lab, tmp_path: Path):
     """An HTTP server on the lab bridge: the only address lab hosts can fetch from."""

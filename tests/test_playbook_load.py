@@ -48,6 +48,10 @@ def _estate(tmp_path: Path, tasks: str, play_extra: str = "", handlers: str = ""
          "roles/web/tasks/main.yml:3: invalid YAML"),
         ("- name: only a name\n",
          "roles/web/tasks/main.yml:1: task names no module"),
+        ("- template:\n    src: nowhere.j2\n    dest: /etc/x\n",
+         "roles/web/tasks/main.yml:1: template: template 'nowhere.j2' not found"),
+        ("- copy:\n    content: \"{{ broken( }}\"\n    dest: /etc/x\n",
+         "roles/web/tasks/main.yml:1: template syntax:"),
     ],
 )
 def test_bad_task_is_one_line_naming_file_and_line(tmp_path: Path, tasks: str,
@@ -107,3 +111,13 @@ def test_example_site_loads_with_every_role() -> None:
     play = load_playbook(repo / "site.yaml").plays[0]
     assert [role.name for _, role in play.roles] == ["common", "app", "nginx"]
     assert {h.name for h in play.all_handlers()} == {"restart app", "reload nginx"}
+
+
+def test_template_file_with_bad_syntax_names_the_template_line(tmp_path: Path) -> None:
+    book = _estate(tmp_path, "- template:\n    src: site.j2\n    dest: /etc/site\n")
+    templates = tmp_path / "roles" / "web" / "templates"
+    templates.mkdir()
+    (templates / "site.j2").write_text("ok\n{% if x %}\nunclosed\n")
+    with pytest.raises(InputError) as err:
+        load_playbook(book)
+    assert str(err.value).startswith(f"{templates / 'site.j2'}:2: template syntax:")

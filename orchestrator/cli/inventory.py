@@ -26,7 +26,8 @@ DEFAULT_INVENTORY = Path("inventory/lab.yaml")
 def _tree(inventory: Inventory, hosts: set[str]) -> Tree:
     def label(name: str) -> Text:
         count = sum(1 for host in hosts_of_group(inventory, name) if host in hosts)
-        return Text.assemble((f"@{name}", "bold cyan"), (f"  {count} host{'s' * (count != 1)}", "dim"))
+        hosts_text = f"  {count} host{'s' * (count != 1)}"
+        return Text.assemble((f"@{name}", "bold cyan"), (hosts_text, "dim"))
 
     def grow(branch: Tree, name: str) -> None:
         group = inventory.groups[name]

@@ -81,7 +81,9 @@ class DynamicInventory:
             else:
                 variables = hostvars.get(host, {})
             if not isinstance(variables, dict):
-                raise self.fail(f"variables of host {host!r} must be an object, got {_kind(variables)}")
+                raise self.fail(
+                    f"variables of host {host!r} must be an object, got {_kind(variables)}"
+                )
             for key, value in variables.items():
                 self.builder.set_host_var(host, key, value)
 

@@ -34,7 +34,8 @@ class Host:
 
     name: str
     vars: dict[str, Any] = field(default_factory=dict)
-    # every group the host is in, directly or through parents, without `all`, lowest precedence first
+    # every group the host is in, directly or through parents, except `all`; lowest precedence
+    # first (depth, then ansible_group_priority, then name)
     groups: list[str] = field(default_factory=list)
 
 
@@ -54,16 +55,10 @@ class Inventory:
         self._resolver = VariableResolver(self)
 
     def host(self, name: str) -> Host:
-        try:
-            return self.hosts[name]
-        except KeyError:
-            raise InventoryError(f"no host named {name!r} in the inventory{_nearest(name, self.hosts)}") from None
+        return _lookup(self.hosts, "host", name)
 
     def group(self, name: str) -> Group:
-        try:
-            return self.groups[name]
-        except KeyError:
-            raise InventoryError(f"no group named {name!r} in the inventory{_nearest(name, self.groups)}") from None
+        return _lookup(self.groups, "group", name)
 
     def host_vars(self, name: str) -> dict[str, Any]:
         """The host's merged inventory variables, as `ansible-inventory --host NAME` prints them."""
@@ -82,6 +77,10 @@ class Inventory:
         return listing.ansible_list(self, limit)
 
 
-def _nearest(name: str, names: dict[str, Any]) -> str:
-    close = difflib.get_close_matches(name, list(names), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+def _lookup(items: dict[str, Any], kind: str, name: str) -> Any:
+    """items[name], or an error that suggests the nearest existing name."""
+    if name in items:
+        return items[name]
+    close = difflib.get_close_matches(name, list(items), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise InventoryError(f"no {kind} named {name!r} in the inventory{hint}")

@@ -1,4 +1,4 @@
-"""Ansible host patterns: `web`, `web*`, `~web\\d+`, `web:db`, `web:&prod`, `web:!canary`, `web[0:2]`.
+"""Ansible host patterns: `web`, `web*`, `~web\\d+`, `web:db`, `web:&prod`, `web:!canary`, `web[0]`.
 
 The rules are ansible-core's: plain terms are applied first, then every `&` term, then every
 `!` term, whatever their written order; a term matching a group name takes the group's hosts,
@@ -70,7 +70,8 @@ def _compile(term: str) -> re.Pattern[str]:
     try:
         return re.compile(term[1:] if term[0] == "~" else fnmatch.translate(term))
     except re.error as err:
-        raise InventoryError(f"invalid regular expression in host pattern {term!r}: {err}") from None
+        message = f"invalid regular expression in host pattern {term!r}: {err}"
+        raise InventoryError(message) from None
 
 
 def hosts_of_group(inventory: Inventory, name: str) -> list[str]:

@@ -58,4 +58,5 @@ def dumps(data: Any, mark_unsafe: bool = True) -> str:
     Vaulted values are always marked; unsafe ones only where ansible-inventory marks them, in
     `--list` output but not in `--host` output (`mark_unsafe=False`).
     """
-    return json.dumps(_mark(data, mark_unsafe), sort_keys=True, indent=4, ensure_ascii=False, default=_encode_other)
+    return json.dumps(_mark(data, mark_unsafe), sort_keys=True, indent=4, ensure_ascii=False,
+                      default=_encode_other)

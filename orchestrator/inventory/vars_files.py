@@ -73,7 +73,8 @@ class VarsDirectory:
             data = load_data_file(Path(path))
             if data is not None and not isinstance(data, dict):
                 raise InventoryError(
-                    f"expected a mapping of variables, got a {type(data).__name__}", path=path, line=1
+                    f"expected a mapping of variables, got a {type(data).__name__}",
+                    path=path, line=1,
                 )
             self._loaded[path] = data or {}
         return self._loaded[path]

@@ -10,6 +10,9 @@ would otherwise silently drop hosts from a rollout.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,20 @@ class YamlInventory:
     def fail(self, message: str, keys: tuple[Any, ...]) -> InventoryError:
         return InventoryError(message, path=self.path, line=line_of(self.text, keys))
 
+    @contextmanager
+    def at(self, keys: tuple[Any, ...], prefix: str = "") -> Iterator[None]:
+        """Give errors raised below (by the builder, say) this file and the line of `keys`."""
+        try:
+            yield
+        except InventoryError as err:
+            if err.path:
+                raise
+            raise self.fail(prefix + err.message, keys) from None
+
+    def expect_mapping(self, value: Any, what: str, keys: tuple[Any, ...]) -> None:
+        if not isinstance(value, (dict, type(None))):
+            raise self.fail(f"{what}, got a {type(value).__name__}", keys)
+
     def read(self, data: dict[str, Any]) -> None:
         if "plugin" in data:
             raise self.fail(
@@ -43,46 +60,32 @@ class YamlInventory:
             self.group(name, group_data, (name,))
 
     def group(self, name: Any, data: Any, keys: tuple[Any, ...]) -> str:
-        if not isinstance(data, (dict, type(None))):
-            raise self.fail(
-                f"group {name!r} must be a mapping with hosts, vars and children, "
-                f"got a {type(data).__name__}",
-                keys,
-            )
-        try:
+        self.expect_mapping(data, f"group {name!r} must be a mapping with hosts, vars and children",
+                            keys)
+        with self.at(keys):
             name = self.builder.add_group(name)
-        except InventoryError as err:
-            raise self.fail(err.message, keys) from None
         if data is None:
             return name
         for section in SECTIONS:
-            value = data.get(section)
-            if isinstance(value, str):  # `hosts: web1` is short for `hosts: {web1: }`
-                data[section] = {value: None}
-            elif not isinstance(value, (dict, type(None))):
-                raise self.fail(
-                    f"{section!r} of group {name!r} must be a mapping, got a {type(value).__name__}",
-                    (*keys, section),
-                )
+            if isinstance(data.get(section), str):  # `hosts: web1` is short for `hosts: {web1: }`
+                data[section] = {data[section]: None}
+            what = f"{section!r} of group {name!r} must be a mapping"
+            self.expect_mapping(data.get(section), what, (*keys, section))
         for key, value in data.items():
             if key not in SECTIONS:
                 close = difflib.get_close_matches(str(key), SECTIONS, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise self.fail(
-                    f"unknown key {key!r} in group {name!r}: expected hosts, vars or children{hint}",
-                    (*keys, key),
-                )
+                message = f"unknown key {key!r} in group {name!r}: expected hosts, vars or children"
+                raise self.fail(message + hint, (*keys, key))
             if value is None:
                 continue
             if key == "vars":
-                self.variables(value, (*keys, key), lambda k, v: self.builder.set_group_var(name, k, v))
+                self.variables(value, (*keys, key), partial(self.builder.set_group_var, name))
             elif key == "children":
                 for child, child_data in value.items():
                     child = self.group(child, child_data, (*keys, key, child))
-                    try:
+                    with self.at((*keys, key, child)):
                         self.builder.add_child(name, child)
-                    except InventoryError as err:
-                        raise self.fail(err.message, (*keys, key, child)) from None
             else:
                 for entry, host_vars in value.items():
                     self.hosts(name, entry, host_vars, (*keys, key, entry))
@@ -94,25 +97,20 @@ class YamlInventory:
                 f"host {entry!r} in group {group!r} must be a string; quote numbers and booleans",
                 keys,
             )
-        if not isinstance(host_vars, (dict, type(None))):
-            raise self.fail(
-                f"host {entry!r} in group {group!r} must map to a mapping of variables "
-                f"(or nothing), got a {type(host_vars).__name__}",
-                keys,
-            )
-        try:
+        self.expect_mapping(host_vars, f"host {entry!r} in group {group!r} must map to a mapping "
+                            "of variables (or nothing)", keys)
+        with self.at(keys, prefix=f"host {entry!r}: "):
             names, port = expand_host_entry(entry)
-        except InventoryError as err:
-            raise self.fail(f"host {entry!r}: {err.message}", keys) from None
+            for host in names:
+                self.builder.add_host(host, group, port)
         for host in names:
-            self.builder.add_host(host, group, port)
-            self.variables(host_vars or {}, keys, lambda k, v: self.builder.set_host_var(host, k, v))
+            self.variables(host_vars or {}, keys, partial(self.builder.set_host_var, host))
 
-    def variables(self, values: dict[Any, Any], keys: tuple[Any, ...], assign) -> None:
+    def variables(self, values: dict[Any, Any], keys: tuple[Any, ...],
+                  assign: Callable[[str, Any], None]) -> None:
+        """Apply variables in file order; an error in one points at its line."""
         for key, value in values.items():
             if not isinstance(key, str):
                 raise self.fail(f"variable name {key!r} must be a string", (*keys, key))
-            try:
+            with self.at((*keys, key)):
                 assign(key, value)
-            except InventoryError as err:
-                raise self.fail(err.message, (*keys, key)) from None

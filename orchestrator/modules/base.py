@@ -71,6 +71,8 @@ class Module:
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # A task of this module changes what no journal can restore without a declared `undo:`
     irreversible: bool = False
+    # the argument naming a local file, and the role directory it lives in ("files"/"templates")
+    source: tuple[str, str] | None = None
 
     def normalise(self, raw: Any, where: dict) -> dict[str, Any]:
         """Check and complete a task's arguments (names, required, choices) at load time."""

@@ -156,9 +156,9 @@ def _replace(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 
 MODULES = [
     Module("copy", {"src": None, "content": None, "dest": REQUIRED, "backup": False,
-                    "force": True, **OWNERSHIP}, _copy),
+                    "force": True, **OWNERSHIP}, _copy, source=("src", "files")),
     Module("template", {"src": REQUIRED, "dest": REQUIRED, "backup": False, **OWNERSHIP},
-           _template),
+           _template, source=("src", "templates")),
     Module("file", {"path": REQUIRED, "state": None, "src": None, "recurse": False,
                     "force": False, **OWNERSHIP}, _file,
            aliases={"dest": "path", "name": "path"},
