@@ -79,8 +79,10 @@ class Estate:
         env.update(extra)
         return env
 
-    def orc(self, *args: str, person: str | None = "alice", **extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([ORC, "secrets", *args], cwd=self.root, env=self.env(person, **extra),
+    def orc(self, *args: str, person: str | None = "alice", debug: bool = False,
+            **extra: str) -> subprocess.CompletedProcess:
+        argv = [ORC, *(["--debug"] if debug else []), "secrets", *args]
+        return subprocess.run(argv, cwd=self.root, env=self.env(person, **extra),
                               capture_output=True, text=True, timeout=60)
 
     def sops(self, *args: str, person: str | None = "alice") -> subprocess.CompletedProcess:
