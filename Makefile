@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 ORC := $(VENV)/bin/orc
 DEBIAN_PACKAGES := debootstrap systemd-container apt-cacher-ng openssh-client iproute2 curl
 LAB_HOSTS ?= 3
+# the example estate's secrets are encrypted to this published, example-only key
+export ORC_AGE_KEY_FILE ?= $(CURDIR)/secrets/example-keys/age.key
 
 .PHONY: setup demo test test-fast lab-down clean
 

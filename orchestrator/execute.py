@@ -17,6 +17,7 @@ import inspect
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -32,6 +33,8 @@ from orchestrator.playbook import Play, Playbook
 from orchestrator.results import (
     CHANGED, FAILED, NOT_RUN, OK, SKIPPED, HostResult, PlayResult, RunResult, TaskResult,
 )
+from orchestrator.secrets import mask
+from orchestrator.secrets_vars import VarsFiles, load_vars_files
 from orchestrator.session import Session, open_session
 from orchestrator.tasks import Task
 from orchestrator.templating import Variables, evaluate, render_value
@@ -47,6 +50,7 @@ class RunOptions:
     skip_tags: frozenset[str] = frozenset()
     limit: str | None = None
     dry_run: bool = False
+    allow_downgrade: bool = False  # deploy a secret older than the hosts already have
 
 
 @dataclass
@@ -96,7 +100,11 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     if not names:
         return result
     emit("play", {"name": play.name, "hosts": names})
-    base = play_variables(play, inventory, names, options.extra_vars)
+    repo_root = Path(play.path).parent
+    vars_files = load_vars_files(play.vars_files, repo_root)
+    if not options.dry_run:
+        _check_secret_versions(vars_files, names, repo_root, options.allow_downgrade)
+    base = play_variables(play, inventory, names, vars_files)
     session = open_session(inventory, names)
     for name in names:
         if name in session.unreachable:
@@ -127,10 +135,29 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             run_ops(session.state)
         except PyinfraError:
             pass  # per-host failures are read from each operation's metadata below
+    hidden = vars_files.plaintexts()
     for name, host_records in records.items():
         result.hosts[name] = _collect(name, host_records, session, options.dry_run)
+        for task in result.hosts[name].tasks:  # secret values never reach a report
+            task.diff = task.diff and mask(task.diff, hidden)
+            task.error = task.error and mask(task.error, hidden)
         emit("host", {"host": name, "status": result.hosts[name].status})
     return result
+
+
+def _check_secret_versions(vars_files: VarsFiles, names: list[str], repo_root: Path,
+                           allow_downgrade: bool) -> None:
+    """Refuse a replayed (older) secret file before any host is touched, then record it."""
+    if not vars_files.secret_files:
+        return
+    from orchestrator.secrets import replay
+
+    store = replay.default_store(repo_root)
+    for secret in vars_files.secret_files:
+        replay.check_against_store(store, secret.name, secret.version, allow_downgrade)
+    for secret in vars_files.secret_files:
+        for name in names:
+            replay.check_and_record(store, name, secret.name, secret.version, allow_downgrade)
 
 
 def _add_host(play: Play, inventory: Inventory, name: str, host: Any, session: Session,

@@ -8,21 +8,29 @@ plain variables, so reports know exactly which strings to mask.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator import yamlfile
 from orchestrator.errors import InputError
 
-MASK = "********"
+
+@dataclass
+class VarsFiles:
+    values: dict[str, Any] = field(default_factory=dict)
+    secret_files: list[Any] = field(default_factory=list)  # orchestrator.secrets.SecretFile
+
+    def plaintexts(self) -> set[str]:
+        return {text for f in self.secret_files for text in f.plaintexts()}
 
 
 def _is_sops(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("sops"), dict)
 
 
-def load_vars_files(paths: Iterable[Path], repo_root: Path) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
+def load_vars_files(paths: Iterable[Path], repo_root: Path) -> VarsFiles:
+    loaded = VarsFiles()
     secrets: dict[str, Any] = {}
     for path in paths:
         data = yamlfile.load(path)
@@ -31,14 +39,16 @@ def load_vars_files(paths: Iterable[Path], repo_root: Path) -> dict[str, Any]:
         if _is_sops(data):
             from orchestrator.secrets import load_verified
 
-            _deep_merge(secrets, load_verified(path, repo_root=repo_root).values)
+            secret_file = load_verified(path, repo_root=repo_root)
+            loaded.secret_files.append(secret_file)
+            _deep_merge(secrets, secret_file.values)
         elif isinstance(data, dict):
-            merged.update(data)
+            loaded.values.update(data)
         else:
             raise InputError("a vars file must be a mapping", path=path, line=1)
     if secrets:
-        merged["secrets"] = secrets
-    return merged
+        loaded.values["secrets"] = secrets
+    return loaded
 
 
 def _deep_merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
@@ -47,30 +57,3 @@ def _deep_merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
             _deep_merge(into[key], value)
         else:
             into[key] = value
-
-
-def secret_strings(variables: Mapping[str, Any]) -> set[str]:
-    """Every plaintext under `secrets`, for masking output."""
-    found: set[str] = set()
-
-    def walk(value: Any) -> None:
-        if isinstance(value, Mapping):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-        elif value is not None and str(value):
-            found.add(str(value))
-
-    walk(variables.get("secrets") or {})
-    return found
-
-
-def mask(text: str | None, secrets: Iterable[str]) -> str | None:
-    if not text:
-        return text
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, MASK)
-    return text

@@ -17,6 +17,7 @@ from orchestrator.errors import InputError
 from orchestrator.inventory import Inventory
 from orchestrator.playbook import Play
 from orchestrator.roles import Role, RoleRef
+from orchestrator.secrets_vars import VarsFiles
 from orchestrator.tasks import Task
 from orchestrator.templating import Variables
 
@@ -75,10 +76,8 @@ def _vars_file(path: Path) -> dict[str, Any]:
 
 
 def play_variables(play: Play, inventory: Inventory, names: list[str],
-                   extra_vars: Mapping[str, Any]) -> dict[str, Any]:
+                   vars_files: VarsFiles) -> dict[str, Any]:
     """What every host of the play shares: play vars, vars files, magic group variables."""
-    from orchestrator.secrets_vars import load_vars_files
-
     groups = {group: inventory.select(group) for group in inventory.groups}
     groups.setdefault("all", list(inventory.hosts))
     shared: dict[str, Any] = {
@@ -90,7 +89,7 @@ def play_variables(play: Play, inventory: Inventory, names: list[str],
         "playbook_dir": str(Path(play.path).parent.resolve()),
     }
     shared.update(play.vars)
-    shared.update(load_vars_files(play.vars_files, Path(play.path).parent))
+    shared.update(vars_files.values)
     return shared
 
 

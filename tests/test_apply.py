@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -32,6 +33,18 @@ def _apply(inventory_path: Path, playbook: Path = SITE, **options):
 
 def _task(run, host: str, name: str):
     return [t for t in run.plays[-1].hosts[host].tasks if t.name == name]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def example_key():
+    """The example estate's secrets open with the published example-only key."""
+    old = os.environ.get("ORC_AGE_KEY_FILE")
+    os.environ["ORC_AGE_KEY_FILE"] = str(REPO / "secrets" / "example-keys" / "age.key")
+    yield
+    if old is None:
+        del os.environ["ORC_AGE_KEY_FILE"]
+    else:
+        os.environ["ORC_AGE_KEY_FILE"] = old
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +83,8 @@ def test_plan_shows_file_diffs_exits_2_and_changes_nothing(estate, lab: Lab, lab
     assert '-  "message": "hello from the lab",' in proc.stdout
     assert '+  "message": "planned change",' in proc.stdout
     assert "restart app" in proc.stdout  # the handler the change would trigger
+    token = "61d7c1bb1570085251698bf5dec96147d639dcbb"  # secrets/lab.yaml's app.token
+    assert token not in proc.stdout and '"token": "********"' in proc.stdout
     on_host = ssh(host, "cat /etc/app/config.json").stdout
     assert "hello from the lab" in on_host and "planned change" not in on_host
 
