@@ -83,11 +83,11 @@ class Estate:
             **extra: str) -> subprocess.CompletedProcess:
         argv = [ORC, *(["--debug"] if debug else []), "secrets", *args]
         return subprocess.run(argv, cwd=self.root, env=self.env(person, **extra),
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, check=False)
 
     def sops(self, *args: str, person: str | None = "alice") -> subprocess.CompletedProcess:
         return subprocess.run([SOPS, *args], cwd=self.root, env=self.env(person),
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, check=False)
 
     def write(self, rel: str, text: str) -> Path:
         path = self.root / rel
@@ -103,11 +103,16 @@ class Estate:
         return path
 
 
-def standard_estate(base: Path) -> Estate:
-    """alice may sign everything under secrets/; files there are encrypted to alice."""
+def standard_estate(base: Path, app_yaml: str | None = None) -> Estate:
+    """alice may sign everything under secrets/; files there are encrypted to alice.
+
+    With `app_yaml`, secrets/app.yaml holds it, encrypted and signed by alice.
+    """
     estate = Estate(base)
     estate.trust({"alice": ["secrets/**"]})
     estate.recipients_rule(r"^secrets/.*\.ya?ml$", ["alice"])
+    if app_yaml is not None:
+        estate.encrypted("secrets/app.yaml", app_yaml)
     return estate
 
 

@@ -17,9 +17,7 @@ PLAINTEXT = "db:\n    password: first-pass-0x91\n    user: app\napp:\n    token:
 
 @pytest.fixture
 def estate(tmp_path: Path) -> Estate:
-    estate = standard_estate(tmp_path)
-    estate.encrypted("secrets/app.yaml", PLAINTEXT)
-    return estate
+    return standard_estate(tmp_path, PLAINTEXT)
 
 
 def version_of(estate: Estate, rel: str = "secrets/app.yaml") -> int:
@@ -205,3 +203,25 @@ def test_a_forged_file_cannot_be_laundered_through_an_edit(estate: Estate) -> No
         extra = [estate.person("bob").recipient] if command[0] == "recipients" else []
         one_error_line(estate.orc(*command, "secrets/app.yaml", *extra, EDITOR="true"),
                        "is not signed")
+
+
+def test_an_edit_orc_cannot_take_can_go_back_to_the_editor(estate: Estate,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.secrets import editing, keys
+
+    calls = estate.base / "calls"
+    run = editor(estate, f"""
+calls = Path({str(calls)!r})
+n = int(calls.read_text()) + 1 if calls.exists() else 1
+calls.write_text(str(n))
+path.write_text(["sops: reserved\\n", "broken: [\\n", "fixed: value\\n"][n - 1])
+""")
+    for name, value in estate.env("alice", EDITOR=run).items():
+        monkeypatch.setenv(name, value)
+    errors: list[str] = []
+    sig = editing.edit(estate.root / "secrets/app.yaml", repo_root=estate.root,
+                       key=keys.load_signing_key(),
+                       retry=lambda err: errors.append(str(err)) is None)
+    assert sig is not None and sig.version == 2 and calls.read_text() == "3"
+    assert "reserved" in errors[0] and "not valid YAML" in errors[1]
+    assert decrypted(estate) == {"fixed": "value"}

@@ -44,7 +44,8 @@ def quick_start_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def run(argv: list[str], root: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
 
 
 def test_the_example_verifies_and_decrypts_as_the_quick_start_says(clone: Path,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -22,8 +22,8 @@ RECIPIENT = str(IDENTITY.to_public())
     ("true", True), ("False", False), ("~", None), ("null", None),
     ("0755", 493), ("0o17", 15), ("0x1F", 31), ("1_000", 1000), ("+12", 12), ("08", 8.0),
     ("1e3", 1000.0), (".5", 0.5), ("-0", -0.0), ("99999999999999999999", 1e20),
-    ("2024-02-29", datetime(2024, 2, 29, tzinfo=timezone.utc)),
-    ("2024-01-01 10:00:00", datetime(2024, 1, 1, 10, tzinfo=timezone.utc)),
+    ("2024-02-29", datetime(2024, 2, 29, tzinfo=UTC)),
+    ("2024-01-01 10:00:00", datetime(2024, 1, 1, 10, tzinfo=UTC)),
     ("2024-01-01T10:00:00.5+02:00",
      datetime(2024, 1, 1, 10, 0, 0, 500000, tzinfo=timezone(timedelta(hours=2)))),
     ("2024-13-01", "2024-13-01"), ("1.2.3", "1.2.3"), ("<<", "<<"), (".inf", math.inf),
@@ -64,7 +64,7 @@ def test_floats_are_formatted_like_go(value: float, text: str) -> None:
 
 
 def test_times_are_formatted_like_go_marshal_text() -> None:
-    assert yamlio.format_time(datetime(999, 1, 2, 3, 4, 5, 120000, tzinfo=timezone.utc)) == \
+    assert yamlio.format_time(datetime(999, 1, 2, 3, 4, 5, 120000, tzinfo=UTC)) == \
         "0999-01-02T03:04:05.12Z"
     assert yamlio.format_time(
         datetime(2024, 1, 1, tzinfo=timezone(-timedelta(hours=5, minutes=30)))

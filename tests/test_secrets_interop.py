@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -165,7 +165,7 @@ scalars = st.one_of(
     st.floats(allow_nan=False),
     st.booleans(),
     st.none(),
-    st.datetimes(timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-5, minutes=-30))])),
+    st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5, minutes=-30))])),
 )
 trees = st.dictionaries(
     keys_,
@@ -184,7 +184,7 @@ def same(a, b) -> bool:
     if isinstance(a, float) and math.isinf(a):
         return a == b
     if isinstance(a, datetime):
-        return isinstance(b, datetime) and a.replace(tzinfo=a.tzinfo or timezone.utc) == b
+        return isinstance(b, datetime) and a.replace(tzinfo=a.tzinfo or UTC) == b
     return a == b and type(a) is type(b) or (isinstance(a, float) and a == b)
 
 

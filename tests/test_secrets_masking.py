@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -22,9 +22,7 @@ PLAINTEXT = (f"db:\n    password: {PASSWORD!r}\n    port: 5433\n    ratio: 2.50\
 
 @pytest.fixture
 def estate(tmp_path: Path) -> Estate:
-    estate = standard_estate(tmp_path)
-    estate.encrypted("secrets/app.yaml", PLAINTEXT)
-    return estate
+    return standard_estate(tmp_path, PLAINTEXT)
 
 
 @pytest.fixture
@@ -81,7 +79,7 @@ def test_a_diff_of_a_multi_line_secret_is_masked_line_by_line(loaded: SecretFile
 def test_datetimes_are_masked_in_both_spellings() -> None:
     from orchestrator.secrets import masking
 
-    when = datetime(2030, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    when = datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)
     found = masking.secret_strings({"t": when})
     assert {"2030-05-06T07:08:09Z", str(when)} <= found
 

@@ -24,9 +24,7 @@ def no_plaintext(*outputs: str) -> None:
 
 @pytest.fixture
 def estate(tmp_path: Path) -> Estate:
-    estate = standard_estate(tmp_path)
-    estate.encrypted("secrets/app.yaml", PLAINTEXT)
-    return estate
+    return standard_estate(tmp_path, PLAINTEXT)
 
 
 def refused(estate: Estate, *fragments: str, command: str = "decrypt",
@@ -169,8 +167,8 @@ def test_verify_needs_no_decryption_key(estate: Estate) -> None:
 
 @pytest.fixture(scope="module")
 def signed_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Estate, bytes, bytes]:
-    estate = standard_estate(tmp_path_factory.mktemp("tamper"))
-    path = estate.encrypted("secrets/app.yaml", PLAINTEXT)
+    estate = standard_estate(tmp_path_factory.mktemp("tamper"), PLAINTEXT)
+    path = estate.root / "secrets/app.yaml"
     return estate, path.read_bytes(), (estate.root / "secrets/app.yaml.sig").read_bytes()
 
 

@@ -6,6 +6,7 @@ Status goes to stderr, so `orc secrets decrypt FILE > out.yaml` captures only th
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -130,9 +131,8 @@ def sign(ctx: click.Context, file: Path, version: int | None) -> None:
 def _secret_files(root: Path) -> list[Path]:
     found = []
     for path in sorted((root / "secrets").rglob("*")):
-        if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
-            if b"\nsops:" in path.read_bytes():
-                found.append(path)
+        if path.suffix in (".yaml", ".yml") and path.is_file() and b"\nsops:" in path.read_bytes():
+            found.append(path)
     return found
 
 
@@ -158,15 +158,21 @@ def verify(ctx: click.Context, files: tuple[Path], allow_downgrade: bool) -> Non
                    f"signed by {checked.signer.name} (key {checked.signature.key_id})")
 
 
+def _rewrite(ctx: click.Context, file: Path,
+             change: Callable[[api.OpenedFile, Path, keys.SigningKey], signature.Signature]) -> None:
+    """Verify and open FILE, make sure your key may re-sign it, then apply `change`."""
+    root, key = _root(ctx), keys.load_signing_key()
+    opened = api.open_verified(file, repo_root=root)
+    writer.check_may_sign(key, opened.verified.name, root)
+    _say(_signed(change(opened, root, key)))
+
+
 @secrets.command()
 @file_argument
 @click.pass_context
 def rotate(ctx: click.Context, file: Path) -> None:
     """Re-encrypt FILE under a new data key for the same recipients, and re-sign it."""
-    root, key = _root(ctx), keys.load_signing_key()
-    opened = api.open_verified(file, repo_root=root)
-    writer.check_may_sign(key, opened.verified.name, root)
-    _say(_signed(writer.rotate(opened, repo_root=root, key=key)))
+    _rewrite(ctx, file, lambda opened, root, key: writer.rotate(opened, repo_root=root, key=key))
 
 
 @secrets.group()
@@ -184,26 +190,22 @@ def list_(ctx: click.Context, file: Path) -> None:
         click.echo(stanza.recipient)
 
 
-def _change_recipients(ctx: click.Context, file: Path, recipients_: tuple[str], change) -> None:
-    root, key = _root(ctx), keys.load_signing_key()
-    opened = api.open_verified(file, repo_root=root)
-    writer.check_may_sign(key, opened.verified.name, root)
-    _say(_signed(change(opened, list(recipients_), repo_root=root, key=key)))
+def _recipients_command(name: str, change: Callable[..., signature.Signature],
+                        help_text: str) -> click.Command:
+    @recipients.command(name, help=help_text)
+    @file_argument
+    @click.argument("recipient", nargs=-1, required=True)
+    @click.pass_context
+    def command(ctx: click.Context, file: Path, recipient: tuple[str]) -> None:
+        _rewrite(ctx, file, lambda opened, root, key: change(opened, list(recipient),
+                                                             repo_root=root, key=key))
+
+    return command
 
 
-@recipients.command()
-@file_argument
-@click.argument("recipient", nargs=-1, required=True)
-@click.pass_context
-def add(ctx: click.Context, file: Path, recipient: tuple[str]) -> None:
-    """Let RECIPIENT decrypt FILE: wrap its data key for them too, and re-sign."""
-    _change_recipients(ctx, file, recipient, writer.add_recipients)
-
-
-@recipients.command()
-@file_argument
-@click.argument("recipient", nargs=-1, required=True)
-@click.pass_context
-def remove(ctx: click.Context, file: Path, recipient: tuple[str]) -> None:
-    """Stop RECIPIENT decrypting FILE: drop them and rotate the data key, and re-sign."""
-    _change_recipients(ctx, file, recipient, writer.remove_recipients)
+add = _recipients_command(
+    "add", writer.add_recipients,
+    "Let RECIPIENT decrypt FILE: wrap its data key for them too, and re-sign.")
+remove = _recipients_command(
+    "remove", writer.remove_recipients,
+    "Stop RECIPIENT decrypting FILE: drop them and rotate the data key, and re-sign.")

@@ -38,9 +38,8 @@ class Sealed:
     type: str
 
     def render(self) -> str:
-        b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
-        return (f"ENC[AES256_GCM,data:{b64(self.data)},iv:{b64(self.iv)},"
-                f"tag:{b64(self.tag)},type:{self.type}]")
+        data, iv, tag = (base64.b64encode(raw).decode() for raw in (self.data, self.iv, self.tag))
+        return f"ENC[AES256_GCM,data:{data},iv:{iv},tag:{tag},type:{self.type}]"
 
 
 def parse(text: str) -> Sealed:

@@ -71,7 +71,8 @@ def edit(path: Path, *, repo_root: Path, key: keys.SigningKey,
     """Open the plaintext in `$EDITOR`, then re-encrypt and re-sign; None when nothing changed.
 
     A new path starts empty and takes its recipients from `.sops.yaml`. `retry` decides whether
-    an edit that is not valid YAML goes back to the editor instead of being dropped.
+    an edit orc cannot take (not YAML, not a mapping, a reserved key) goes back to the editor
+    instead of being dropped.
     """
     name = api.relative_name(path, repo_root)
     writer.check_may_sign(key, name, repo_root)
@@ -90,11 +91,12 @@ def edit(path: Path, *, repo_root: Path, key: keys.SigningKey,
                 return None
             try:
                 values = yamlio.load(after, source=f"{name} (as edited)")
+                if opened is None:
+                    doc = writer.new_document(values, name=name, repo_root=repo_root)
+                else:
+                    doc = writer.resealed(opened, values)
                 break
             except SecretsError as err:
                 if not retry(err):
                     raise
-    if opened is None:
-        doc = writer.new_document(values, name=name, repo_root=repo_root)
-        return writer.write_signed(Path(path), doc, repo_root=repo_root, key=key)
-    return writer.reseal(opened, values, repo_root=repo_root, key=key)
+    return writer.write_signed(Path(path), doc, repo_root=repo_root, key=key)

@@ -13,13 +13,17 @@ import binascii
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyrage
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat
-from cryptography.hazmat.primitives.serialization import NoEncryption
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from orchestrator.errors import SecretsError
 from orchestrator.secrets.age import Identity, parse_identities
@@ -192,7 +196,7 @@ def generate(directory: Path | None = None) -> GeneratedKeys:
         raise SecretsError(f"{' and '.join(existing)} already exist; orc never overwrites a "
                            "private key (move it away first)")
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     identity = pyrage.x25519.Identity.generate()
     recipient = str(identity.to_public())
     _write_private(targets[0], f"# created: {now}\n# public key: {recipient}\n{identity}\n")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.errors import SecretsError
@@ -63,7 +63,7 @@ def check_and_record(store_path: Path, host: str, secret_path: str, version: int
             conn.execute(
                 "INSERT OR REPLACE INTO deployed (host, secret, version, deployed_at) "
                 "VALUES (?, ?, ?, ?)",
-                (host, secret_path, version, datetime.now(timezone.utc).isoformat()))
+                (host, secret_path, version, datetime.now(UTC).isoformat()))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

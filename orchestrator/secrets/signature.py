@@ -52,7 +52,7 @@ class Signature:
             f"# detached signature of {self.file}; check with `orc secrets verify {self.file}`\n"
             f"format: {FORMAT}\nfile: {self.file}\nversion: {self.version}\n"
             f"key: {self.key_id}\nsignature: {base64.b64encode(self.value).decode()}\n"
-        ).encode("utf-8")
+        ).encode()
 
 
 def sign(content: bytes, *, file: str, version: int, key: SigningKey) -> Signature:

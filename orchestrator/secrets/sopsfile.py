@@ -13,7 +13,7 @@ import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.errors import SecretsError
@@ -175,7 +175,7 @@ def _mac_aad(lastmodified: str, source: str) -> str:
     return yamlio.format_time(stamp.replace(microsecond=0))
 
 
-def _new_mac(rules: EncryptionRules):  # noqa: ANN202 - a hashlib object
+def _new_mac(rules: EncryptionRules):
     digest = hashlib.sha512()
     if rules.mac_only_encrypted:
         digest.update(_MAC_ONLY_ENCRYPTED_INIT)
@@ -251,6 +251,6 @@ def seal(values: dict[str, Any], data_key: bytes, age: list[AgeStanza], rules: E
         return reused if reused is not None else cipher.seal(value, data_key, _aad(path))
 
     tree = _walk(values, (), leaf)
-    lastmodified = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lastmodified = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     mac = cipher.seal(digest.hexdigest().upper(), data_key, lastmodified)
     return SopsDocument(tree, list(age), rules, lastmodified, mac, source=source)

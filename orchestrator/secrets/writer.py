@@ -134,13 +134,11 @@ def _writable(opened: OpenedFile) -> SopsDocument:
     return doc
 
 
-def reseal(opened: OpenedFile, values: Any, *, repo_root: Path,
-           key: keys.SigningKey) -> signature.Signature:
+def resealed(opened: OpenedFile, values: Any) -> SopsDocument:
     """New plaintext under the same data key; unchanged values keep their ciphertext."""
     doc = _writable(opened)
-    new = sopsfile.seal(values, opened.data_key, doc.age, doc.rules, stash=opened.stash,
-                        source=doc.source)
-    return write_signed(opened.verified.path, new, repo_root=repo_root, key=key)
+    return sopsfile.seal(values, opened.data_key, doc.age, doc.rules, stash=opened.stash,
+                         source=doc.source)
 
 
 def rotate(opened: OpenedFile, *, repo_root: Path, key: keys.SigningKey,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, ClassVar
 
 import yaml
 from yaml.constructor import ConstructorError
@@ -73,7 +73,7 @@ def parse_timestamp(text: str) -> datetime | None:
     else:
         hms, fraction, zone = ("0", "0", "0"), None, "Z"
     if zone == "Z":
-        tz = timezone.utc
+        tz = UTC
     else:
         sign = 1 if zone[0] == "+" else -1
         tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
@@ -110,7 +110,7 @@ def resolve_plain(text: str) -> tuple[str, Any]:
 
 
 class _GoResolver(yaml.resolver.BaseResolver):
-    def resolve(self, kind, value, implicit):  # noqa: ANN001 - PyYAML's signature
+    def resolve(self, kind, value, implicit):
         if kind is ScalarNode and implicit[0]:
             return resolve_plain(value)[0]
         return super().resolve(kind, value, implicit)
@@ -119,7 +119,7 @@ class _GoResolver(yaml.resolver.BaseResolver):
 class _GoConstructor(yaml.constructor.SafeConstructor):
     """Only the types sops knows; explicit tags are read with the same rules as plain ones."""
 
-    yaml_constructors: dict = {}
+    yaml_constructors: ClassVar[dict] = {}
 
     def construct_typed(self, node: ScalarNode) -> Any:
         text = self.construct_scalar(node)
@@ -131,7 +131,7 @@ class _GoConstructor(yaml.constructor.SafeConstructor):
             raise ConstructorError(None, None, "integer out of the 64-bit range", node.start_mark)
         return value
 
-    def construct_undefined(self, node) -> Any:  # noqa: ANN001
+    def construct_undefined(self, node) -> Any:
         raise ConstructorError(None, None, f"unsupported YAML tag {node.tag}", node.start_mark)
 
     def flatten_mapping(self, node: MappingNode) -> None:
@@ -208,7 +208,7 @@ class _Dumper(yaml.SafeDumper):
 
     _mapping_in_sequence = False
 
-    def expect_node(self, root=False, sequence=False, mapping=False, simple_key=False):  # noqa: ANN001
+    def expect_node(self, root=False, sequence=False, mapping=False, simple_key=False):
         self._mapping_in_sequence = sequence and isinstance(self.event, yaml.MappingStartEvent)
         return super().expect_node(root, sequence, mapping, simple_key)
 
@@ -221,7 +221,7 @@ class _Dumper(yaml.SafeDumper):
                 return None
         return super().increase_indent(flow, False)
 
-    def resolve(self, kind, value, implicit):  # noqa: ANN001
+    def resolve(self, kind, value, implicit):
         if kind is ScalarNode and implicit[0]:
             tag = resolve_plain(value)[0]
             if tag == STR and not _reads_as_string(value):
@@ -245,7 +245,7 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> ScalarNode:
 def format_time(value: datetime) -> str:
     """Go's time.MarshalText (RFC 3339 with nanoseconds, trailing zeros dropped, `Z` for UTC)."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     text = f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S")  # %Y does not pad year 999
     if value.microsecond:
         text += "." + f"{value.microsecond:06d}".rstrip("0")
