@@ -61,10 +61,14 @@ def up(
     require_tools("systemd-nspawn", "ip", "apt-cacher-ng")
     base = image.ensure(progress)
     with _locked(name):
-        lab = Lab.load(name) or Lab(name=name, subnet=network.pick_subnet(name, _other_subnets(name)))
+        # picking a free /24 and claiming it with the bridge is one step for all labs at once,
+        # so two labs coming up together never share a subnet
+        with _locked("subnets"):
+            lab = Lab.load(name) or Lab(name=name,
+                                        subnet=network.pick_subnet(name, _other_subnets(name)))
+            network.ensure_bridge(lab.bridge, lab.bridge_address, lab.prefixlen)
         if inventory_path is not None:
             lab.inventory_path = str(inventory_path.resolve())
-        network.ensure_bridge(lab.bridge, lab.bridge_address, lab.prefixlen)
         lab.proxy_pid = proxy.start(lab)
         lab.save()
         controller_key = sshkeys.load_or_create(lab.key_path, f"orc-lab-{name}")
