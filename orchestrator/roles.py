@@ -57,16 +57,6 @@ def parse_ref(raw: Any, where: dict) -> RoleRef:
     raise InputError("a role entry must be a name or a mapping with `role:`", **where)
 
 
-def _mapping(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    data = yamlfile.load(path)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InputError("expected a mapping of variables", path=path, line=1)
-    return dict(data)
-
 
 def load_role(ref: RoleRef, search: list[Path], where: dict) -> Role:
     for base in search:
@@ -94,8 +84,8 @@ def load_role(ref: RoleRef, search: list[Path], where: dict) -> Role:
         if tasks_file else [],
         handlers=parse_tasks(yamlfile.load(handlers_file), path=str(handlers_file),
                              role=ref.name) if handlers_file else [],
-        defaults=_mapping(yamlfile.find(path / "defaults", "main")),
-        vars=_mapping(yamlfile.find(path / "vars", "main")),
+        defaults=yamlfile.load_mapping(yamlfile.find(path / "defaults", "main")),
+        vars=yamlfile.load_mapping(yamlfile.find(path / "vars", "main")),
         dependencies=deps,
     )
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import yamlfile
-from orchestrator.errors import InputError
 
 
 @dataclass
@@ -42,10 +41,8 @@ def load_vars_files(paths: Iterable[Path], repo_root: Path) -> VarsFiles:
             secret_file = load_verified(path, repo_root=repo_root)
             loaded.secret_files.append(secret_file)
             _deep_merge(secrets, secret_file.values)
-        elif isinstance(data, dict):
-            loaded.values.update(data)
         else:
-            raise InputError("a vars file must be a mapping", path=path, line=1)
+            loaded.values.update(yamlfile.load_mapping(path))
     if secrets:
         loaded.values["secrets"] = secrets
     return loaded

@@ -12,8 +12,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator import yamlfile
-from orchestrator.errors import InputError
 from orchestrator.inventory import Inventory
 from orchestrator.playbook import Play
 from orchestrator.roles import Role, RoleRef
@@ -65,14 +63,6 @@ class HostFacts(Mapping):
     def __len__(self) -> int:
         return len(self._cache)
 
-
-def _vars_file(path: Path) -> dict[str, Any]:
-    data = yamlfile.load(path)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InputError("a vars file must be a mapping", path=path, line=1)
-    return dict(data)
 
 
 def play_variables(play: Play, inventory: Inventory, names: list[str],

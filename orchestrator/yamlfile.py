@@ -73,6 +73,18 @@ def load(path: Path | str) -> Any:
         loader.dispose()
 
 
+def load_mapping(path: Path | None) -> dict[str, Any]:
+    """A file of variables: a mapping, or nothing at all (empty file, or no file)."""
+    if path is None:
+        return {}
+    data = load(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping of variables", path=path, line=1)
+    return dict(data)
+
+
 def find(directory: Path, stem: str) -> Path | None:
     """`stem.yaml` or `stem.yml` (Ansible accepts both), or None."""
     for suffix in (".yaml", ".yml"):
