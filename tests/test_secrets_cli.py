@@ -225,3 +225,18 @@ path.write_text(["sops: reserved\\n", "broken: [\\n", "fixed: value\\n"][n - 1])
     assert sig is not None and sig.version == 2 and calls.read_text() == "3"
     assert "reserved" in errors[0] and "not valid YAML" in errors[1]
     assert decrypted(estate) == {"fixed": "value"}
+
+
+def test_the_root_is_found_from_a_subdirectory_or_given(estate: Estate) -> None:
+    import subprocess
+
+    from tests.secrets_support import ORC
+
+    env = estate.env("alice")
+    inside = subprocess.run([ORC, "secrets", "verify"], cwd=estate.root / "secrets", env=env,
+                            capture_output=True, text=True, check=False)
+    assert inside.stdout.startswith("secrets/app.yaml: ok"), inside.stderr
+    outside = subprocess.run([ORC, "secrets", "--root", str(estate.root), "decrypt",
+                              str(estate.root / "secrets/app.yaml")], cwd=estate.base, env=env,
+                             capture_output=True, text=True, check=False)
+    assert "first-pass-0x91" in outside.stdout, outside.stderr

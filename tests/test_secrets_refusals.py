@@ -194,3 +194,29 @@ def test_any_flipped_byte_anywhere_is_refused(signed_file, data, in_sig: bool) -
     else:
         # a flip inside a comment line of the .sig changes nothing that is checked
         assert in_sig and sig.splitlines()[sig[:at].count(b"\n")].startswith(b"#")
+
+
+def test_a_private_key_given_where_a_public_one_belongs_is_never_echoed(estate: Estate) -> None:
+    alice = estate.person("alice")
+    identity = alice.age_key.read_text().strip().splitlines()[-1]
+    line = one_error_line(estate.orc("recipients", "add", "secrets/app.yaml", identity),
+                          "a private key")
+    assert identity not in line
+    secret = alice.signing_key.read_text().strip().splitlines()[-1]
+    (estate.root / "secrets/signers.yaml").write_text(
+        f"signers:\n  - name: alice\n    key: {secret}\n    paths: [secrets/**]\n")
+    line = one_error_line(estate.orc("verify"), "private signing key")
+    assert secret not in line
+
+
+def test_a_signature_spelled_another_way_is_refused(estate: Estate) -> None:
+    """Base64's spare bits could spell one signature two ways; only the canonical one counts."""
+    sig = estate.root / "secrets/app.yaml.sig"
+    text = sig.read_text()
+    encoded = text.split("signature: ")[1].strip()
+    assert encoded.endswith("==")
+    spare = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = spare.index(encoded[-3])
+    variant = encoded[:-3] + spare[last ^ 1] + "=="  # same 64 bytes, other spare bits
+    sig.write_text(text.replace(encoded, variant))
+    refused(estate, "malformed signature file (signature)")

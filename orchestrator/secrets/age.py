@@ -11,6 +11,9 @@ Identity = pyrage.x25519.Identity
 
 
 def parse_recipient(text: str) -> pyrage.x25519.Recipient:
+    if text.strip().upper().startswith("AGE-SECRET-KEY-"):
+        # never echo it back: it would land in terminals, CI logs and shell history
+        raise SecretsError("that is an age identity (a private key), not a recipient (age1...)")
     try:
         return pyrage.x25519.Recipient.from_str(text.strip())
     except pyrage.RecipientError:

@@ -64,6 +64,9 @@ def public_text(public: Ed25519PublicKey) -> str:
 
 
 def parse_public(text: str, *, source: str) -> Ed25519PublicKey:
+    if text.strip().startswith(SECRET_PREFIX):
+        raise SecretsError("that is a private signing key, not a public one; replace it and "
+                           "make a new key pair (this one is exposed)", path=source)
     raw = _unb64(text[len(PUBLIC_PREFIX):]) if text.startswith(PUBLIC_PREFIX) else b""
     if len(raw) != 32:
         raise SecretsError(f"{text!r} is not a signing public key ({PUBLIC_PREFIX}...)",

@@ -86,7 +86,8 @@ def parse(content: bytes, *, source: str) -> Signature:
         value = base64.b64decode(found["signature"], validate=True)
     except binascii.Error:
         value = b""
-    if len(value) != 64:
+    # only the canonical spelling: no two .sig texts carry the same signature
+    if len(value) != 64 or base64.b64encode(value).decode() != found["signature"]:
         raise SecretsError("malformed signature file (signature)", path=source)
     return Signature(found["file"], int(found["version"]), found["key"], value)
 
