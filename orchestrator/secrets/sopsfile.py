@@ -31,7 +31,8 @@ _UNSUPPORTED_META = ("key_groups", "shamir_threshold", "unencrypted_comment_rege
                      "encrypted_comment_regex")
 FOREIGN_KEY_KINDS = ("pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms")
 
-Path_ = tuple[str, ...]
+# the keys from the top down to a value; list items keep their parent's path, as in sops
+KeyPath = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class EncryptionRules:
                                        path=source) from None
         return cls(**chosen)
 
-    def encrypts(self, path: Path_) -> bool:
+    def encrypts(self, path: KeyPath) -> bool:
         """sops' shouldBeEncrypted for everything but comments, which orc does not keep."""
         encrypted = True
         if self.unencrypted_suffix and any(k.endswith(self.unencrypted_suffix) for k in path):
@@ -150,7 +151,7 @@ def parse(content: bytes, *, source: str) -> SopsDocument:
     )
 
 
-def _walk(tree: Any, path: Path_, leaf: Callable[[Any, Path_], Any]) -> Any:
+def _walk(tree: Any, path: KeyPath, leaf: Callable[[Any, KeyPath], Any]) -> Any:
     """sops' walk: list items keep their parent's path; nulls are neither sealed nor hashed."""
     if isinstance(tree, dict):
         if not all(isinstance(key, str) for key in tree):
@@ -163,7 +164,7 @@ def _walk(tree: Any, path: Path_, leaf: Callable[[Any, Path_], Any]) -> Any:
     return leaf(tree, path)
 
 
-def _aad(path: Path_) -> str:
+def _aad(path: KeyPath) -> str:
     return ":".join(path) + ":"
 
 
@@ -187,7 +188,7 @@ def decrypt(doc: SopsDocument, data_key: bytes) -> tuple[dict[str, Any], Stash]:
     digest = _new_mac(doc.rules)
     stash: Stash = {}
 
-    def leaf(value: Any, path: Path_) -> Any:
+    def leaf(value: Any, path: KeyPath) -> Any:
         encrypted = doc.rules.encrypts(path)
         if encrypted:
             if not isinstance(value, str):
@@ -219,7 +220,7 @@ def decrypt(doc: SopsDocument, data_key: bytes) -> tuple[dict[str, Any], Stash]:
     return values, stash
 
 
-def _to_bytes(value: Any, path: Path_, source: str) -> bytes:
+def _to_bytes(value: Any, path: KeyPath, source: str) -> bytes:
     try:
         if isinstance(value, int) and not isinstance(value, bool) and not (
             -(2**63) <= value < 2**63
@@ -240,7 +241,7 @@ def seal(values: dict[str, Any], data_key: bytes, age: list[AgeStanza], rules: E
     digest = _new_mac(rules)
     stash = stash or {}
 
-    def leaf(value: Any, path: Path_) -> Any:
+    def leaf(value: Any, path: KeyPath) -> Any:
         raw = _to_bytes(value, path, source)
         encrypted = rules.encrypts(path)
         if encrypted or not rules.mac_only_encrypted:
