@@ -24,6 +24,10 @@ from orchestrator.errors import OrcError  # noqa: E402
 COMMANDS: dict[str, str] = {
     "apply": "orchestrator.cli.apply:apply",
     "plan": "orchestrator.cli.apply:plan",
+    "resume": "orchestrator.cli.apply:resume",
+    "abort": "orchestrator.cli.runs:abort",
+    "runs": "orchestrator.cli.runs:runs",
+    "show": "orchestrator.cli.runs:show",
     "lab": "orchestrator.cli.lab:lab",
     "secrets": "orchestrator.cli.secrets:secrets",
     "inventory": "orchestrator.cli.inventory:inventory",

@@ -1,0 +1,87 @@
+"""`orc runs`, `orc show RUN`, `orc abort RUN`: the history this controller keeps in `.orc/`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.rollout import abort as abort_run
+from orchestrator.runs import RunStore
+
+state_dir_option = click.option(
+    "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
+    show_default=True, help="Where the run index lives.")
+
+
+def _when(stamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "-"
+
+
+@click.command()
+@state_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def runs(state_dir: Path, as_json: bool) -> None:
+    """List runs, newest first: id, state, playbook, hosts, when."""
+    listed = RunStore(state_dir).list()
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in listed], indent=2))
+        return
+    table = Table(title="runs")
+    for column in ("run", "state", "playbook", "hosts", "next", "started", "updated"):
+        table.add_column(column)
+    for run in listed:
+        pending = run.status in ("paused", "interrupted", "running")
+        table.add_row(run.id, run.status, Path(run.playbook).name, str(len(run.hosts)),
+                      f"play {run.position['play'] + 1} wave {run.position['wave'] + 1}"
+                      if pending else "-",
+                      _when(run.created), _when(run.updated))
+    Console().print(table)
+
+
+@click.command()
+@click.argument("run_id")
+@state_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def show(run_id: str, state_dir: Path, as_json: bool) -> None:
+    """Show one run: its waves, and per host what happened."""
+    store = RunStore(state_dir)
+    run = store.get(run_id)
+    waves = store.waves(run.id)
+    if as_json:
+        click.echo(json.dumps({"run": run.__dict__, "waves": waves}, indent=2, default=str))
+        return
+    console = Console()
+    console.print(f"run [bold]{run.id}[/]: {run.status} — {run.playbook}")
+    for wave in waves:
+        table = Table(title=f"{wave['play']}: wave {wave['index'] + 1} ({wave['status']}, "
+                            f"{_when(wave['started'])})")
+        for column in ("host", "status", "changed", "detail"):
+            table.add_column(column)
+        apply = (wave.get("apply") or {}).get("hosts", {})
+        for host in wave["hosts"]:
+            result = apply.get(host, {})
+            tasks = result.get("tasks", [])
+            changed = sum(t["status"] == "changed" for t in tasks)
+            status = "failed" if host in wave["failed_hosts"] else "ok"
+            failed = [t for t in tasks if t["status"] == "failed"]
+            detail = result.get("error") or (f"{failed[0]['name']}: {failed[0]['error']}"
+                                             if failed else "")
+            if not detail and host in wave["failed_hosts"]:
+                bad = [c for c in wave.get("health", {}).get(host, []) if not c["ok"]]
+                detail = bad[-1]["detail"] if bad else ""
+            table.add_row(host, status, str(changed), detail)
+        console.print(table)
+
+
+@click.command()
+@click.argument("run_id")
+@state_dir_option
+def abort(run_id: str, state_dir: Path) -> None:
+    """End a paused or interrupted run: its remaining waves never run, its hosts are free."""
+    run = abort_run(RunStore(state_dir), run_id)
+    click.echo(f"run {run.id}: {run.status}")

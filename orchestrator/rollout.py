@@ -1,0 +1,236 @@
+"""A staged rollout: each play's hosts in canary waves, each wave applied, health-gated and
+baked before the next one starts; a wave that fails over the threshold halts the run.
+
+Every wave gets its own pyinfra State (through `execute.run_play`). After each wave the run's
+position is written to the run store, so `orc resume RUN` (another process, later) continues with
+the next wave and `orc abort RUN` ends it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from orchestrator import hostlock
+from orchestrator.adhoc import target_for
+from orchestrator.errors import InputError
+from orchestrator.execute import RunOptions, run_play
+from orchestrator.health import CheckResult, HealthCheck, check_hosts, parse_checks, parse_duration
+from orchestrator.inventory import Inventory
+from orchestrator.playbook import Play, Playbook
+from orchestrator.remote import run_command
+from orchestrator.results import PlayResult
+from orchestrator.runs import (
+    ABORTED, FAILED, HALTED, PAUSED, RUNNING, SUCCEEDED, Run, RunStore,
+)
+from orchestrator.templating import Variables
+from orchestrator.waves import Wave, plan_waves, wave_failed
+
+Event = Callable[[str, dict[str, Any]], None]
+ROLLBACK_POLICIES = ("auto", "wave", "manual")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A play's rollout keys, checked once at the start."""
+
+    serial: Any = None
+    canary: tuple[str, ...] = ()
+    max_fail_percentage: float | None = None
+    any_errors_fatal: bool = False
+    health: tuple[HealthCheck, ...] = ()
+    bake: float = 0.0
+    pause: bool = False
+    rollback: str = "manual"
+
+    @classmethod
+    def of(cls, play: Play) -> Policy:
+        raw, where = play.rollout, play.location
+        rollback = str(raw.get("rollback", "manual"))
+        if rollback not in ROLLBACK_POLICIES:
+            raise InputError(f"rollback: {rollback!r} is not one of {', '.join(ROLLBACK_POLICIES)}",
+                             **where)
+        canary = raw.get("canary") or []
+        return cls(
+            serial=raw.get("serial"),
+            canary=tuple([canary] if isinstance(canary, str) else canary),
+            max_fail_percentage=raw.get("max_fail_percentage"),
+            any_errors_fatal=bool(raw.get("any_errors_fatal", False)),
+            health=tuple(parse_checks(raw.get("health"), where)),
+            bake=parse_duration(raw.get("bake", 0), where, "bake"),
+            pause=bool(raw.get("pause", False)),
+            rollback=rollback,
+        )
+
+
+@dataclass
+class WaveReport:
+    play: str
+    play_index: int
+    index: int
+    hosts: list[str]
+    status: str = RUNNING  # running | ok | failed
+    started: float = 0.0
+    applied: float = 0.0  # when the apply of the wave ended (health and bake follow)
+    finished: float = 0.0
+    failed_hosts: list[str] = field(default_factory=list)
+    reason: str | None = None
+    apply: PlayResult | None = None
+    health: dict[str, list[CheckResult]] = field(default_factory=dict)
+
+
+@dataclass
+class RolloutReport:
+    run_id: str
+    playbook: str
+    status: str = RUNNING
+    started: float = field(default_factory=time.time)
+    finished: float = 0.0
+    waves: list[WaveReport] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status not in (SUCCEEDED, PAUSED)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def wave_table(book: Playbook, inventory: Inventory, limit: str | None = None
+               ) -> list[tuple[str, list[Wave]]]:
+    """What `orc plan` shows: each play's waves, as the rollout would cut them."""
+    return [(play.name, plan_waves(play.name, inventory.select(play.hosts, limit),
+                                   Policy.of(play).serial, list(Policy.of(play).canary),
+                                   play.location))
+            for play in book.plays]
+
+
+def _variables_for(play: Play, inventory: Inventory) -> Callable[[str], Variables]:
+    def variables(host: str) -> Variables:
+        host_vars = inventory.host_vars(host)
+        return Variables({**host_vars, **play.vars, "inventory_hostname": host,
+                          "ansible_host": host_vars.get("ansible_host", host)})
+    return variables
+
+
+def _command_runner(inventory: Inventory) -> Callable[[str, str, float], tuple[bool, str]]:
+    def run(host: str, command: str, timeout: float) -> tuple[bool, str]:
+        result = run_command(target_for(inventory, host), command, timeout)
+        if result.exit_code is None:
+            return False, f"`{command}`: {result.error}"
+        output = (result.stdout + result.stderr).strip().splitlines()
+        return result.ok, f"`{command}`: exit {result.exit_code}" + (
+            f" ({output[-1]})" if output else "")
+    return run
+
+
+def _unhealthy(health: dict[str, list[CheckResult]]) -> dict[str, str]:
+    return {host: next(r.detail for r in results if not r.ok)
+            for host, results in health.items() if any(not r.ok for r in results)}
+
+
+def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory: Inventory,
+             options: RunOptions, emit: Event) -> WaveReport:
+    report = WaveReport(play.name, play_index, wave.index, list(wave.hosts), started=time.time())
+    emit("wave", {"play": play.name, "wave": wave.index, "hosts": list(wave.hosts)})
+    report.apply = run_play(play, inventory, list(wave.hosts), options, emit)
+    report.applied = time.time()
+    failed = {h: (r.error or "a task failed") for h, r in report.apply.hosts.items() if r.failed}
+    healthy_candidates = [h for h in wave.hosts if h not in failed]
+    variables, runner = _variables_for(play, inventory), _command_runner(inventory)
+    if policy.health and healthy_candidates:
+        emit("health", {"wave": wave.index, "hosts": healthy_candidates})
+        report.health = check_hosts(list(policy.health), healthy_candidates, variables, runner)
+        failed.update(_unhealthy(report.health))
+    if policy.bake and policy.health and not wave_failed(len(failed), len(wave.hosts),
+                                                         policy.max_fail_percentage):
+        bake_end = time.time() + policy.bake
+        step = max(0.5, min(c.interval for c in policy.health))
+        while time.time() < bake_end:
+            emit("bake", {"wave": wave.index, "remaining": round(bake_end - time.time(), 1)})
+            time.sleep(min(step, max(0.0, bake_end - time.time())))
+            baking = [h for h in wave.hosts if h not in failed]
+            again = check_hosts([HealthCheck(**{**asdict(c), "retries": 0})
+                                 for c in policy.health], baking, variables, runner)
+            for host, results in again.items():
+                report.health[host] = report.health.get(host, []) + results
+            turned = _unhealthy(again)
+            failed.update({h: f"during bake: {why}" for h, why in turned.items()})
+            if turned:
+                break
+    report.failed_hosts = sorted(failed)
+    bad = wave_failed(len(failed), len(wave.hosts), policy.max_fail_percentage) or (
+        policy.any_errors_fatal and bool(failed))
+    report.status = FAILED if bad else "ok"
+    if failed:
+        first = sorted(failed)[0]
+        report.reason = f"{len(failed)}/{len(wave.hosts)} host(s) failed; {first}: {failed[first]}"
+    report.finished = time.time()
+    emit("wave-done", {"wave": wave.index, "status": report.status, "reason": report.reason})
+    return report
+
+
+def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store: RunStore,
+                run: Run, *, pause_after_wave: int | None = None,
+                on_event: Event | None = None) -> RolloutReport:
+    """Run (or continue) `run` from its recorded position to the end, a pause or a halt."""
+    emit = on_event or (lambda kind, data: None)
+    report = RolloutReport(run.id, str(book.path))
+    report.waves = [_wave_from_dict(w) for w in store.waves(run.id)]
+    start_play, start_wave = run.position["play"], run.position["wave"]
+    failed_hosts: set[str] = {h for w in report.waves for h in w.failed_hosts}
+    for play_index, play in enumerate(book.plays):
+        if play_index < start_play:
+            continue
+        policy = Policy.of(play)
+        names = [h for h in inventory.select(play.hosts, options.limit) if h not in failed_hosts]
+        waves = plan_waves(play.name, names, policy.serial, list(policy.canary), play.location)
+        first = start_wave if play_index == start_play else 0
+        for wave in waves[first:]:
+            locked = hostlock.acquire(inventory, list(wave.hosts), run.id, store)
+            try:
+                wave_report = run_wave(play, play_index, wave, policy, inventory, options, emit)
+            finally:
+                locked.release()
+            report.waves.append(wave_report)
+            store.record_wave(run.id, play_index, wave.index, list(wave.hosts),
+                              wave_report.status, wave_report.started, wave_report.finished,
+                              asdict(wave_report))
+            failed_hosts |= set(wave_report.failed_hosts)
+            position = {"play": play_index, "wave": wave.index + 1}
+            if wave_report.status == FAILED:
+                return _finish(report, store, HALTED, position, emit)
+            last = play_index == len(book.plays) - 1 and wave.index == len(waves) - 1
+            wants_pause = policy.pause or (pause_after_wave is not None
+                                           and wave.index + 1 == pause_after_wave)
+            if wants_pause and not last:
+                return _finish(report, store, PAUSED, position, emit)
+        start_wave = 0
+    status = FAILED if failed_hosts else SUCCEEDED
+    return _finish(report, store, status, {"play": len(book.plays), "wave": 0}, emit)
+
+
+def _finish(report: RolloutReport, store: RunStore, status: str, position: dict[str, int],
+            emit: Event) -> RolloutReport:
+    report.status = status
+    report.finished = time.time()
+    store.set_status(report.run_id, status, position)
+    emit("run", {"run": report.run_id, "status": status})
+    return report
+
+
+def abort(store: RunStore, run_id: str) -> Run:
+    run = store.get(run_id)
+    if run.status not in (PAUSED, "interrupted"):
+        raise InputError(f"run {run.id} is {run.status}: only a paused or interrupted run "
+                         "can be aborted")
+    store.set_status(run.id, ABORTED)
+    return store.get(run.id)
+
+
+def _wave_from_dict(data: dict[str, Any]) -> WaveReport:
+    """A wave recorded by an earlier process, for the report of a resumed run."""
+    fields = {k: v for k, v in data.items() if k not in ("apply", "health")}
+    return WaveReport(**fields)

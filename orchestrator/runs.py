@@ -1,0 +1,179 @@
+"""The controller's index of runs in `.orc/orc.db` (sqlite, WAL): ids, state, position, waves.
+
+A run records where it is (play and wave) after every wave, so a paused or interrupted run can
+be continued by another `orc` process. The same table is the controller side of the rollout
+lock: a run that is running (its process alive) or paused holds its hosts; a run whose process
+died is marked interrupted and holds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import InputError, OrcError
+
+RUNNING, PAUSED, SUCCEEDED, FAILED, HALTED, ABORTED, INTERRUPTED = (
+    "running", "paused", "succeeded", "failed", "halted", "aborted", "interrupted",
+)
+HOLDING = (RUNNING, PAUSED)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, playbook TEXT NOT NULL, inventory TEXT NOT NULL, options TEXT NOT NULL,
+    status TEXT NOT NULL, hosts TEXT NOT NULL, position TEXT NOT NULL,
+    pid INTEGER, controller TEXT, created REAL NOT NULL, updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS waves (
+    run_id TEXT NOT NULL, play INTEGER NOT NULL, wave INTEGER NOT NULL, hosts TEXT NOT NULL,
+    status TEXT NOT NULL, started REAL, finished REAL, report TEXT,
+    PRIMARY KEY (run_id, play, wave)
+);
+"""
+
+
+class LockError(OrcError):
+    """Another rollout holds some of these hosts."""
+
+
+@dataclass
+class Run:
+    id: str
+    playbook: str
+    inventory: list[str]
+    options: dict[str, Any]
+    status: str
+    hosts: list[str]
+    position: dict[str, int]  # {"play": i, "wave": j}: the next wave to run
+    pid: int | None
+    controller: str | None
+    created: float
+    updated: float
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunStore:
+    def __init__(self, root: Path | str = ".orc"):
+        self.root = Path(root)
+        self.path = self.root / "orc.db"
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+            yield conn
+
+    def _row(self, row: tuple) -> Run:
+        (id_, playbook, inventory, options, status, hosts, position, pid, controller, created,
+         updated) = row
+        return Run(id_, playbook, json.loads(inventory), json.loads(options), status,
+                   json.loads(hosts), json.loads(position), pid, controller, created, updated)
+
+    def start(self, playbook: str, inventory: list[str], options: dict[str, Any],
+              hosts: list[str], run_id: str | None = None) -> Run:
+        """Create a run holding `hosts`, or refuse naming the run that holds any of them."""
+        now = time.time()
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._check_free(db, hosts, exclude=run_id)
+                if run_id is None:
+                    run_id = new_run_id()
+                    db.execute(
+                        "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        (run_id, playbook, json.dumps(inventory), json.dumps(options), RUNNING,
+                         json.dumps(hosts), json.dumps({"play": 0, "wave": 0}), os.getpid(),
+                         socket.gethostname(), now, now))
+                else:
+                    db.execute("UPDATE runs SET status=?, pid=?, updated=? WHERE id=?",
+                               (RUNNING, os.getpid(), now, run_id))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return self.get(run_id)
+
+    def _check_free(self, db: sqlite3.Connection, hosts: list[str], exclude: str | None) -> None:
+        wanted = set(hosts)
+        for row in db.execute("SELECT * FROM runs WHERE status IN (?, ?)", HOLDING).fetchall():
+            other = self._row(row)
+            if other.id == exclude:
+                continue
+            if other.status == RUNNING and not _alive(other.pid):
+                db.execute("UPDATE runs SET status=?, updated=? WHERE id=?",
+                           (INTERRUPTED, time.time(), other.id))  # a stale lock: its process died
+                continue
+            shared = sorted(wanted & set(other.hosts))
+            if shared:
+                more = f" and {len(shared) - 1} more" if len(shared) > 1 else ""
+                raise LockError(f"run {other.id} ({other.status}, pid {other.pid}) holds "
+                                f"{shared[0]}{more}: wait for it, `orc resume` or `orc abort` it")
+
+    def get(self, run_id: str) -> Run:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                rows = db.execute("SELECT id FROM runs WHERE id LIKE ?", (f"{run_id}%",)).fetchall()
+                if len(rows) == 1:
+                    row = db.execute("SELECT * FROM runs WHERE id = ?", rows[0]).fetchone()
+        if row is None:
+            raise InputError(f"no run {run_id!r} in {self.path}: see `orc runs`")
+        run = self._row(row)
+        if run.status == RUNNING and not _alive(run.pid):
+            self.set_status(run.id, INTERRUPTED)
+            run.status = INTERRUPTED
+        return run
+
+    def list(self, limit: int = 50) -> list[Run]:
+        with self._db() as db:
+            rows = db.execute("SELECT id FROM runs ORDER BY created DESC LIMIT ?",
+                              (limit,)).fetchall()
+        return [self.get(row[0]) for row in rows]
+
+    def set_status(self, run_id: str, status: str, position: dict[str, int] | None = None) -> None:
+        with self._db() as db:
+            if position is None:
+                db.execute("UPDATE runs SET status=?, updated=? WHERE id=?",
+                           (status, time.time(), run_id))
+            else:
+                db.execute("UPDATE runs SET status=?, position=?, updated=? WHERE id=?",
+                           (status, json.dumps(position), time.time(), run_id))
+
+    def record_wave(self, run_id: str, play: int, wave: int, hosts: list[str], status: str,
+                    started: float, finished: float | None, report: dict[str, Any]) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO waves VALUES (?,?,?,?,?,?,?,?)",
+                       (run_id, play, wave, json.dumps(hosts), status, started, finished,
+                        json.dumps(report, default=str)))
+
+    def waves(self, run_id: str) -> list[dict[str, Any]]:
+        with self._db() as db:
+            rows = db.execute("SELECT report FROM waves WHERE run_id=? ORDER BY play, wave",
+                              (run_id,)).fetchall()
+        return [json.loads(row[0]) for row in rows]
