@@ -1,0 +1,360 @@
+"""Benchmark: applying a 30-task role with orc, plain pyinfra and ansible-core on lab hosts.
+
+The role is bench/roles/bench (packages, users and groups, directories, templates and copies,
+line and block edits, sysctl, cron, a systemd service and its handler), applied by
+
+  * orc:      `orc apply bench/bench.yaml -i INVENTORY --yes --ci`
+  * pyinfra:  `pyinfra INVENTORY.py bench/roles/bench/pyinfra/deploy.py -y`, the same pyinfra
+              operations with the same arguments as orc makes of the role's tasks;
+  * ansible:  `ansible-playbook -i INVENTORY bench/bench.yaml -f HOSTS`, pipelining on.
+
+For every host count and tool the lab is brought up fresh (same names and addresses, new
+overlays), the role is applied once (first apply: everything changes) and once more (no-op:
+nothing may change), then the lab is taken down. A fresh lab per tool is the simplest way to
+give every tool the same starting hosts: nothing one tool left behind is seen by the next. Before
+the first measurement, one throwaway host downloads every package the tools will install, so
+no run waits for the Debian mirror (the apt proxy's cache is shared by all labs).
+
+Measured per run: wall time, the peak RSS of the largest controller process (`wait4`), and the
+peak total RSS of the controller's process tree (sampled; Ansible forks a process per host), the
+changed count each tool reports, and its exit code. No fact gathering: the play says
+`gather_facts: false` (and ansible.cfg `gathering = explicit`); orc and pyinfra read only the
+facts their operations need.
+
+    .venv/bin/python bench/apply.py [--hosts 10,30] [--tools orc,pyinfra,ansible]
+                                    [--lab bench] [--json bench/apply-result.json]
+
+Runs as root (it starts lab hosts); the lab is always taken down at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from orchestrator import lab as orc_lab
+from orchestrator.lab.state import Lab, cache_root
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+BIN = Path(sys.executable).parent
+PLAYBOOK = BENCH / "bench.yaml"
+DEPLOY = BENCH / "roles" / "bench" / "pyinfra" / "deploy.py"
+TOOLS = ("orc", "pyinfra", "ansible")
+RUNS = ("first", "noop")
+# What the role installs, plus what Ansible's apt module installs for itself on first use
+PACKAGES = ("less", "tree", "hello", "cron", "python3-apt")
+# ansible-core has no sysctl module: it is ansible.posix.sysctl, shipped in the `ansible`
+# package (the community bundle). Only that collection is taken from it, once, into the cache.
+ANSIBLE_BUNDLE = "ansible>=12,<13"
+
+
+@dataclass
+class Measurement:
+    tool: str
+    hosts: int
+    run: str  # "first" or "noop"
+    seconds: float
+    max_rss_mb: float  # the largest single process of the tool
+    tree_rss_mb: float  # the tool's whole process tree at its peak (sampled)
+    changed: int | None  # tasks (orc), operations (pyinfra) or tasks (ansible) changed, all hosts
+    exit_code: int
+    load: float  # 1-minute load average just before the run
+    log: str
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", default="10,30", help="host counts, comma separated")
+    parser.add_argument("--tools", default=",".join(TOOLS), help="tools, comma separated")
+    parser.add_argument("--lab", default="bench", help="name of the lab this benchmark owns")
+    parser.add_argument("--json", type=Path, default=BENCH / "apply-result.json",
+                        help="where to write the results")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.hosts.split(",")]
+    tools = [t.strip() for t in args.tools.split(",")]
+    unknown = set(tools) - set(TOOLS)
+    if unknown:
+        parser.error(f"unknown tool(s) {', '.join(sorted(unknown))}: expected {', '.join(TOOLS)}")
+    if os.geteuid() != 0:
+        parser.error("run as root: the benchmark starts lab hosts")
+
+    work = Path(tempfile.mkdtemp(prefix="orc-bench-apply-"))
+    collections = ansible_collections() if "ansible" in tools else None
+    results: list[Measurement] = []
+    try:
+        warm_apt_cache(args.lab, work)
+        for count in counts:
+            for tool in tools:
+                results += measure_tool(tool, count, args.lab, work, collections)
+    finally:
+        orc_lab.down(args.lab)
+
+    print()
+    print(table(results))
+    print()
+    ratios = ratio_lines(results, counts)
+    print("\n".join(ratios["lines"]))
+    args.json.write_text(json.dumps({
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "kernel": platform.release()},
+        "versions": versions(),
+        "facts": "gather_facts: false (ansible.cfg gathering = explicit); orc and pyinfra "
+                 "gather only the facts their operations need",
+        "ansible": "pipelining on, forks = hosts, host_key_checking on, OpenSSH ControlPersist "
+                   "as Ansible's default (a fresh control path per run)",
+        "fairness": "a fresh lab per tool and host count; apt packages cached beforehand",
+        "results": [asdict(r) for r in results],
+        "ratios": ratios["values"],
+        "logs": str(work),
+    }, indent=2) + "\n")
+    print(f"\nresults: {args.json}   logs: {work}")
+    failed = [r for r in results if r.exit_code != 0 or (r.run == "noop" and r.changed)]
+    for r in failed:
+        print(f"warning: {r.tool} {r.hosts} hosts {r.run}: exit {r.exit_code}, "
+              f"changed {r.changed}; see {r.log}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def warm_apt_cache(name: str, work: Path) -> None:
+    """Fetch every package any tool will install through the lab's apt proxy, once."""
+    print("warming the apt proxy cache on one host", flush=True)
+    orc_lab.down(name)
+    orc_lab.up(1, name, work / "warm.yaml")
+    try:
+        answers = orc_lab.execute(
+            f"apt-get install -y -q --download-only {' '.join(PACKAGES)}", name, timeout=300)
+        for host, answer in answers.items():
+            if answer.exit_code != 0:
+                raise SystemExit(f"apt download on {host} failed: {answer.stderr or answer.error}")
+    finally:
+        orc_lab.down(name)
+
+
+def measure_tool(tool: str, count: int, name: str, work: Path,
+                 collections: Path | None) -> list[Measurement]:
+    print(f"{tool}: {count} host(s): starting a fresh lab", flush=True)
+    orc_lab.down(name)
+    inventory = work / f"lab-{tool}-{count}.yaml"
+    lab = orc_lab.up(count, name, inventory)
+    time.sleep(2)  # let the hosts' boot-time jobs settle
+    try:
+        out = []
+        for run in RUNS:
+            stem = work / f"{tool}-{count}-{run}"
+            command, cwd, env = command_for(tool, lab, inventory, count, stem, collections)
+            m = timed(command, cwd, env, stem.with_suffix(".log"))
+            measurement = Measurement(tool, count, run, changed=changed_count(tool, stem), **m)
+            print(f"  {run:5}  {measurement.seconds:7.2f} s  changed {measurement.changed}  "
+                  f"exit {measurement.exit_code}", flush=True)
+            out.append(measurement)
+        return out
+    finally:
+        orc_lab.down(name)
+
+
+def command_for(tool: str, lab: Lab, inventory: Path, count: int, stem: Path,
+                collections: Path | None) -> tuple[list[str], Path, dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    if tool == "orc":
+        return ([str(BIN / "orc"), "apply", str(PLAYBOOK), "-i", str(inventory), "--yes", "--ci",
+                 "--json", str(stem.with_suffix(".json"))], REPO, env)
+    if tool == "pyinfra":
+        return ([str(BIN / "pyinfra"), str(pyinfra_inventory(lab, stem)), str(DEPLOY), "-y"],
+                stem.parent, env)
+    env["ANSIBLE_CONFIG"] = str(ansible_cfg(count, stem, collections))
+    return ([str(BIN / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK),
+             "-f", str(count)], stem.parent, env)
+
+
+def pyinfra_inventory(lab: Lab, stem: Path) -> Path:
+    """A pyinfra inventory of the lab's hosts, with strict host key checking."""
+    common = {"ssh_user": "root", "ssh_key": str(lab.key_path),
+              "ssh_known_hosts_file": str(lab.known_hosts_path),
+              "ssh_strict_host_key_checking": "yes"}
+    hosts = [(h.name, {"ssh_hostname": h.address, **common}) for h in lab.hosts]
+    path = stem.with_name(stem.name + "_inventory.py")
+    path.write_text(f"hosts = {hosts!r}\n")
+    return path
+
+
+def ansible_cfg(count: int, stem: Path, collections: Path | None) -> Path:
+    control = stem.with_name(stem.name + "_cp")  # no control master is reused from another run
+    control.mkdir(exist_ok=True)
+    lines = [
+        "[defaults]",
+        "host_key_checking = True",
+        "gathering = explicit",
+        f"forks = {count}",
+        "retry_files_enabled = False",
+        "interpreter_python = /usr/bin/python3",
+        f"local_tmp = {stem.parent / 'ansible-tmp'}",
+    ]
+    if collections is not None:
+        lines.append(f"collections_path = {collections}")
+    lines += ["", "[ssh_connection]", "pipelining = True", f"control_path_dir = {control}", ""]
+    path = stem.with_name(stem.name + "_ansible.cfg")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def ansible_collections() -> Path | None:
+    """A collections path holding ansible.posix (for `sysctl`), unless one is installed."""
+    listed = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "list", "ansible.posix"],
+                            capture_output=True, text=True)
+    if listed.returncode == 0 and "ansible.posix" in listed.stdout:
+        return None
+    root = cache_root() / "bench" / "collections"
+    if (root / "ansible_collections" / "ansible" / "posix" / "MANIFEST.json").exists():
+        return root
+    print("fetching the ansible.posix collection (for sysctl) from the `ansible` package",
+          flush=True)
+    with tempfile.TemporaryDirectory() as download:
+        fetched = subprocess.run([str(BIN / "pip"), "download", "--quiet", "--no-deps",
+                                  "-d", download, ANSIBLE_BUNDLE], capture_output=True, text=True)
+        if fetched.returncode != 0:
+            raise SystemExit(f"could not fetch {ANSIBLE_BUNDLE}: {fetched.stderr.strip()}")
+        wheel = next(Path(download).glob("ansible-*.whl"))
+        prefix = "ansible_collections/ansible/posix/"
+        staging = root.with_name("collections.new")
+        shutil.rmtree(staging, ignore_errors=True)
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(staging, [n for n in archive.namelist() if n.startswith(prefix)])
+    shutil.rmtree(root, ignore_errors=True)
+    staging.rename(root)
+    return root
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict:
+    """Run a tool to the end; its wall time, peak RSS and exit code."""
+    load = os.getloadavg()[0]
+    with open(log, "wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        sampler = TreeRss(proc.pid)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        sampler.stop()
+    return {"seconds": round(seconds, 2), "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "tree_rss_mb": round(sampler.peak / 1024 / 1024, 1), "exit_code": proc.returncode,
+            "load": round(load, 2), "log": str(log)}
+
+
+class TreeRss(threading.Thread):
+    """Samples the summed RSS of a process and all its descendants, keeping the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._done = threading.Event()
+        self._page = os.sysconf("SC_PAGE_SIZE")
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, sum(self._rss(p) for p in self._tree()))
+            self._done.wait(self.interval)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def _tree(self) -> list[int]:
+        pids, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            pids.append(pid)
+            try:
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as fh:
+                        todo += [int(c) for c in fh.read().split()]
+            except OSError:
+                continue
+        return pids
+
+    def _rss(self, pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/statm") as fh:
+                return int(fh.read().split()[1]) * self._page
+        except (OSError, IndexError, ValueError):
+            return 0
+
+
+def changed_count(tool: str, stem: Path) -> int | None:
+    """How many changes the tool reported, summed over hosts (None if it could not be read)."""
+    try:
+        if tool == "orc":
+            report = json.loads(stem.with_suffix(".json").read_text())
+            return sum(t["status"] == "changed" for play in report["plays"]
+                       for host in play["hosts"].values() for t in host["tasks"])
+        text = stem.with_suffix(".log").read_text(errors="replace")
+        if tool == "pyinfra":
+            # Grand total   <hosts>   <success (changed)>   <error>   <no change>
+            match = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", text)
+            return None if match is None else 0 if match[2] == "-" else int(match[2])
+        return sum(int(n) for n in re.findall(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)", text, re.M))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def table(results: list[Measurement]) -> str:
+    rows = [("tool", "hosts", "run", "seconds", "max RSS MB", "tree RSS MB", "changed", "exit",
+             "load")]
+    for r in results:
+        rows.append((r.tool, str(r.hosts), r.run, f"{r.seconds:.2f}", f"{r.max_rss_mb:.0f}",
+                     f"{r.tree_rss_mb:.0f}", str(r.changed), str(r.exit_code), f"{r.load:.2f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.rjust(w) if i else cell.ljust(w)
+                               for i, (cell, w) in enumerate(zip(row, widths))) for row in rows)
+
+
+def ratio_lines(results: list[Measurement], counts: list[int]) -> dict:
+    seconds = {(r.tool, r.hosts, r.run): r.seconds for r in results}
+    lines, values = [], {}
+    for count in counts:
+        for run in RUNS:
+            orc = seconds.get(("orc", count, run))
+            pyinfra = seconds.get(("pyinfra", count, run))
+            ansible = seconds.get(("ansible", count, run))
+            parts = []
+            if orc and pyinfra:
+                values[f"orc/pyinfra {count} {run}"] = round(orc / pyinfra, 2)
+                target = "  (target <= 1.2)" if run == "noop" else ""
+                parts.append(f"orc/pyinfra {orc / pyinfra:5.2f}{target}")
+            if orc and ansible:
+                values[f"ansible/orc {count} {run}"] = round(ansible / orc, 2)
+                target = "  (target >= 3)" if run == "noop" else ""
+                parts.append(f"ansible/orc {ansible / orc:5.2f}{target}")
+            if parts:
+                lines.append(f"{count:3} hosts, {run:5}: " + "   ".join(parts))
+    return {"lines": lines, "values": values}
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("orchestrator", "pyinfra", "ansible-core"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "absent"
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())
