@@ -213,7 +213,7 @@ def ansible_cfg(count: int, stem: Path, collections: Path | None) -> Path:
 def ansible_collections() -> Path | None:
     """A collections path holding ansible.posix (for `sysctl`), unless one is installed."""
     listed = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "list", "ansible.posix"],
-                            capture_output=True, text=True)
+                            check=False, capture_output=True, text=True)
     if listed.returncode == 0 and "ansible.posix" in listed.stdout:
         return None
     root = cache_root() / "bench" / "collections"
@@ -223,7 +223,8 @@ def ansible_collections() -> Path | None:
           flush=True)
     with tempfile.TemporaryDirectory() as download:
         fetched = subprocess.run([str(BIN / "pip"), "download", "--quiet", "--no-deps",
-                                  "-d", download, ANSIBLE_BUNDLE], capture_output=True, text=True)
+                                  "-d", download, ANSIBLE_BUNDLE],
+                                 check=False, capture_output=True, text=True)
         if fetched.returncode != 0:
             raise SystemExit(f"could not fetch {ANSIBLE_BUNDLE}: {fetched.stderr.strip()}")
         wheel = next(Path(download).glob("ansible-*.whl"))
@@ -306,7 +307,8 @@ def changed_count(tool: str, stem: Path) -> int | None:
             # Grand total   <hosts>   <success (changed)>   <error>   <no change>
             match = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", text)
             return None if match is None else 0 if match[2] == "-" else int(match[2])
-        return sum(int(n) for n in re.findall(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)", text, re.M))
+        return sum(int(n) for n in re.findall(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)", text,
+                                              re.MULTILINE))
     except (OSError, ValueError, KeyError):
         return None
 
