@@ -6,19 +6,13 @@ does not pay for importing pyinfra. Errors are rendered here, once, as one line.
 
 from __future__ import annotations
 
-# pyinfra talks to hosts from gevent greenlets; like pyinfra's own CLI, patch before anything
-# opens a socket so hosts are connected, inspected and changed in parallel.
-from gevent import monkey
+import importlib
+import sys
 
-monkey.patch_all()
+import click
 
-import importlib  # noqa: E402
-import sys  # noqa: E402
-
-import click  # noqa: E402
-
-from orchestrator import __version__  # noqa: E402
-from orchestrator.errors import OrcError  # noqa: E402
+from orchestrator import __version__
+from orchestrator.errors import OrcError
 
 # command name -> "module:attribute" of its click command
 COMMANDS: dict[str, str] = {
