@@ -100,10 +100,9 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     if not names:
         return result
     emit("play", {"name": play.name, "hosts": names})
-    repo_root = Path(play.path).parent
-    vars_files = load_vars_files(play.vars_files, repo_root)
+    vars_files = load_vars_files(play.vars_files)
     if not options.dry_run:
-        _check_secret_versions(vars_files, names, repo_root, options.allow_downgrade)
+        _check_secret_versions(vars_files, names, options.allow_downgrade)
     base = play_variables(play, inventory, names, vars_files)
     session = open_session(inventory, names)
     for name in names:
@@ -145,19 +144,24 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     return result
 
 
-def _check_secret_versions(vars_files: VarsFiles, names: list[str], repo_root: Path,
+def _check_secret_versions(vars_files: VarsFiles, names: list[str],
                            allow_downgrade: bool) -> None:
-    """Refuse a replayed (older) secret file before any host is touched, then record it."""
+    """Refuse a replayed (older) secret file before any host is touched, then record it in
+    the store `orc secrets verify` reads, beside the file's repository."""
     if not vars_files.secret_files:
         return
     from orchestrator.secrets import replay
+    from orchestrator.secrets.policy import find_root
 
-    store = replay.default_store(repo_root)
+    stores = {s.name: replay.default_store(find_root(Path(s.path).resolve().parent))
+              for s in vars_files.secret_files}
     for secret in vars_files.secret_files:
-        replay.check_against_store(store, secret.name, secret.version, allow_downgrade)
+        replay.check_against_store(stores[secret.name], secret.name, secret.version,
+                                   allow_downgrade)
     for secret in vars_files.secret_files:
         for name in names:
-            replay.check_and_record(store, name, secret.name, secret.version, allow_downgrade)
+            replay.check_and_record(stores[secret.name], name, secret.name, secret.version,
+                                    allow_downgrade)
 
 
 def _add_host(play: Play, inventory: Inventory, name: str, host: Any, session: Session,

@@ -28,7 +28,9 @@ def _is_sops(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("sops"), dict)
 
 
-def load_vars_files(paths: Iterable[Path], repo_root: Path) -> VarsFiles:
+def load_vars_files(paths: Iterable[Path]) -> VarsFiles:
+    """Plain files merge into the variables; each secret file is verified against the signer
+    policy of the repository it lives in (found from the file, as `orc secrets` finds it)."""
     loaded = VarsFiles()
     secrets: dict[str, Any] = {}
     for path in paths:
@@ -37,8 +39,9 @@ def load_vars_files(paths: Iterable[Path], repo_root: Path) -> VarsFiles:
             continue
         if _is_sops(data):
             from orchestrator.secrets import load_verified
+            from orchestrator.secrets.policy import find_root
 
-            secret_file = load_verified(path, repo_root=repo_root)
+            secret_file = load_verified(path, repo_root=find_root(path.resolve().parent))
             loaded.secret_files.append(secret_file)
             _deep_merge(secrets, secret_file.values)
         else:

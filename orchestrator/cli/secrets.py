@@ -13,17 +13,10 @@ import click
 
 from orchestrator.errors import SecretsError
 from orchestrator.secrets import api, editing, keys, replay, signature, sopsfile, writer, yamlio
+from orchestrator.secrets.policy import find_root
 
-_ROOT_MARKERS = ("secrets/signers.yaml", ".sops.yaml", ".git")
 
 
-def find_root(start: Path) -> Path:
-    """The nearest directory up from `start` holding a signer policy, a .sops.yaml, or .git."""
-    for marker in _ROOT_MARKERS:
-        for directory in (start, *start.parents):
-            if (directory / marker).exists():
-                return directory
-    return start
 
 
 def _root(ctx: click.Context) -> Path:

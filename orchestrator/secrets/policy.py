@@ -129,3 +129,16 @@ def creation_rule(repo_root: Path, rel_path: str) -> CreationRule | None:
                                path=SOPS_CONFIG)
         return CreationRule(recipients, EncryptionRules.from_mapping(rule, source=SOPS_CONFIG))
     return None
+
+
+# what marks a repository's root: its signer policy first, then sops' config, then git
+_ROOT_MARKERS = ("secrets/signers.yaml", ".sops.yaml", ".git")
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory up from `start` holding a signer policy, a .sops.yaml, or .git."""
+    for marker in _ROOT_MARKERS:
+        for directory in (start, *start.parents):
+            if (directory / marker).exists():
+                return directory
+    return start
