@@ -16,7 +16,7 @@ from orchestrator import lab as lab_api
 from orchestrator.lab import machine
 from orchestrator.lab.state import Lab
 from orchestrator.remote import Target, run_command
-from tests.conftest import TEST_LAB, TEST_LAB_HOSTS, run_orc
+from tests.conftest import TEST_LAB, run_orc
 
 pytestmark = pytest.mark.lab
 
@@ -85,10 +85,10 @@ def test_hosts_reach_nothing_but_the_lab_bridge(lab: Lab, ssh) -> None:
 
 def test_up_again_only_starts_missing_hosts(lab: Lab) -> None:
     before = {h.name: h.pid for h in lab_api.load(TEST_LAB).hosts}
-    grown = lab_api.up(TEST_LAB_HOSTS + 1, TEST_LAB, None)
+    grown = lab_api.up(len(before) + 1, TEST_LAB, None)
     after = {h.name: h.pid for h in grown.hosts}
     assert {name: after[name] for name in before} == before
-    assert len(after) == TEST_LAB_HOSTS + 1
+    assert len(after) == len(before) + 1
     new = grown.hosts[-1]
     assert machine.is_running(new)
     rows = {row.name: row for row in lab_api.status(TEST_LAB)}
