@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -20,20 +21,27 @@ def run_on_terminal(*args: str) -> str:
     """Run orc with its stdout on a pseudo-terminal, as in an interactive shell."""
     leader, follower = pty.openpty()
     env = os.environ | {"COLUMNS": "100", "TERM": "xterm"}
-    process = subprocess.Popen([ORC, *args], stdout=follower, stderr=subprocess.PIPE, env=env)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the terminal closes when orc exits
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    assert process.wait(timeout=60) == 0, process.stderr.read()
-    os.close(leader)
-    return b"".join(chunks).decode()
+    try:
+        process = subprocess.Popen([ORC, *args], stdout=follower, stderr=subprocess.PIPE, env=env)
+        os.close(follower)
+        chunks = []
+        # read until orc has exited and the terminal is drained; never block on a quiet terminal
+        while True:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # EIO: every writer is gone
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            elif process.poll() is not None:
+                break
+        assert process.wait(timeout=60) == 0, process.stderr.read()
+        return b"".join(chunks).decode()
+    finally:
+        os.close(leader)
 
 
 def test_terminal_gets_a_tree_of_groups_and_hosts() -> None:

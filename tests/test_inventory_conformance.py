@@ -31,8 +31,7 @@ class Case:
     # set, which changes from run to run; there only the selected set can be compared
     ordered: bool = True
     playbook_dir: str | None = None
-    # `--graph --vars` makes ansible-core decrypt vaulted values, which needs a vault password
-    graph_args: tuple[str, ...] = ("--graph", "--vars")
+    graph_args: tuple[str, ...] = ()  # compare `orc inventory ARGS` with ansible-inventory's
 
     def paths(self) -> list[str]:
         return [s if "," in s else str(INVENTORIES / self.name / s) for s in self.sources]
@@ -42,12 +41,12 @@ class Case:
             if self.playbook_dir else []
 
 
+GRAPH_VARS = ("--graph", "--vars")
 CASES = [
-    Case("yaml_basic", ("hosts.yaml",), hosts=("web2.example.com",),
-         limits=("web:!canary",),
+    Case("yaml_basic", ("hosts.yaml",), graph_args=GRAPH_VARS, limits=("web:!canary",),
          patterns=("all", "web", "web:&canary", "web:!canary", "*.example.com", "~(web|db)1\\.",
                    "canary,db", "ungrouped", "monitoring", "bastion.example.com:db")),
-    Case("yaml_ranges", ("ranges.yml",), hosts=("fe80::1",),
+    Case("yaml_ranges", ("ranges.yml",),
          patterns=("numbered[0]", "numbered[2:4]", "numbered[-1]", "web1?.example.com",
                    "10.0.0.*", "2001:db8::5", "addresses:!10.0.0.[1:2]", "rack*:shelf*",
                    "db-[a-b]-*")),
@@ -57,34 +56,36 @@ CASES = [
                    "mail.example.com,jump.example.com", "all:!prod")),
     Case("ini_types", ("types.ini",), hosts=("h1",)),
     Case("directory", ("inv",), patterns=("app:cache", "redis*")),
-    Case("vars_forms", ("hosts.yml",)),
-    Case("deep_nesting", ("hosts.yml",), ordered=False,
+    Case("vars_forms", ("hosts.yml",), graph_args=GRAPH_VARS),
+    Case("deep_nesting", ("hosts.yml",), graph_args=GRAPH_VARS, ordered=False,
          patterns=("all", "l1", "l3:&shallow", "l2:!side3", "~l[0-9]")),
-    Case("group_priority", ("hosts.ini", "more.yaml")),
-    Case("multi_parent", ("hosts.yml",), ordered=False,
+    Case("group_priority", ("hosts.ini", "more.yaml"), graph_args=GRAPH_VARS),
+    Case("multi_parent", ("hosts.yml",), graph_args=GRAPH_VARS, ordered=False,
          patterns=("europe", "production:&europe", "diamond_top", "left:right", "bottom")),
     Case("ungrouped", ("first.yml", "second.ini"),
          patterns=("ungrouped", "all:!ungrouped", "team", "stray*")),
-    Case("dynamic", ("cloud.py",), hosts=("vm-db-1",),
+    Case("dynamic", ("cloud.py",),
          patterns=("web", "web:!web_canary", "legacy_list:&web", "vm-*")),
     Case("dynamic_host_calls", ("legacy.sh",)),
     Case("multi_source",
          ("one/base.yml", "two/override.ini", "two/cmdb.py", "one/base.yml"),
-         hosts=("web1",), limits=("extra",),
+         limits=("extra",),
          patterns=("web", "extra", "cmdb_only", "web:&extra:!web4")),
     Case("host_list",
          ("web1.example.com,web2.example.com:2222,10.0.0.[1:2],  ,alpha.example.com",
           "named.yml"),
          patterns=("ungrouped", "known", "*.example.com")),
+    # `--graph --vars` would make ansible-core decrypt the vaulted value, which needs a password
     Case("json_and_tags", ("inventory.json", "tags.yaml"), hosts=("api3",),
          graph_args=("--graph",)),
     Case("no_extension", ("inv",), patterns=("edge", "solo1:edge2")),
-    Case("late_children", ("hosts.ini",),
+    Case("late_children", ("hosts.ini",), graph_args=GRAPH_VARS,
          patterns=("site", "region:!db", "site[1:3]")),
-    Case("playbook_dir", ("inventory/hosts.yml",), hosts=("w2",), playbook_dir="play"),
+    Case("playbook_dir", ("inventory/hosts.yml",), graph_args=GRAPH_VARS, hosts=("w2",),
+         playbook_dir="play"),
     Case("lab_shape", ("lab.yaml",), patterns=("lab", "lab-[12]", "lab-*")),
     Case("patterns", ("hosts.ini",),
-         limits=("web:db", "!web1", "dc_*"),
+         limits=("web:db", "!web1"),
          patterns=(
              "all", "*", "web", "web1", "web1:&dc_west", "db:web", "web,db", "web , db",
              "web:&prod", "web:!prod", "web:db:&prod:!web3", "!web", "&prod", "!web:&prod",
@@ -100,14 +101,26 @@ CASE_IDS = [case.name for case in CASES]
 def _oracle_jobs(case: Case):
     paths, extra = case.paths(), case.ansible_args()
     yield ("list",), lambda: ansible_inventory(paths, "--list", *extra)
-    yield ("graph",), lambda: ansible_inventory(paths, *case.graph_args, *extra)
+    if case.graph_args:
+        yield ("graph",), lambda: ansible_inventory(paths, *case.graph_args, *extra)
     for host in case.hosts:
         yield ("host", host), lambda host=host: ansible_inventory(paths, "--host", host, *extra)
     for limit in case.limits:
         yield ("limit", limit), lambda limit=limit: ansible_inventory(
             paths, "--list", "--limit", limit, *extra)
-    queries = [("all", None)] + [(p, None) for p in case.patterns] + [("all", lim) for lim in case.limits]
-    yield ("patterns",), lambda: dict(zip(queries, map(tuple, ansible_patterns(paths, queries))))
+
+
+def _queries(case: Case) -> list[tuple[str, str | None]]:
+    return [("all", None), *((p, None) for p in case.patterns),
+            *(("all", limit) for limit in case.limits)]
+
+
+def _all_patterns() -> dict[tuple, object]:
+    requests = [(case.paths(), _queries(case)) for case in CASES]
+    return {
+        (case.name, "patterns"): dict(zip(_queries(case), map(tuple, answers)))
+        for case, answers in zip(CASES, ansible_patterns(requests))
+    }
 
 
 @pytest.fixture(scope="session")
@@ -115,8 +128,9 @@ def oracle() -> dict[tuple, object]:
     """Every ansible-core answer the cases need, computed once, a few processes at a time."""
     jobs = {(case.name, *key): job for case in CASES for key, job in _oracle_jobs(case)}
     with ThreadPoolExecutor(max_workers=3) as pool:
+        patterns = pool.submit(_all_patterns)
         futures = {key: pool.submit(job) for key, job in jobs.items()}
-        return {key: future.result() for key, future in futures.items()}
+        return {key: future.result() for key, future in futures.items()} | patterns.result()
 
 
 def orc_inventory(case: Case, *args: str) -> str:
@@ -132,8 +146,8 @@ def test_list_prints_what_ansible_inventory_prints(case: Case, oracle) -> None:
     assert orc_inventory(case, "--list") == oracle[(case.name, "list")]
 
 
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_graph_with_vars_prints_what_ansible_inventory_prints(case: Case, oracle) -> None:
+@pytest.mark.parametrize("case", [c for c in CASES if c.graph_args], ids=lambda c: c.name)
+def test_graph_prints_what_ansible_inventory_prints(case: Case, oracle) -> None:
     assert orc_inventory(case, *case.graph_args) == oracle[(case.name, "graph")]
 
 
@@ -146,8 +160,8 @@ def test_host_prints_what_ansible_inventory_prints(case: Case, host: str, oracle
 
 
 @pytest.mark.parametrize(
-    "case, limit", [(c, lim) for c in CASES for lim in c.limits],
-    ids=[f"{c.name}-{lim}" for c in CASES for lim in c.limits],
+    "case, limit", [(c, limit) for c in CASES for limit in c.limits],
+    ids=[f"{c.name}-{limit}" for c in CASES for limit in c.limits],
 )
 def test_list_with_limit_prints_what_ansible_inventory_prints(case, limit, oracle) -> None:
     assert orc_inventory(case, "--list", "--limit", limit) == oracle[(case.name, "limit", limit)]

@@ -36,7 +36,8 @@ all:
     h1:
       ansible_host: 192.0.2.7
       ansible_port: "2222"
-      ansible_ssh_common_args: '-o "UserKnownHostsFile=/etc/orc/known hosts" -oStrictHostKeyChecking=accept-new'
+      ansible_ssh_common_args: >-
+        -o "UserKnownHostsFile=/etc/orc/known hosts" -oStrictHostKeyChecking=accept-new
       ansible_ssh_extra_args: -o UserKnownHostsFile=/ignored/second/value
 """)
     connection = connection_for(inventory, "h1")

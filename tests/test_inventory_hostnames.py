@@ -12,7 +12,7 @@ from orchestrator.inventory.hostnames import expand_host_entry
     ("web1", ["web1"], None),
     ("web1:2222", ["web1"], 2222),
     ("web[1:3]", ["web1", "web2", "web3"], None),
-    ("web[01:03].example.com:22", ["web01.example.com", "web02.example.com", "web03.example.com"], 22),
+    ("web[01:03].lan:22", ["web01.lan", "web02.lan", "web03.lan"], 22),
     ("n[0:6:3]", ["n0", "n3", "n6"], None),
     ("r[a:c]", ["ra", "rb", "rc"], None),
     ("x[1:2]-[a:b]", ["x1-a", "x1-b", "x2-a", "x2-b"], None),
