@@ -7,8 +7,11 @@ results, so one bad host never hides the answers of the others.
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import socket
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -94,16 +97,15 @@ def run_command(
     given, the command too, so a host that hangs never holds a caller forever."""
     start = time.monotonic()
     limit = command_timeout if command_timeout is not None else timeout
+    if target.local:
+        return _run_local(target, command, limit)
     try:
-        if target.local:
-            res = _execute(invoke.Context(), target, command, limit)
-        else:
-            with connect(target, timeout) as conn:
-                res = _execute(conn, target, command, limit)
+        with connect(target, timeout) as conn:
+            res = _execute(conn, target, command, limit)
     except invoke.CommandTimedOut as exc:
         return CommandResult(
             target.name, None, exc.result.stdout, exc.result.stderr,
-            time.monotonic() - start, f"command timed out after {exc.timeout:g} s",
+            time.monotonic() - start, _timed_out(exc.timeout),
         )
     except Exception as exc:  # every failure becomes this host's row, never a crash
         return CommandResult(
@@ -114,17 +116,73 @@ def run_command(
     )
 
 
-def _execute(context: invoke.Context, target: Target, command: str, limit: float) -> invoke.Result:
+def _execute(conn: Connection, target: Target, command: str, limit: float) -> invoke.Result:
     options = {"hide": True, "warn": True, "in_stream": False, "timeout": limit}
     if not target.become:
-        return context.run(command, **options)
-    # sudo applies to one program; a shell makes it cover pipelines and `&&` lists too
-    wrapped = f"sh -c {shlex.quote(command)}"
+        return conn.run(command, **options)
     user = target.become_user or "root"
     if target.become_password is not None:
-        return context.sudo(wrapped, user=user, password=target.become_password, **options)
+        return conn.sudo(_shell(command), user=user, password=target.become_password, **options)
+    return conn.run(shlex.join(_sudo(user)) + " " + _shell(command), **options)
+
+
+def _run_local(target: Target, command: str, limit: float) -> CommandResult:
+    """This machine, with subprocess rather than invoke's runner, whose pipe reads break
+    under gevent's monkey patching (the `orc` executable patches)."""
+    argv = ["sh", "-c", command]
+    password = None
+    if target.become:
+        user = target.become_user or "root"
+        password = target.become_password
+        argv = _sudo(user, password is not None) + argv
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv, text=True, start_new_session=True, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE if password is not None else subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        return CommandResult(target.name, None, duration=time.monotonic() - start,
+                             error=f"cannot run locally: {exc.strerror}")
+    with proc:
+        try:
+            out, err = proc.communicate(f"{password}\n" if password is not None else None,
+                                        timeout=limit)
+        except subprocess.TimeoutExpired:
+            out, err = _stop(proc)
+            return CommandResult(target.name, None, out, err, time.monotonic() - start,
+                                 _timed_out(limit))
+    return CommandResult(target.name, proc.returncode, out, err, time.monotonic() - start)
+
+
+def _stop(proc: subprocess.Popen) -> tuple[str, str]:
+    """End a local command and everything it started; what it printed so far is kept."""
+    # TERM first: sudo passes it on to the command, which KILL to sudo itself would not
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+            return proc.communicate(timeout=2)
+        except ProcessLookupError:
+            return proc.communicate()
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.communicate()
+
+
+def _sudo(user: str, password_on_stdin: bool = False) -> list[str]:
     # without a password, `-n` fails at once instead of waiting at a prompt nobody answers
-    return context.run(f"sudo -n -H -u {shlex.quote(user)} -- {wrapped}", **options)
+    prompt = ["-S", "-p", ""] if password_on_stdin else ["-n"]
+    return ["sudo", *prompt, "-H", "-u", user, "--"]
+
+
+def _shell(command: str) -> str:
+    # sudo applies to one program; a shell makes it cover pipelines and `&&` lists too
+    return f"sh -c {shlex.quote(command)}"
+
+
+def _timed_out(limit: float) -> str:
+    return f"command timed out after {limit:g} s"
 
 
 def run_many(

@@ -130,7 +130,8 @@ def render(result: adhoc.AdhocRun, lines: int) -> None:
     counts = result.counts()
     summary = ", ".join(f"{n} {word}" for word, n in counts.items() if n or word == "ok")
     colour = "green" if result.ok else "red"
-    console.print(f"[{colour}]{len(result.results)} hosts: {summary}[/]")
+    count = len(result.results)
+    console.print(f"[{colour}]{count} host{'s' * (count != 1)}: {summary}[/]")
 
 
 def _status(group: adhoc.OutputGroup) -> str:
