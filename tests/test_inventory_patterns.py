@@ -62,5 +62,11 @@ def test_patterns_split_on_commas_or_colons_but_not_inside_addresses(pattern, te
     assert split_pattern(pattern) == terms
 
 
+def test_a_name_that_is_host_and_group_selects_the_host_but_group_hosts_the_group(inventory):
+    assert inventory.select("web1") == ["web1"]
+    assert inventory.group_hosts("web1") == ["other-host"]
+    assert inventory.group_hosts("all")[:2] == ["localhost.localdomain", "10.0.0.5"]
+
+
 def test_limit_narrows_a_pattern_keeping_its_order(inventory) -> None:
     assert inventory.select("db:web", limit="prod:staging") == ["db1", "db2", "web1", "web2"]

@@ -68,6 +68,15 @@ class Inventory:
         """A group's own variables plus its group_vars files (what `--graph --vars` shows)."""
         return self._resolver.group_vars(name)
 
+    def group_hosts(self, name: str) -> list[str]:
+        """Every host of a group and of the groups below it, in Ansible's order.
+
+        This is what Ansible's `groups[name]` holds; unlike `select(name)` it never means the
+        host when a host and a group share a name.
+        """
+        self.group(name)
+        return list(patterns.hosts_of_group(self, name))
+
     def select(self, pattern: str, limit: str | None = None) -> list[str]:
         """Host names matching an Ansible host pattern (and `limit`, like `--limit`), in order."""
         return patterns.select(self, pattern, limit)
