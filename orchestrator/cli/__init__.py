@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "inventory": "orchestrator.cli.inventory:inventory",
     "run": "orchestrator.cli.run:run",
     "facts": "orchestrator.cli.facts:facts",
+    "test": "orchestrator.cli.roletest:test",
 }
 
 
