@@ -19,7 +19,7 @@ from orchestrator.errors import InputError, LabError
 from orchestrator.lab import image, machine, network, proxy, sshkeys
 from orchestrator.lab.inventory_file import write_inventory, write_known_hosts
 from orchestrator.lab.state import Lab, LabHost, check_count, check_name, lab_root
-from orchestrator.lab.system import require_root, require_tools
+from orchestrator.lab.system import ensure_inotify_capacity, require_root, require_tools
 from orchestrator.remote import CommandResult, Target, run_command, run_many
 
 DEFAULT_NAME = "lab"
@@ -60,6 +60,7 @@ def up(
     require_root("orc lab up")
     require_tools("systemd-nspawn", "ip", "apt-cacher-ng")
     base = image.ensure(progress)
+    ensure_inotify_capacity()
     with _locked(name):
         # picking a free /24 and claiming it with the bridge is one step for all labs at once,
         # so two labs coming up together never share a subnet
@@ -94,7 +95,7 @@ def up(
                 if host in to_boot else _host_public_key(lab, host)
         for host in to_boot:
             progress(f"booting {host.name} ({host.address})")
-            host.pid = machine.boot(lab, host)
+            machine.boot(lab, host)
             lab.save()
         write_known_hosts(lab, host_keys)
         if lab.inventory_path:

@@ -7,6 +7,7 @@ its overlay before boot, so it comes up reachable and trusted with no step done 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from orchestrator.errors import LabError
 from orchestrator.lab import sshkeys
 from orchestrator.lab.state import Lab, LabHost
-from orchestrator.lab.system import process_alive, run, terminate
+from orchestrator.lab.system import run, terminate
 
 NSPAWN_MARKER = b"systemd-nspawn"
 
@@ -55,8 +56,9 @@ def prepare(lab: Lab, host: LabHost, base: Path, controller_key: sshkeys.KeyPair
     return host_key.public_line
 
 
-def boot(lab: Lab, host: LabHost) -> int:
-    """Start the container in the background and return the nspawn pid (it outlives orc)."""
+def boot(lab: Lab, host: LabHost) -> None:
+    """Start the container in the background (it outlives orc); record nspawn's pid and the
+    pid of the host's own systemd, which is what really is the host."""
     log = open(lab.host_dir(host) / "console.log", "ab")
     proc = subprocess.Popen(
         [
@@ -69,50 +71,72 @@ def boot(lab: Lab, host: LabHost) -> int:
         ],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
     )
-    return proc.pid
+    host.pid, host.leader, host.pidns = proc.pid, None, None
+    outer = _pid_namespace(proc.pid)
+    deadline = time.monotonic() + 10
+    while host.leader is None and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise LabError(f"{host.name} did not start; see {lab.host_dir(host)}/console.log")
+        # nspawn forks a short-lived helper first; the host is the child in a new PID namespace
+        for child in _children(proc.pid):
+            namespace = _pid_namespace(child)
+            if namespace and namespace != outer:
+                host.leader, host.pidns = child, namespace
+                break
+        time.sleep(0.02)
+    if host.leader is None:
+        raise LabError(f"{host.name}: no container process after 10 s")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _pid_namespace(pid: int | None) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid") if pid else None
+    except OSError:
+        return None
+
+
+def _leader_alive(host: LabHost) -> bool:
+    if not host.leader or _pid_namespace(host.leader) != host.pidns:
+        return False
+    try:
+        state = Path(f"/proc/{host.leader}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def is_running(host: LabHost) -> bool:
-    return process_alive(host.pid, NSPAWN_MARKER)
+    """The host runs while its systemd does, whether or not nspawn is still around it."""
+    return _leader_alive(host)
 
 
 def stop(lab: Lab, host: LabHost) -> None:
     """Shut the host down and remove every trace: processes, mount, veth, files."""
     # SIGTERM to nspawn asks the container's systemd for a clean shutdown
     terminate(host.pid, NSPAWN_MARKER, timeout=15)
+    # Killing PID 1 of the host's PID namespace ends every process in it (an nspawn killed
+    # from outside leaves its container running without it).
+    if _leader_alive(host):
+        os.kill(host.leader, signal.SIGKILL)  # type: ignore[arg-type]
+    deadline = time.monotonic() + 10
+    while _leader_alive(host) and time.monotonic() < deadline:
+        time.sleep(0.05)
     root = lab.host_root(host)
-    _kill_processes_under(root)
     if os.path.ismount(root):
         if subprocess.run(["umount", str(root)], capture_output=True).returncode != 0:
-            _kill_processes_under(root)
             run(["umount", "--lazy", str(root)])
     run(["ip", "link", "del", f"vb-{host.machine}"], check=False)
     run(["rm", "-rf", "--one-file-system", str(lab.host_dir(host))])
-    host.pid = None
+    host.pid = host.leader = host.pidns = None
 
 
-def _kill_processes_under(root: Path) -> None:
-    """Kill what still runs with its root inside this host (after a kill -9 of nspawn, say)."""
-    target = str(root.resolve())
-    for _ in range(3):
-        victims = []
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                if os.readlink(proc / "root") == target:
-                    victims.append(int(proc.name))
-            except OSError:
-                continue
-        if not victims:
-            return
-        for pid in victims:
-            try:
-                os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.2)
-    raise LabError(f"processes of {root} would not die")
 
 
 def _install_file(path: Path, data: bytes, mode: int = 0o644) -> None:

@@ -48,7 +48,9 @@ def check_count(count: int) -> int:
 class LabHost:
     name: str
     address: str
-    pid: int | None = None
+    pid: int | None = None  # systemd-nspawn
+    leader: int | None = None  # the host's own systemd: PID 1 of its PID namespace
+    pidns: str | None = None  # that namespace ("pid:[inode]"), so a reused pid is not mistaken
 
     @property
     def machine(self) -> str:

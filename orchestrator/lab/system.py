@@ -80,3 +80,18 @@ def terminate(pid: int | None, marker: bytes, timeout: float = 10.0) -> None:
         os.kill(pid, signal.SIGKILL)  # type: ignore[arg-type]
     except ProcessLookupError:
         pass
+
+
+# Every systemd inside a lab host takes inotify instances from the machine's per-user budget
+# (128 by default); a few labs at once exhaust it and new hosts die at boot.
+INOTIFY_LIMITS = {"max_user_instances": 8192, "max_user_watches": 524288}
+
+
+def ensure_inotify_capacity() -> None:
+    for name, wanted in INOTIFY_LIMITS.items():
+        path = Path("/proc/sys/fs/inotify") / name
+        try:
+            if int(path.read_text()) < wanted:
+                path.write_text(str(wanted))
+        except OSError:
+            pass  # not allowed here: hosts still boot while the budget lasts
