@@ -24,6 +24,12 @@ def lab() -> None:
     """Throwaway Debian hosts (systemd-nspawn containers) reached over real SSH."""
 
 
+vagrant_dir_option = click.option(
+    "--vagrant-dir", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("vagrant"), show_default=True, help="Directory of the Vagrantfile.",
+)
+
+
 @lab.command()
 @click.argument("count", type=int, default=3)
 @name_option
@@ -32,9 +38,20 @@ def lab() -> None:
     default=Path("inventory/lab.yaml"), show_default=True,
     help="Where to write the lab's Ansible-shaped inventory.",
 )
-def up(count: int, name: str, inventory_path: Path) -> None:
+@click.option("--vagrant", "use_vagrant", is_flag=True,
+              help="Write the inventory of the Vagrant machines running in --vagrant-dir "
+                   "(after `vagrant up`) instead of starting containers.")
+@vagrant_dir_option
+def up(count: int, name: str, inventory_path: Path, use_vagrant: bool, vagrant_dir: Path) -> None:
     """Start COUNT lab hosts (default 3); only hosts that are missing or down are started."""
     console = Console(stderr=True)
+    if use_vagrant:
+        from orchestrator.lab import vagrant
+
+        hosts = vagrant.up(vagrant_dir, inventory_path, console.log)
+        console.print(f"vagrant lab: {len(hosts)} host(s) from {vagrant_dir}; "
+                      f"inventory {inventory_path}")
+        return
     with console.status("starting lab", spinner="dots") as spinner:
         def progress(line: str) -> None:
             spinner.update(f"[bold]lab {name}[/]: {line}")
@@ -51,10 +68,44 @@ def up(count: int, name: str, inventory_path: Path) -> None:
 
 @lab.command()
 @name_option
-def down(name: str) -> None:
+@click.option("--vagrant", "use_vagrant", is_flag=True,
+              help="Destroy the Vagrant machines (vagrant destroy -f) and what orc made for "
+                   "them: their inventory, known_hosts and network.")
+@vagrant_dir_option
+def down(name: str, use_vagrant: bool, vagrant_dir: Path) -> None:
     """Stop every host of the lab and remove its containers, mounts, bridge and files."""
     console = Console(stderr=True)
+    if use_vagrant:
+        from orchestrator.lab import vagrant
+
+        vagrant.down(vagrant_dir, Path("inventory/lab.yaml"), console.log)
+        return
     lab_api.down(name, progress=console.log)
+
+
+@lab.command()
+@click.option("--force", is_flag=True, help="Build the box again even if one is cached.")
+def box(force: bool) -> None:
+    """Build the `orc/bookworm` Vagrant box (lxc provider) from the lab's base image.
+
+    Also makes the network the lxc machines sit on (bridge orc-vagrant and its apt proxy).
+    Then: `cd vagrant && vagrant up --provider=lxc`, and `orc lab up --vagrant`.
+    """
+    from orchestrator.lab import box as box_api
+    from orchestrator.lab import vagrant
+
+    console = Console(stderr=True)
+    with console.status("building the box", spinner="dots") as spinner:
+        def progress(line: str) -> None:
+            spinner.update(f"[bold]box[/]: {line}")
+            console.log(line)
+
+        path = box_api.ensure_box(progress, force=force)
+        progress(f"vagrant box add {box_api.BOX_NAME} {path}")
+        box_api.add_box(path)
+        vagrant.ensure_network(progress)
+    console.print(f"box [bold]{box_api.BOX_NAME}[/] ready ({path}); next: "
+                  "cd vagrant && vagrant up --provider=lxc && cd .. && orc lab up --vagrant")
 
 
 @lab.command()
