@@ -68,7 +68,7 @@ class HostFacts(Mapping):
 def play_variables(play: Play, inventory: Inventory, names: list[str],
                    vars_files: VarsFiles) -> dict[str, Any]:
     """What every host of the play shares: play vars, vars files, magic group variables."""
-    groups = {group: inventory.select(group) for group in inventory.groups}
+    groups = {group: inventory.group_hosts(group) for group in inventory.groups}
     groups.setdefault("all", list(inventory.hosts))
     shared: dict[str, Any] = {
         "groups": groups,
