@@ -192,7 +192,8 @@ def test_role_using_every_module_converges_then_is_idempotent(lab: Lab, lab_inve
             proc = run_orc(*args, "--json", str(report))
             assert proc.returncode == 0, proc.stdout + proc.stderr
             reports.append(json.loads(report.read_text()))
-        first, second = (r["plays"][0]["hosts"] for r in reports)
+        first, second = (r["waves"][0]["apply"]["hosts"] for r in reports)
+        assert [r["status"] for r in reports] == ["succeeded", "succeeded"]
         for host in hosts:
             changed_first = {t["name"] for t in first[host]["tasks"] if t["status"] == "changed"}
             assert {"checkout", "python package in a virtualenv", "hourly job",
