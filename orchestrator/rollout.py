@@ -188,25 +188,27 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
         names = [h for h in inventory.select(play.hosts, options.limit) if h not in failed_hosts]
         waves = plan_waves(play.name, names, policy.serial, list(policy.canary), play.location)
         first = start_wave if play_index == start_play else 0
-        for wave in waves[first:]:
-            locked = hostlock.acquire(inventory, list(wave.hosts), run.id, store)
-            try:
+        pending = [h for w in waves[first:] for h in w.hosts]
+        # the play's host locks are taken once, in parallel, and held until it ends or stops
+        locked = hostlock.acquire(inventory, pending, run.id, store)
+        try:
+            for wave in waves[first:]:
                 wave_report = run_wave(play, play_index, wave, policy, inventory, options, emit)
-            finally:
-                locked.release()
-            report.waves.append(wave_report)
-            store.record_wave(run.id, play_index, wave.index, list(wave.hosts),
-                              wave_report.status, wave_report.started, wave_report.finished,
-                              asdict(wave_report))
-            failed_hosts |= set(wave_report.failed_hosts)
-            position = {"play": play_index, "wave": wave.index + 1}
-            if wave_report.status == FAILED:
-                return _finish(report, store, HALTED, position, emit)
-            last = play_index == len(book.plays) - 1 and wave.index == len(waves) - 1
-            wants_pause = policy.pause or (pause_after_wave is not None
-                                           and wave.index + 1 == pause_after_wave)
-            if wants_pause and not last:
-                return _finish(report, store, PAUSED, position, emit)
+                report.waves.append(wave_report)
+                store.record_wave(run.id, play_index, wave.index, list(wave.hosts),
+                                  wave_report.status, wave_report.started, wave_report.finished,
+                                  asdict(wave_report))
+                failed_hosts |= set(wave_report.failed_hosts)
+                position = {"play": play_index, "wave": wave.index + 1}
+                if wave_report.status == FAILED:
+                    return _finish(report, store, HALTED, position, emit)
+                last = play_index == len(book.plays) - 1 and wave.index == len(waves) - 1
+                wants_pause = policy.pause or (pause_after_wave is not None
+                                               and wave.index + 1 == pause_after_wave)
+                if wants_pause and not last:
+                    return _finish(report, store, PAUSED, position, emit)
+        finally:
+            locked.release()
         start_wave = 0
     status = FAILED if failed_hosts else SUCCEEDED
     return _finish(report, store, status, {"play": len(book.plays), "wave": 0}, emit)
