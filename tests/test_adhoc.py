@@ -148,6 +148,25 @@ def test_become_runs_the_whole_command_as_another_user(lab: Lab, lab_inventory: 
     assert out["hosts"][0]["stdout"] == "nobody\nnobody\n"
 
 
+def become_inventory(lab: Lab, path: Path) -> Path:
+    """The first lab host, with the inventory asking to become `nobody` there."""
+    return write_inventory(
+        path, {lab.hosts[0].name: {"ansible_host": lab.hosts[0].address}},
+        ansible_user="root", ansible_ssh_private_key_file=str(lab.key_path),
+        ssh_known_hosts_file=str(lab.known_hosts_path),
+        ansible_become=True, ansible_become_user="nobody",
+    )
+
+
+@pytest.mark.lab
+def test_become_follows_the_inventory_unless_told_otherwise(lab: Lab, tmp_path: Path) -> None:
+    inventory = str(become_inventory(lab, tmp_path / "become.yaml"))
+    _, out = run_json("all", "-i", inventory, "--", "whoami")
+    assert out["hosts"][0]["stdout"] == "nobody\n"
+    _, out = run_json("all", "-i", inventory, "--no-become", "--", "whoami")
+    assert out["hosts"][0]["stdout"] == "root\n"
+
+
 @pytest.mark.lab
 def test_a_command_running_past_its_timeout_is_cut_off(lab: Lab, lab_inventory: Path) -> None:
     first = lab_names(lab_inventory)[0]

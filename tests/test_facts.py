@@ -15,7 +15,9 @@ from orchestrator.errors import InputError
 from orchestrator.inventory import load_inventory
 from orchestrator.lab.state import Lab
 from tests.conftest import run_orc
-from tests.test_adhoc import EXPECTED_REASONS, broken_hosts, lab_names, write_inventory
+from tests.test_adhoc import (
+    EXPECTED_REASONS, become_inventory, broken_hosts, lab_names, write_inventory,
+)
 
 
 def facts_json(*args: str) -> tuple[int, dict[str, dict]]:
@@ -100,6 +102,15 @@ def test_connection_failures_are_rows_with_the_same_reasons_as_run(
     table = run_orc("facts", "all", "-i", str(inventory), "hostname")
     assert "Traceback" not in table.stderr
     assert "host key changed" in table.stdout
+
+
+@pytest.mark.lab
+def test_facts_are_read_as_the_user_the_inventory_becomes(lab: Lab, tmp_path: Path) -> None:
+    inventory = become_inventory(lab, tmp_path / "become.yaml")
+    code, found = facts_json("all", "-i", str(inventory), "server.User", "hostname")
+    assert code == 0
+    assert found[lab.hosts[0].name]["facts"] == {"server.User": "nobody",
+                                                 "hostname": lab.hosts[0].name}
 
 
 @pytest.mark.lab

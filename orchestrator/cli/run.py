@@ -44,7 +44,8 @@ def load(sources: tuple[str, ...]) -> Inventory:
     "--command-timeout", type=click.FloatRange(min=0.1), default=600.0, show_default=True,
     help="Seconds a command may run before it is cut off on that host.",
 )
-@click.option("-b", "--become", is_flag=True, default=None, help="Run the command through sudo.")
+@click.option("-b", "--become/--no-become", default=None,
+              help="Run the command through sudo, or not (default: as the inventory says).")
 @click.option("--become-user", help="User to become (default root); implies --become.")
 @click.option(
     "--lines", type=click.IntRange(min=1), default=10, show_default=True,
