@@ -83,9 +83,12 @@ def _scenarios(role: str | None, all_roles: bool, scenario: str | None,
               help="Write a JUnit XML file per role into this directory.")
 @click.option("--step", type=click.Choice(roletest.STEPS),
               help="Run this one step on the hosts a `--step create` left (as molecule does).")
+@click.option("--init-molecule", is_flag=True,
+              help="Write roles/ROLE/molecule/default/ (molecule driving orc) and exit.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every host's progress.")
 def test(role: str | None, all_roles: bool, scenario: str | None, hosts: int | None, keep: bool,
-         lab_name: str, junit_dir: Path | None, step: str | None, verbose: bool) -> None:
+         lab_name: str, junit_dir: Path | None, step: str | None, init_molecule: bool,
+         verbose: bool) -> None:
     """Test ROLE on throwaway lab hosts: create, converge, idempotence, verify, destroy.
 
     Verify runs the role's testinfra tests (roles/ROLE/tests/test_*.py) over SSH with strict
@@ -93,6 +96,13 @@ def test(role: str | None, all_roles: bool, scenario: str | None, hosts: int | N
     when the converge changed something (tasks tagged orc-idempotence-notest aside).
     """
     scenarios = _scenarios(role, all_roles, scenario, hosts)
+    if init_molecule:
+        from orchestrator.roletest import molecule
+
+        if len(scenarios) > 1:
+            raise InputError("--init-molecule writes one scenario: name a ROLE and a --scenario")
+        click.echo(f"wrote {molecule.write(scenarios[0])}")
+        return
     if (keep or step) and len(scenarios) > 1:
         raise InputError("--keep and --step work on one scenario: name a ROLE and a --scenario")
     console = Console()
