@@ -24,6 +24,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from pyinfra.api import Config, Host, State
+from pyinfra.api import Inventory as PyinfraInventory
+from pyinfra.api.exceptions import ConnectError, PyinfraError
+from pyinfra.api.facts import FactBase, ShortFactBase, get_fact
+from pyinfra.context import ctx_host, ctx_state
+
 from orchestrator.errors import InputError
 from orchestrator.inventory import Inventory, connection_for
 from orchestrator.remote import AUTH_FAILED, HOST_KEY_CHANGED, HOST_KEY_UNKNOWN, TIMED_OUT
@@ -95,8 +101,6 @@ def _parse_arguments(text: str, arguments: str) -> dict[str, str]:
 
 
 def _fact_class(name: str) -> type:
-    from pyinfra.api.facts import FactBase, ShortFactBase
-
     if name in KNOWN_FACTS:
         path = KNOWN_FACTS[name][0]
     elif "." in name:
@@ -122,8 +126,6 @@ def _fact_class(name: str) -> type:
 
 
 def _check_arguments(text: str, fact_class: type, kwargs: dict[str, str]) -> None:
-    from pyinfra.api.facts import ShortFactBase
-
     command = (fact_class.fact if issubclass(fact_class, ShortFactBase) else fact_class).command
     if not callable(command):
         command = lambda self: None  # noqa: E731  (a fact whose command is a plain string)
@@ -131,8 +133,7 @@ def _check_arguments(text: str, fact_class: type, kwargs: dict[str, str]) -> Non
     try:
         signature.bind(None, **kwargs)
     except TypeError:
-        wanted = [p for p in list(signature.parameters)[1:]]
-        takes = ", ".join(f"{p}=..." for p in wanted) or "no arguments"
+        takes = ", ".join(f"{p}=..." for p in list(signature.parameters)[1:]) or "no arguments"
         raise InputError(f"fact {text!r} takes {takes}") from None
 
 
@@ -157,9 +158,6 @@ def gather_from_pyinfra(
     forks: int = 20,
 ) -> dict[str, HostFacts]:
     """The same from pyinfra inventory entries: orc host name -> (pyinfra name, host data)."""
-    from pyinfra.api import Config, Inventory as PyinfraInventory, State
-    from pyinfra.context import ctx_state
-
     _silence_pyinfra()
     if not entries:
         return {}
@@ -172,10 +170,7 @@ def gather_from_pyinfra(
     return {result.host: result for result in results}
 
 
-def _read_host(state: Any, name: str, host: Any, requests: list[FactRequest]) -> HostFacts:
-    from pyinfra.api.exceptions import ConnectError
-    from pyinfra.context import ctx_host
-
+def _read_host(state: State, name: str, host: Host, requests: list[FactRequest]) -> HostFacts:
     result = HostFacts(name)
     with ctx_host.use(host):
         try:
@@ -195,10 +190,7 @@ def _read_host(state: Any, name: str, host: Any, requests: list[FactRequest]) ->
     return result
 
 
-def _read_fact(state: Any, host: Any, request: FactRequest) -> tuple[Any, str | None]:
-    from pyinfra.api.exceptions import PyinfraError
-    from pyinfra.api.facts import get_fact
-
+def _read_fact(state: State, host: Host, request: FactRequest) -> tuple[Any, str | None]:
     _errors.start()
     try:
         value = get_fact(state, host, request.fact_class, kwargs=dict(request.kwargs))
