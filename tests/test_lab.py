@@ -23,10 +23,11 @@ pytestmark = pytest.mark.lab
 
 def test_every_host_boots_systemd_and_answers_over_ssh(lab: Lab, ssh) -> None:
     for host in lab.hosts:
-        proc = ssh(host.name, "systemctl is-system-running; hostname")
-        state, hostname = proc.stdout.split()
+        proc = ssh(host.name, "systemctl is-system-running; hostname; stat -c %a /etc/hostname")
+        state, hostname, mode = proc.stdout.split()
         assert state in ("running", "degraded"), proc.stdout + proc.stderr
         assert hostname == host.name
+        assert mode == "644"
 
 
 def test_a_file_written_on_one_host_is_absent_on_the_others(lab: Lab, ssh) -> None:

@@ -36,17 +36,17 @@ def prepare(lab: Lab, host: LabHost, base: Path, controller_key: sshkeys.KeyPair
             f"lowerdir={base},upperdir={hdir / 'upper'},workdir={hdir / 'work'}", str(root),
         ])
     etc = root / "etc"
-    (etc / "hostname").write_text(host.name + "\n")
-    (etc / "hosts").write_text(
+    # created afresh (0644), not written over: the base image's /etc/hostname is 0755
+    _install_file(etc / "hostname", f"{host.name}\n".encode())
+    _install_file(etc / "hosts", (
         f"127.0.0.1\tlocalhost\n127.0.1.1\t{host.name}\n::1\tlocalhost ip6-localhost\n"
-    )
-    (etc / "systemd" / "network" / "10-orc-lab.network").write_text(
+    ).encode())
+    _install_file(etc / "systemd" / "network" / "10-orc-lab.network", (
         "[Match]\nName=host0\n\n[Network]\n"
         f"Address={host.address}/{lab.prefixlen}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n"
-    )
-    (etc / "apt" / "apt.conf.d" / "01orc-proxy").write_text(
-        f'Acquire::http::Proxy "{lab.proxy_url}";\n'
-    )
+    ).encode())
+    _install_file(etc / "apt" / "apt.conf.d" / "01orc-proxy",
+                  f'Acquire::http::Proxy "{lab.proxy_url}";\n'.encode())
     host_key = sshkeys.load_or_create(host_key_path(lab, host), f"root@{host.name}")
     _install_file(etc / "ssh" / "ssh_host_ed25519_key", host_key.private_openssh, 0o600)
     _install_file(etc / "ssh" / "ssh_host_ed25519_key.pub", host_key.public_line.encode() + b"\n")
