@@ -13,6 +13,7 @@ The Vagrantfile reads that lab's subnet from its state file.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -28,7 +29,8 @@ from orchestrator.lab.box import vagrant_env
 from orchestrator.lab.state import Lab
 from orchestrator.lab.system import require_root, require_tools
 
-NETWORK_LAB = "vagrant"
+# ORC_VAGRANT_NETWORK names it otherwise, so a test's machines never share a user's network
+NETWORK_LAB = os.environ.get("ORC_VAGRANT_NETWORK", "vagrant")
 GROUP = "vagrant"
 HEADER = "# Vagrant lab"
 
