@@ -30,7 +30,7 @@ from orchestrator.lab.system import require_root, run
 
 BOX_NAME = "orc/bookworm"
 # Bump when the recipe below changes; the base image's own version is part of the file name.
-BOX_RECIPE = 1
+BOX_RECIPE = 2
 INSECURE_KEY_GLOBS = (
     "/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub",
     "/opt/vagrant/embedded/gems/gems/vagrant-*/keys/vagrant.pub",
@@ -39,6 +39,8 @@ INSECURE_KEY_GLOBS = (
 LXC_CONFIG = """\
 lxc.include = /usr/share/lxc/config/debian.common.conf
 lxc.arch = x86_64
+# systemd halts on SIGRTMIN+3; LXC's default (SIGPWR) would make every stop wait its timeout
+lxc.signal.halt = SIGRTMIN+3
 """
 # The base image has no SSH host keys (each lab host gets its own); a box's hosts make theirs on
 # first boot, before sshd starts.

@@ -137,12 +137,31 @@ def record_host_keys(hosts: list[VagrantHost], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def inventory_data(hosts: list[VagrantHost], known_hosts: Path) -> dict:
+def _answers(host: VagrantHost, user: str, known_hosts: Path, command: str) -> bool:
+    argv = ssh_command(VagrantHost(host.name, host.hostname, host.port, user,
+                                   host.identity_file), known_hosts, command)
+    proc = subprocess.run(argv, capture_output=True, timeout=30, check=False)
+    return proc.returncode == 0
+
+
+def login(host: VagrantHost, known_hosts: Path) -> tuple[str, bool]:
+    """(user, become) for orc: root when the machine lets root in with Vagrant's key (the
+    project's Vagrantfile provisions that, so hosts look like the built-in lab's), otherwise
+    Vagrant's own user with sudo, as Ansible would use it."""
+    require_tools("ssh")
+    if _answers(host, "root", known_hosts, "true"):
+        return "root", False
+    if _answers(host, host.user, known_hosts, "sudo -n true"):
+        return host.user, True
+    raise LabError(f"{host.name}: neither root nor {host.user} (with sudo) can log in over SSH "
+                   f"at {host.hostname}:{host.port} with {host.identity_file}")
+
+
+def inventory_data(hosts: list[VagrantHost], known_hosts: Path,
+                   logins: dict[str, tuple[str, bool]]) -> dict:
     return {
         "all": {
             "vars": {
-                # Vagrant logs in as its own user; orc becomes root with sudo, as Ansible would
-                "ansible_become": True,
                 "ansible_ssh_common_args": (
                     f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
                 ),
@@ -156,7 +175,8 @@ def inventory_data(hosts: list[VagrantHost], known_hosts: Path) -> dict:
                         h.name: {
                             "ansible_host": h.hostname,
                             "ansible_port": h.port,
-                            "ansible_user": h.user,
+                            "ansible_user": logins[h.name][0],
+                            "ansible_become": logins[h.name][1],
                             "ansible_ssh_private_key_file": h.identity_file,
                         }
                         for h in hosts
@@ -168,11 +188,12 @@ def inventory_data(hosts: list[VagrantHost], known_hosts: Path) -> dict:
 
 
 def write_inventory(hosts: list[VagrantHost], directory: Path, known_hosts: Path,
-                    path: Path) -> Path:
+                    path: Path, logins: dict[str, tuple[str, bool]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     header = (f"{HEADER} in {directory}: written by `orc lab up --vagrant` from "
               "`vagrant ssh-config`.\n")
-    path.write_text(header + yaml.safe_dump(inventory_data(hosts, known_hosts), sort_keys=False))
+    data = inventory_data(hosts, known_hosts, logins)
+    path.write_text(header + yaml.safe_dump(data, sort_keys=False))
     return path
 
 
@@ -187,9 +208,13 @@ def up(directory: Path, inventory_path: Path, progress: Progress = lambda line: 
         lab.save()
     known_hosts = known_hosts_path(directory)
     record_host_keys(hosts, known_hosts)
+    logins = {}
     for host in hosts:
-        progress(f"{host.name}: {host.user}@{host.hostname}:{host.port}")
-    write_inventory(hosts, directory, known_hosts, inventory_path)
+        logins[host.name] = login(host, known_hosts)
+        user, become = logins[host.name]
+        progress(f"{host.name}: {user}@{host.hostname}:{host.port}"
+                 + (" (sudo)" if become else ""))
+    write_inventory(hosts, directory, known_hosts, inventory_path, logins)
     return hosts
 
 
