@@ -28,7 +28,7 @@ from pyinfra.context import ctx_state
 
 from orchestrator.errors import InputError, OrcError
 from orchestrator.inventory import Inventory
-from orchestrator.modules.base import FilePreview, HostContext
+from orchestrator.modules.base import FilePreview, HostContext, OpCall
 from orchestrator.playbook import Play, Playbook
 from orchestrator.results import (
     CHANGED, FAILED, NOT_RUN, OK, SKIPPED, HostResult, PlayResult, RunResult, TaskResult,
@@ -38,7 +38,7 @@ from orchestrator.secrets_vars import VarsFiles, load_vars_files
 from orchestrator.session import Session, open_session
 from orchestrator.tasks import Task
 from orchestrator.templating import Variables, evaluate, render_value
-from orchestrator.variables import HostFacts, play_variables, task_variables
+from orchestrator.variables import LazyFacts, play_variables, task_variables
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -51,6 +51,7 @@ class RunOptions:
     limit: str | None = None
     dry_run: bool = False
     allow_downgrade: bool = False  # deploy a secret older than the hosts already have
+    run_id: str | None = None  # set: pre-images are recorded on each host before it changes
 
 
 @dataclass
@@ -63,6 +64,8 @@ class _Record:
     previews: list[FilePreview] = field(default_factory=list)
     counts_as_change: bool = True  # False with `changed_when: false`
     notifiers: list[_Record] | None = None  # set for handlers: the records that notify them
+    calls: list[OpCall] = field(default_factory=list)
+    args: dict[str, Any] = field(default_factory=dict)  # rendered, for the journal's handlers
 
     def changed(self) -> bool:
         return self.counts_as_change and any(m.is_complete() and m.did_change()
@@ -114,21 +117,27 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     # One greenlet per host: facts are gathered concurrently, as pyinfra prepares hosts. The
     # state context is held around all of them: pyinfra's is process-wide, and a greenlet
     # leaving add_op would otherwise unset it under the others.
+    def prepare(name: str, host: Any) -> list[_Record] | Exception:
+        try:
+            return _add_host(play, inventory, name, host, session, base, options)
+        except Exception as exc:  # a value, so gevent never prints it as a traceback
+            return exc
+
     with ctx_state.use(session.state):
-        greenlets = {
-            name: gevent.spawn(_add_host, play, inventory, name, host, session, base, options)
-            for name, host in session.hosts.items()
-        }
+        greenlets = {name: gevent.spawn(prepare, name, host)
+                     for name, host in session.hosts.items()}
         gevent.joinall(list(greenlets.values()))
     for name, greenlet in greenlets.items():
-        if greenlet.successful():
-            records[name] = greenlet.value
-        elif isinstance(greenlet.exception, OrcError):
-            raise greenlet.exception  # bad input: nothing has run yet on any host
-        else:  # the host went away while facts were gathered
-            exc = greenlet.exception
-            result.hosts[name] = HostResult(name, error=f"{type(exc).__name__}: {exc}")
+        outcome = greenlet.value
+        if isinstance(outcome, OrcError):
+            raise outcome  # bad input: nothing has run yet on any host
+        if isinstance(outcome, Exception):  # the host went away while facts were gathered
+            result.hosts[name] = HostResult(name, error=f"{type(outcome).__name__}: {outcome}")
             session.state.active_hosts.discard(session.hosts[name])
+        else:
+            records[name] = outcome
+    if options.run_id and not options.dry_run:
+        _record_journals(play, records, session, options.run_id, result, emit)
     if not options.dry_run and session.state.active_hosts:
         try:
             run_ops(session.state)
@@ -166,7 +175,7 @@ def _check_secret_versions(vars_files: VarsFiles, names: list[str],
 
 def _add_host(play: Play, inventory: Inventory, name: str, host: Any, session: Session,
               base: dict[str, Any], options: RunOptions) -> list[_Record]:
-    facts = HostFacts(host)
+    facts = LazyFacts(host)
     records: list[_Record] = []
     sections: list[tuple[Task, frozenset[str], dict[str, Any], Any]] = []
     for ref, role in play.roles:
@@ -222,6 +231,7 @@ def _add_task(task: Task, host: Any, session: Session, variables: Variables, pla
         if task.changed_when is not None:
             record.counts_as_change = evaluate(task.changed_when, scoped, task.where)
         args = render_value(task.args, scoped, task.where)
+        record.args = args
         ctx = HostContext(host, scoped, play.search_dirs(task), task.location)
         try:
             calls = task.module.build(args, ctx)
@@ -246,12 +256,49 @@ def _add_task(task: Task, host: Any, session: Session, variables: Variables, pla
                 raise InputError(f"{task.module.name}: {err}", **task.location) from None
             metas = add_op(session.state, call.op, host=host, **global_args, **call.kwargs)
             record.metas.append(metas[host])
+            record.calls.append(call)
             if call.preview:
                 record.previews.append(call.preview)
         if not calls:
             result.status = OK  # nothing to do (e.g. `creates:` already there)
     return records
 
+
+
+def _record_journals(play: Play, records: dict[str, list[_Record]], session: Session,
+                     run_id: str, result: PlayResult, emit: Event) -> None:
+    """Record every host's pre-images (in parallel) before anything runs; a host whose journal
+    cannot be written is failed and runs nothing."""
+    from orchestrator import journal
+
+    def planned(host_records: list[_Record]) -> list[journal.Planned]:
+        handlers = [r for r in host_records if r.notifiers is not None]
+        found = []
+        for record in host_records:
+            if record.result.status == SKIPPED or record.task.check_mode or not record.calls:
+                continue
+            notify = [{"name": h.task.name, "module": h.task.module.name, "args": h.args}
+                      for h in handlers if any(r is record for r in h.notifiers or [])]
+            resources = [res for call in record.calls
+                         for res in journal.resources_of(call.op, call.kwargs, record.task.undo)]
+            found.append(journal.Planned(record.task.name, record.task.where,
+                                         record.will_change(), resources, notify))
+        return found
+
+    sudo = bool(play.become)
+    jobs = {name: gevent.spawn(journal.record, session.hosts[name], run_id, play.name,
+                               planned(host_records), sudo)
+            for name, host_records in records.items()
+            if session.hosts[name] in session.state.active_hosts}
+    gevent.joinall(list(jobs.values()))
+    for name, job in jobs.items():
+        if job.successful():
+            if job.value is not None:
+                emit("journal", {"host": name, "batch": job.value})
+            continue
+        result.hosts[name] = HostResult(name, error=f"journal: {job.exception}")
+        session.state.active_hosts.discard(session.hosts[name])
+        records.pop(name)
 
 
 def _collect(name: str, records: list[_Record], session: Session, dry_run: bool) -> HostResult:

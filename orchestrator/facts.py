@@ -84,9 +84,9 @@ def parse_request(text: str) -> FactRequest:
     """`memory`, `files.File:path=/etc/hosts` or `pyinfra.facts.server.Command:command=id`."""
     name, _, arguments = text.partition(":")
     kwargs = _parse_arguments(text, arguments)
-    fact_class = _fact_class(name)
-    _check_arguments(text, fact_class, kwargs)
-    return FactRequest(text, fact_class, tuple(kwargs.items()))
+    found = fact_class(name)
+    _check_arguments(text, found, kwargs)
+    return FactRequest(text, found, tuple(kwargs.items()))
 
 
 def _parse_arguments(text: str, arguments: str) -> dict[str, str]:
@@ -100,7 +100,7 @@ def _parse_arguments(text: str, arguments: str) -> dict[str, str]:
     return kwargs
 
 
-def _fact_class(name: str) -> type:
+def fact_class(name: str) -> type:
     if name in KNOWN_FACTS:
         path = KNOWN_FACTS[name][0]
     elif "." in name:

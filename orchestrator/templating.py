@@ -152,7 +152,8 @@ def render_value(value: Any, variables: Mapping[str, Any], where: str = "") -> A
             return value
         env = _NATIVE if _SINGLE_EXPRESSION.match(value) else _TEXT
         return _render(env, value, variables, where)
-    if isinstance(value, Mapping):
+    # plain data only: lazy mappings (facts, hostvars) stay lazy until a template reads them
+    if isinstance(value, dict):
         return {k: render_value(v, variables, where) for k, v in value.items()}
     if isinstance(value, list):
         return [render_value(v, variables, where) for v in value]

@@ -38,7 +38,7 @@ class HostVars(Mapping):
         return len(self._inventory.hosts)
 
 
-class HostFacts(Mapping):
+class LazyFacts(Mapping):
     """pyinfra facts of one host by friendly name (`facts.os_version`), fetched on first use."""
 
     def __init__(self, host: Any):
@@ -83,7 +83,7 @@ def play_variables(play: Play, inventory: Inventory, names: list[str],
     return shared
 
 
-def task_variables(base: Mapping[str, Any], inventory: Inventory, host: str, facts: HostFacts,
+def task_variables(base: Mapping[str, Any], inventory: Inventory, host: str, facts: LazyFacts,
                    task: Task, extra_vars: Mapping[str, Any], role: Role | None = None,
                    ref: RoleRef | None = None) -> Variables:
     merged: dict[str, Any] = {}

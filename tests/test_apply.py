@@ -164,6 +164,43 @@ def test_tags_when_and_extra_vars_select_tasks(lab: Lab, lab_inventory: Path, tm
     assert present == ["tag-a", "tag-always", "tag-b", "tag-when"]
 
 
+def test_facts_reach_templates_and_conditions(lab: Lab, lab_inventory: Path, tmp_path: Path,
+                                              ssh) -> None:
+    book = tmp_path / "facts.yaml"
+    book.write_text(
+        "- hosts: all\n"
+        "  tasks:\n"
+        "    - copy:\n"
+        "        content: \"{{ facts.os.name }} {{ facts.os.major }} {{ facts.hostname }}\\n\"\n"
+        "        dest: /tmp/orc-facts\n"
+        "        mode: '0644'\n"
+        "      when: facts.arch == 'x86_64' or facts.arch == 'aarch64'\n"
+        "    - copy: {content: \"never\\n\", dest: /tmp/orc-facts-never, mode: '0644'}\n"
+        "      when: facts.os.name != 'Debian'\n"
+    )
+    host = lab.hosts[0].name
+    run = _apply(lab_inventory, book, limit=host)
+    assert not run.failed
+    assert ssh(host, "cat /tmp/orc-facts").stdout == f"Debian 12 {host}\n"
+    assert ssh(host, "test -e /tmp/orc-facts-never").returncode == 1
+
+
+def test_an_undefined_variable_is_one_line_and_touches_no_host(lab: Lab, lab_inventory: Path,
+                                                              tmp_path: Path, ssh) -> None:
+    book = tmp_path / "undefined.yaml"
+    book.write_text("- hosts: all\n  tasks:\n"
+                    "    - copy: {content: ok, dest: /tmp/orc-first, mode: '0644'}\n"
+                    "    - copy: {content: \"{{ nope }}\", dest: /tmp/orc-undefined, mode: '0644'}\n")
+    ssh(lab.hosts[0].name, "rm -f /tmp/orc-first")
+    proc = run_orc("apply", str(book), "-i", str(lab_inventory), "--yes", "--ci",
+                   "--state-dir", str(tmp_path / ".orc"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"error: {book}:4: undefined variable: 'nope' is undefined"
+    assert ssh(lab.hosts[0].name, "test -e /tmp/orc-first").returncode == 1  # nothing ran
+    runs = json.loads(run_orc("runs", "--json", "--state-dir", str(tmp_path / ".orc")).stdout)
+    assert [r["status"] for r in runs] == ["failed"]
+
+
 @pytest.fixture
 def download_server(lab: Lab, tmp_path: Path):
     """An HTTP server on the lab bridge: the only address lab hosts can fetch from."""

@@ -14,14 +14,14 @@ from rich.live import Live
 from rich.table import Table
 
 from orchestrator import junit
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, OrcError
 from orchestrator.execute import RunOptions, run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.playbook import load_playbook
 from orchestrator.report import COLOURS, print_plan, summary_table, write_json
 from orchestrator.results import RunResult
 from orchestrator.rollout import run_rollout, wave_table
-from orchestrator.runs import INTERRUPTED, PAUSED, RunStore
+from orchestrator.runs import FAILED, INTERRUPTED, PAUSED, RunStore
 
 DEFAULT_INVENTORY = "inventory/lab.yaml"
 
@@ -139,6 +139,15 @@ def _stored_options(options: RunOptions) -> dict[str, Any]:
 
 
 def _execute(book, inventory, options, store, run, pause_after_wave, interactive, console):
+    try:
+        return _rollout(book, inventory, options, store, run, pause_after_wave, interactive,
+                        console)
+    except OrcError:
+        store.set_status(run.id, FAILED)  # stopped by bad input: not resumable, not running
+        raise
+
+
+def _rollout(book, inventory, options, store, run, pause_after_wave, interactive, console):
     if interactive:
         view = LiveRollout(book, console)
         with view:
@@ -173,6 +182,9 @@ def log_line(kind: str, data: dict) -> None:
     elif kind == "wave-done":
         reason = f" ({data['reason']})" if data.get("reason") else ""
         click.echo(f"  wave {data['wave'] + 1}: {data['status']}{reason}")
+    elif kind == "rolled-back":
+        click.echo(f"  rollback ({data['mode']}) of {', '.join(data['hosts'])}: "
+                   f"{'ok' if data['ok'] else 'FAILED'}")
     elif kind == "run":
         click.echo(f"run {data['run']}: {data['status']}")
 
