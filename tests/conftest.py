@@ -18,6 +18,7 @@ from orchestrator import lab as lab_api
 from orchestrator.lab import Lab
 
 TEST_LAB = os.environ.get("ORC_TEST_LAB", "orctest")
+REPO = Path(__file__).resolve().parent.parent
 TEST_LAB_HOSTS = 3
 ORC = str(Path(sys.executable).with_name("orc"))
 
@@ -56,3 +57,13 @@ def ssh(lab: Lab):
         return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def example_estate_env():
+    """What the example estate needs from the environment: the published example-only age key
+    for `secrets/lab.yaml`, and `roles/` for playbooks written elsewhere (in a tmp dir)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ORC_AGE_KEY_FILE", str(REPO / "secrets" / "example-keys" / "age.key"))
+        patch.setenv("ORC_ROLES_PATH", str(REPO / "roles"))
+        yield

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -36,15 +35,8 @@ def _task(run, host: str, name: str):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def example_key():
-    """The example estate's secrets open with the published example-only key."""
-    old = os.environ.get("ORC_AGE_KEY_FILE")
-    os.environ["ORC_AGE_KEY_FILE"] = str(REPO / "secrets" / "example-keys" / "age.key")
-    yield
-    if old is None:
-        del os.environ["ORC_AGE_KEY_FILE"]
-    else:
-        os.environ["ORC_AGE_KEY_FILE"] = old
+def _example_estate(example_estate_env):
+    """Every test here may apply the example estate."""
 
 
 @pytest.fixture(scope="module")

@@ -38,11 +38,9 @@ ROLLOUT = """\
 
 
 @pytest.fixture(scope="module")
-def fleet(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory):
+def fleet(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory,
+          example_estate_env):
     """Six converged hosts and a playbook that rolls the example estate out in waves."""
-    old = os.environ.get("ORC_AGE_KEY_FILE")
-    os.environ["ORC_AGE_KEY_FILE"] = str(REPO / "secrets" / "example-keys" / "age.key")
-    os.environ["ORC_ROLES_PATH"] = str(REPO / "roles")
     grown = lab_api.up(max(HOSTS, len(lab_api.load(TEST_LAB).hosts)), TEST_LAB, lab_inventory)
     names = [h.name for h in grown.hosts[:HOSTS]]
     work = tmp_path_factory.mktemp("rollout")
@@ -54,12 +52,7 @@ def fleet(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactor
             "--state-dir", str(work / ".orc")]
     converge = run_orc("apply", str(work / "converge.yaml"), *base, "-e", "app_version=1.0.0")
     assert converge.returncode == 0, converge.stdout + converge.stderr
-    yield {"names": names, "work": work, "base": base, "lab": grown}
-    os.environ.pop("ORC_ROLES_PATH", None)
-    if old is None:
-        os.environ.pop("ORC_AGE_KEY_FILE", None)
-    else:
-        os.environ["ORC_AGE_KEY_FILE"] = old
+    return {"names": names, "work": work, "base": base, "lab": grown}
 
 
 def rollout(fleet, *args: str, report: str = "report.json"):
