@@ -142,6 +142,16 @@ def test_a_changed_host_key_stops_that_host(machines: Path, inventory: Path,
     rows = {row["host"]: row for row in json.loads(proc.stdout)["hosts"]}
     assert rows["lab1"]["exit_code"] is None
     assert rows["lab2"]["exit_code"] == 0
+    # `orc lab up --vagrant` meets the same machine with a key other than the recorded one
+    original = known.read_text()
+    known.write_text(tampered.read_text())
+    try:
+        again = run([ORC, "lab", "up", "--vagrant", "--vagrant-dir", str(machines),
+                     "--inventory", str(tmp_path / "again.yaml")])
+    finally:
+        known.write_text(original)
+    assert again.returncode == 1
+    assert "lab1" in again.stderr and "shows another host key" in again.stderr
 
 
 def test_ssh_config_of_running_machines_parses(machines: Path) -> None:

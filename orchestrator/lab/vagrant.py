@@ -140,7 +140,11 @@ def record_host_keys(hosts: list[VagrantHost], path: Path) -> None:
 def _answers(host: VagrantHost, user: str, known_hosts: Path, command: str) -> bool:
     argv = ssh_command(VagrantHost(host.name, host.hostname, host.port, user,
                                    host.identity_file), known_hosts, command)
-    proc = subprocess.run(argv, capture_output=True, timeout=30, check=False)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    if "Host key verification failed" in proc.stderr:
+        raise LabError(f"{host.name} ({host.hostname}:{host.port}) shows another host key than "
+                       f"the one recorded in {known_hosts}: if the machine was made anew, remove "
+                       "that file (`orc lab down --vagrant` does) and run this again")
     return proc.returncode == 0
 
 
