@@ -22,13 +22,14 @@ from typing import Any
 
 import gevent
 from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.deploy import add_deploy
 from pyinfra.api.operation import add_op
 from pyinfra.api.operations import run_ops
 from pyinfra.context import ctx_state
 
 from orchestrator.errors import InputError, OrcError
 from orchestrator.inventory import Inventory
-from orchestrator.modules.base import FilePreview, HostContext, OpCall
+from orchestrator.modules.base import FilePreview, HostContext, Module, OpCall
 from orchestrator.playbook import Play, Playbook
 from orchestrator.results import (
     CHANGED, FAILED, NOT_RUN, OK, SKIPPED, HostResult, PlayResult, RunResult, TaskResult,
@@ -77,11 +78,15 @@ class _Record:
         return self.counts_as_change and any(m.will_change for m in self.metas)
 
 
-def selected(task: Task, options: RunOptions, extra_tags: frozenset[str] = frozenset()) -> bool:
-    tags = task.tags | extra_tags
+def tags_selected(tags: frozenset[str], options: RunOptions) -> bool:
+    """Ansible's --tags/--skip-tags rule; `always` runs unless skipped by name."""
     if options.tags and not (tags & options.tags or "always" in tags):
         return False
     return not (tags & options.skip_tags)
+
+
+def selected(task: Task, options: RunOptions, extra_tags: frozenset[str] = frozenset()) -> bool:
+    return tags_selected(task.tags | extra_tags, options)
 
 
 def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
@@ -177,17 +182,22 @@ def _add_host(play: Play, inventory: Inventory, name: str, host: Any, session: S
               base: dict[str, Any], options: RunOptions) -> list[_Record]:
     facts = LazyFacts(host)
     records: list[_Record] = []
-    sections: list[tuple[Task, frozenset[str], dict[str, Any], Any]] = []
     for ref, role in play.roles:
         for task in role.tasks:
-            sections.append((task, ref.tags, {"role": role, "ref": ref}, ref.when))
+            if selected(task, options, ref.tags):
+                variables = task_variables(base, inventory, name, facts, task,
+                                           options.extra_vars, role=role, ref=ref)
+                records += _add_task(task, host, session, variables, play, ref.when)
+        if role.deploys and tags_selected(ref.tags, options):
+            # deploy.py has no tags or `when` of its own: the role's, from the play, decide
+            variables = task_variables(base, inventory, name, facts, _deploy_task(role),
+                                       options.extra_vars, role=role, ref=ref)
+            if ref.when is None or evaluate(ref.when, variables, str(role.path)):
+                records += _add_deploys(role, host, session, variables)
     for task in play.tasks:
-        sections.append((task, frozenset(), {}, None))
-    for task, extra_tags, scope, role_when in sections:
-        if not selected(task, options, extra_tags):
-            continue
-        variables = task_variables(base, inventory, name, facts, task, options.extra_vars, **scope)
-        records += _add_task(task, host, session, variables, play, role_when)
+        if selected(task, options):
+            variables = task_variables(base, inventory, name, facts, task, options.extra_vars)
+            records += _add_task(task, host, session, variables, play, None)
     by_name: dict[str, list[_Record]] = {}
     for record in records:
         for notified in record.task.notify:
@@ -299,6 +309,44 @@ def _record_journals(play: Play, records: dict[str, list[_Record]], session: Ses
         result.hosts[name] = HostResult(name, error=f"journal: {job.exception}")
         session.state.active_hosts.discard(session.hosts[name])
         records.pop(name)
+
+
+def _deploy_task(role: Any) -> Task:
+    """The place of a role's deploy.py among its tasks, for variables and errors."""
+    return Task(name=f"{role.name}/deploy.py", module=_DEPLOY, args={},
+                path=str(role.path / "deploy.py"), line=1, role=role.name)
+
+
+_DEPLOY = Module("deploy", {}, lambda args, ctx: [])
+
+
+def _add_deploys(role: Any, host: Any, session: Session, variables: Variables) -> list[_Record]:
+    """Run a Python role's `@deploy` functions for one host; each operation they add becomes
+    a task of its own in the results (named as pyinfra names it)."""
+    records = []
+    state = session.state
+    for deploy in role.deploys:
+        inner = deploy._inner
+        kwargs = {"variables": variables} if "variables" in inspect.signature(inner).parameters \
+            else {}
+        before = len(host.op_hash_order)
+        try:
+            add_deploy(state, deploy, host=host, **kwargs)
+        except OrcError:
+            raise
+        except Exception as exc:
+            line = inspect.getsourcelines(inner)[1]
+            raise InputError(f"@deploy {inner.__name__}: {type(exc).__name__}: {exc}",
+                             path=str(role.path / "deploy.py"), line=line) from None
+        line = inspect.getsourcelines(inner)[1]
+        for op_hash in host.op_hash_order[before:]:
+            meta = state.get_op_data_for_host(host, op_hash).operation_meta
+            names = sorted(state.get_op_meta(op_hash).names)
+            task = Task(name=", ".join(names) or inner.deploy_name, module=_DEPLOY, args={},
+                        path=str(role.path / "deploy.py"), line=line, role=role.name)
+            records.append(_Record(task, TaskResult(task.name, task.where, NOT_RUN,
+                                                    role=role.name), [meta]))
+    return records
 
 
 def _collect(name: str, records: list[_Record], session: Session, dry_run: bool) -> HostResult:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,8 @@ class Role:
     defaults: dict[str, Any]
     vars: dict[str, Any]
     dependencies: list[RoleRef]
+    # pyinfra `@deploy` functions from the role's deploy.py, run after its YAML tasks
+    deploys: list[Callable[..., Any]] = field(default_factory=list)
 
     @property
     def files_dir(self) -> Path:
@@ -87,7 +92,32 @@ def load_role(ref: RoleRef, search: list[Path], where: dict) -> Role:
         defaults=yamlfile.load_mapping(yamlfile.find(path / "defaults", "main")),
         vars=yamlfile.load_mapping(yamlfile.find(path / "vars", "main")),
         dependencies=deps,
+        deploys=load_deploys(path / "deploy.py", ref.name),
     )
+
+
+def is_deploy(value: Any) -> bool:
+    return callable(value) and hasattr(getattr(value, "_inner", None), "deploy_name")
+
+
+def load_deploys(path: Path, role: str) -> list[Callable[..., Any]]:
+    """The `@deploy` functions a Python role defines, in the order they are written."""
+    if not path.is_file():
+        return []
+    spec = importlib.util.spec_from_file_location(f"orc_role_{role}", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    try:
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    except Exception as exc:
+        line = exc.lineno if isinstance(exc, SyntaxError) else None
+        raise InputError(f"cannot load: {type(exc).__name__}: {exc}", path=path,
+                         line=line) from None
+    found = [value for value in vars(module).values()
+             if is_deploy(value) and getattr(value, "__module__", None) == module.__name__]
+    found.sort(key=lambda f: inspect.getsourcelines(f._inner)[1])
+    if not found:
+        raise InputError("deploy.py defines no pyinfra @deploy function", path=path)
+    return found
 
 
 def expand(refs: list[RoleRef], search: list[Path], where: dict) -> list[tuple[RoleRef, Role]]:

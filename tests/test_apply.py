@@ -193,6 +193,21 @@ def test_an_undefined_variable_is_one_line_and_touches_no_host(lab: Lab, lab_inv
     assert [r["status"] for r in runs] == ["failed"]
 
 
+def test_a_python_role_runs_its_deploy_functions_idempotently(lab: Lab, lab_inventory: Path,
+                                                             ssh) -> None:
+    book = REPO / "tests" / "data" / "pyrole" / "site.yaml"
+    host = lab.hosts[0].name
+    first = _apply(lab_inventory, book, limit=host)
+    second = _apply(lab_inventory, book, limit=host)
+    assert not first.failed and not second.failed
+    tasks = {t.name: t.status for t in first.plays[0].hosts[host].tasks}
+    assert tasks == {"motd from Python | py-group": "changed",
+                     "motd from Python | python motd": "changed"}
+    assert second.plays[0].hosts[host].changed == 0
+    assert ssh(host, "cat /etc/motd.d/orc-python").stdout == f"{host}: hello from deploy.py\n"
+    assert ssh(host, "getent group pyrole").returncode == 0
+
+
 @pytest.fixture
 def download_server(lab: Lab, tmp_path: Path):
     """An HTTP server on the lab bridge: the only address lab hosts can fetch from."""

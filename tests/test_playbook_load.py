@@ -121,3 +121,17 @@ def test_template_file_with_bad_syntax_names_the_template_line(tmp_path: Path) -
     with pytest.raises(InputError) as err:
         load_playbook(book)
     assert str(err.value).startswith(f"{templates / 'site.j2'}:2: template syntax:")
+
+
+def test_python_role_without_deploy_functions_or_with_a_syntax_error(tmp_path: Path) -> None:
+    role = tmp_path / "roles" / "py"
+    role.mkdir(parents=True)
+    book = tmp_path / "site.yaml"
+    book.write_text("- hosts: all\n  roles: [py]\n")
+    (role / "deploy.py").write_text("def plain():\n    pass\n")
+    with pytest.raises(InputError, match="deploy.py: deploy.py defines no pyinfra @deploy"):
+        load_playbook(book)
+    (role / "deploy.py").write_text("from pyinfra.api import deploy\n\ndef broken(:\n")
+    with pytest.raises(InputError) as err:
+        load_playbook(book)
+    assert str(err.value).startswith(f"{role / 'deploy.py'}:3: cannot load: SyntaxError")
