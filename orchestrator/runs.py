@@ -25,6 +25,7 @@ from orchestrator.errors import InputError, OrcError
 RUNNING, PAUSED, SUCCEEDED, FAILED, HALTED, ABORTED, INTERRUPTED = (
     "running", "paused", "succeeded", "failed", "halted", "aborted", "interrupted",
 )
+ROLLED_BACK = "rolled-back"
 HOLDING = (RUNNING, PAUSED)
 
 SCHEMA = """
@@ -37,6 +38,11 @@ CREATE TABLE IF NOT EXISTS waves (
     run_id TEXT NOT NULL, play INTEGER NOT NULL, wave INTEGER NOT NULL, hosts TEXT NOT NULL,
     status TEXT NOT NULL, started REAL, finished REAL, report TEXT,
     PRIMARY KEY (run_id, play, wave)
+);
+CREATE TABLE IF NOT EXISTS preimages (
+    run_id TEXT NOT NULL, host TEXT NOT NULL, batch TEXT NOT NULL, seq INTEGER NOT NULL,
+    kind TEXT NOT NULL, key TEXT NOT NULL, task TEXT NOT NULL, predicted INTEGER NOT NULL,
+    summary TEXT NOT NULL, PRIMARY KEY (run_id, host, batch, seq)
 );
 """
 
@@ -58,6 +64,11 @@ class Run:
     controller: str | None
     created: float
     updated: float
+
+
+def _machine(key: str) -> str:
+    """A held host is `name@address:port`; the machine is what two runs must not share."""
+    return key.rpartition("@")[2] or key
 
 
 def new_run_id() -> str:
@@ -129,7 +140,8 @@ class RunStore:
                 db.execute("UPDATE runs SET status=?, updated=? WHERE id=?",
                            (INTERRUPTED, time.time(), other.id))  # a stale lock: its process died
                 continue
-            shared = sorted(wanted & set(other.hosts))
+            theirs = {_machine(h): h for h in other.hosts}
+            shared = sorted(theirs[_machine(h)] for h in wanted if _machine(h) in theirs)
             if shared:
                 more = f" and {len(shared) - 1} more" if len(shared) > 1 else ""
                 raise LockError(f"run {other.id} ({other.status}, pid {other.pid}) holds "
@@ -177,3 +189,18 @@ class RunStore:
             rows = db.execute("SELECT report FROM waves WHERE run_id=? ORDER BY play, wave",
                               (run_id,)).fetchall()
         return [json.loads(row[0]) for row in rows]
+
+    def record_preimages(self, run_id: str, host: str, batch: str,
+                         rows: list[tuple[int, str, str, str, bool, str]]) -> None:
+        """Index what a host recorded (kind, key, task, summary): the bytes stay on the host."""
+        with self._db() as db:
+            db.executemany("INSERT OR REPLACE INTO preimages VALUES (?,?,?,?,?,?,?,?,?)",
+                           [(run_id, host, batch, *row) for row in rows])
+
+    def preimages(self, run_id: str) -> list[dict[str, Any]]:
+        with self._db() as db:
+            rows = db.execute("SELECT host, batch, seq, kind, key, task, predicted, summary "
+                              "FROM preimages WHERE run_id=? ORDER BY host, batch, seq",
+                              (run_id,)).fetchall()
+        names = ("host", "batch", "seq", "kind", "key", "task", "predicted", "summary")
+        return [dict(zip(names, row)) for row in rows]

@@ -43,3 +43,11 @@ def test_runs_are_found_by_a_unique_prefix(tmp_path) -> None:
     store = RunStore(tmp_path)
     run = store.start("site.yaml", [], {}, [])
     assert store.get(run.id[:-2]).id == run.id
+
+
+def test_hosts_are_the_same_machine_by_address_whatever_their_names(tmp_path) -> None:
+    store = RunStore(tmp_path)
+    first = store.start("site.yaml", [], {}, ["web1@10.0.0.1:22"])
+    store.start("other.yaml", [], {}, ["web1@10.9.9.9:22"])  # another lab's web1
+    with pytest.raises(LockError, match=f"run {first.id} .* holds web1@10.0.0.1:22"):
+        store.start("site.yaml", [], {}, ["frontend@10.0.0.1:22"])

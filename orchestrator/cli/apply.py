@@ -16,7 +16,7 @@ from rich.table import Table
 from orchestrator import junit
 from orchestrator.errors import InputError, OrcError
 from orchestrator.execute import RunOptions, run_playbook
-from orchestrator.inventory import load_inventory
+from orchestrator.inventory import connection_for, load_inventory
 from orchestrator.playbook import load_playbook
 from orchestrator.report import COLOURS, print_plan, summary_table, write_json
 from orchestrator.results import RunResult
@@ -123,9 +123,21 @@ def apply(playbook, inventories, limit, tags, skip_tags, extra_vars, verbose, js
         click.confirm(f"Roll {playbook} out to {len(hosts)} host(s)?", abort=True)
     store = RunStore(state_dir)
     stored = {**_stored_options(options), "pause_after_wave": pause_after_wave}
-    run = store.start(str(playbook.resolve()), _sources(inventories), stored, hosts)
+    run = store.start(str(playbook.resolve()), _sources(inventories), stored,
+                      lock_keys(inventory, hosts))
     _finish(_execute(book, inventory, options, store, run, pause_after_wave, interactive,
                      console), verbose, json_path, junit_path, console)
+
+
+def lock_keys(inventory, names: list[str]) -> list[str]:
+    """What a run holds: the machines it connects to, so two inventories that call one machine
+    by different names (or two machines by one name) lock correctly."""
+    keys = []
+    for name in names:
+        connection = connection_for(inventory, name)
+        where = "local" if connection.local else f"{connection.hostname}:{connection.port}"
+        keys.append(f"{name}@{where}")
+    return keys
 
 
 def _sources(inventories: tuple[str, ...]) -> list[str]:
