@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from orchestrator import hostlock
@@ -23,7 +23,7 @@ from orchestrator.playbook import Play, Playbook
 from orchestrator.remote import run_command
 from orchestrator.results import PlayResult
 from orchestrator.runs import (
-    ABORTED, FAILED, HALTED, PAUSED, RUNNING, SUCCEEDED, Run, RunStore,
+    ABORTED, FAILED, HALTED, PAUSED, ROLLED_BACK, RUNNING, SUCCEEDED, Run, RunStore,
 )
 from orchestrator.templating import Variables
 from orchestrator.waves import Wave, plan_waves, wave_failed
@@ -89,6 +89,7 @@ class RolloutReport:
     started: float = field(default_factory=time.time)
     finished: float = 0.0
     waves: list[WaveReport] = field(default_factory=list)
+    rollback: dict[str, Any] | None = None  # what `rollback: auto|wave` restored on a halt
 
     @property
     def failed(self) -> bool:
@@ -176,7 +177,8 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
                 run: Run, *, pause_after_wave: int | None = None,
                 on_event: Event | None = None) -> RolloutReport:
     """Run (or continue) `run` from its recorded position to the end, a pause or a halt."""
-    emit = on_event or (lambda kind, data: None)
+    emit = _indexing(on_event or (lambda kind, data: None), store, run.id)
+    options = replace(options, run_id=run.id)
     report = RolloutReport(run.id, str(book.path))
     report.waves = [_wave_from_dict(w) for w in store.waves(run.id)]
     start_play, start_wave = run.position["play"], run.position["wave"]
@@ -201,6 +203,11 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
                 failed_hosts |= set(wave_report.failed_hosts)
                 position = {"play": play_index, "wave": wave.index + 1}
                 if wave_report.status == FAILED:
+                    if policy.rollback != "manual":
+                        report.rollback = _roll_back(report, play, policy, inventory, run.id,
+                                                     emit)
+                        if policy.rollback == "auto" and report.rollback["ok"]:
+                            return _finish(report, store, ROLLED_BACK, position, emit)
                     return _finish(report, store, HALTED, position, emit)
                 last = play_index == len(book.plays) - 1 and wave.index == len(waves) - 1
                 wants_pause = policy.pause or (pause_after_wave is not None
@@ -212,6 +219,50 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
         start_wave = 0
     status = FAILED if failed_hosts else SUCCEEDED
     return _finish(report, store, status, {"play": len(book.plays), "wave": 0}, emit)
+
+
+def _roll_back(report: RolloutReport, play: Play, policy: Policy, inventory: Inventory,
+               run_id: str, emit: Event) -> dict[str, Any]:
+    """`rollback: wave` restores the failed wave's hosts, `auto` every host of the run, newest
+    wave first; then the play's health checks run again on them."""
+    from orchestrator.restore import rollback
+
+    waves = report.waves[-1:] if policy.rollback == "wave" else list(reversed(report.waves))
+    result: dict[str, Any] = {"mode": policy.rollback, "hosts": {}, "health": {}, "ok": True}
+    done: set[str] = set()
+    for wave in waves:
+        hosts = [h for h in wave.hosts if h not in done]
+        if not hosts:
+            continue
+        done |= set(hosts)
+        back = rollback(inventory, run_id, hosts, sudo=bool(play.become), on_event=emit)
+        for name, host in back.hosts.items():
+            result["hosts"][name] = {
+                "restored": sum(i.status == "restored" for i in host.items),
+                "irreversible": [i.key for i in host.irreversible],
+                "failed": [f"{i.key}: {i.detail}" for i in host.items if i.status == "failed"],
+                "handlers": host.handlers, "error": host.error,
+            }
+        result["ok"] = result["ok"] and not back.failed
+    if policy.health and done:
+        emit("health", {"wave": -1, "hosts": sorted(done)})
+        health = check_hosts(list(policy.health), sorted(done), _variables_for(play, inventory),
+                             _command_runner(inventory))
+        result["health"] = {h: [asdict(r) for r in rs] for h, rs in health.items()}
+        result["ok"] = result["ok"] and not _unhealthy(health)
+    emit("rolled-back", {"mode": policy.rollback, "hosts": sorted(done), "ok": result["ok"]})
+    return result
+
+
+def _indexing(emit: Event, store: RunStore, run_id: str) -> Event:
+    """Keep the controller's index of what each host recorded, then pass events on."""
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        if kind == "journal":
+            batch = data["batch"]
+            store.record_preimages(run_id, data["host"], batch.name, [
+                (i.seq, i.kind, i.key, i.task, i.predicted, i.summary()) for i in batch.images])
+        emit(kind, data)
+    return on_event
 
 
 def _finish(report: RolloutReport, store: RunStore, status: str, position: dict[str, int],

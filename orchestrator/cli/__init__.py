@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "abort": "orchestrator.cli.runs:abort",
     "runs": "orchestrator.cli.runs:runs",
     "show": "orchestrator.cli.runs:show",
+    "rollback": "orchestrator.cli.rollback:rollback",
     "lab": "orchestrator.cli.lab:lab",
     "secrets": "orchestrator.cli.secrets:secrets",
     "inventory": "orchestrator.cli.inventory:inventory",

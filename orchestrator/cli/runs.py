@@ -53,7 +53,8 @@ def show(run_id: str, state_dir: Path, as_json: bool) -> None:
     run = store.get(run_id)
     waves = store.waves(run.id)
     if as_json:
-        click.echo(json.dumps({"run": run.__dict__, "waves": waves}, indent=2, default=str))
+        click.echo(json.dumps({"run": run.__dict__, "waves": waves,
+                               "preimages": store.preimages(run.id)}, indent=2, default=str))
         return
     console = Console()
     console.print(f"run [bold]{run.id}[/]: {run.status} — {run.playbook}")
@@ -76,6 +77,12 @@ def show(run_id: str, state_dir: Path, as_json: bool) -> None:
                 detail = bad[-1]["detail"] if bad else ""
             table.add_row(host, status, str(changed), detail)
         console.print(table)
+    recorded: dict[str, dict[str, int]] = {}
+    for image in store.preimages(run.id):
+        kinds = recorded.setdefault(image["host"], {})
+        kinds[image["kind"]] = kinds.get(image["kind"], 0) + 1
+    for host, kinds in sorted(recorded.items()):
+        console.print(f"{host}: recorded " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
 
 
 @click.command()
