@@ -24,7 +24,7 @@ from orchestrator.lab.state import Lab
 from orchestrator.results import CHANGED, OK, HostResult, PlayResult, RunResult, TaskResult
 from orchestrator.roletest import converge as converge_mod
 from orchestrator.roletest import load_scenario, molecule, scenario_names
-from orchestrator.roletest.hosts import MARKER
+from orchestrator.roletest.hosts import MARKER, claimed
 from tests.conftest import ORC, TEST_LAB
 
 REPO = Path(__file__).resolve().parent.parent
@@ -181,6 +181,16 @@ def test_a_lab_not_started_by_orc_test_is_never_touched(tmp_path: Path) -> None:
     assert "lab 'mine' was not started by `orc test`" in proc.stdout
     assert "no hosts to remove" in proc.stdout
     assert state.exists() and not (root / "mine" / MARKER).exists()
+
+
+def test_a_lab_in_use_by_another_role_test_is_refused(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORC_LAB_ROOT", str(tmp_path))
+    with claimed("busy"):
+        proc = orc_test("nginx", "--lab", "busy", ORC_LAB_ROOT=str(tmp_path))
+    assert proc.returncode == 1
+    assert "lab 'busy' is in use by another `orc test`" in proc.stderr
+    assert not (tmp_path / "busy").exists()
 
 
 def test_one_of_role_or_all_is_needed() -> None:

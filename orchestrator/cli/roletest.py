@@ -26,6 +26,8 @@ class _View(roletest.Events):
         self.status = None
 
     def step_started(self, step: str) -> None:
+        if self.status is not None:  # a step cut short (Ctrl-C): destroy still gets a view
+            self.status.stop()
         self.status = self.console.status(f"[bold]{step}[/]", spinner="dots")
         self.status.start()
 

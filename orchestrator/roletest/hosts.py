@@ -8,8 +8,11 @@ the lab's own names stay behind the addresses.
 
 from __future__ import annotations
 
+import fcntl
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +42,21 @@ class TestHosts:
     @property
     def names(self) -> list[str]:
         return list(self.addresses)
+
+
+@contextmanager
+def claimed(lab_name: str) -> Iterator[None]:
+    """Hold the role test's lab for one run, so a second `orc test` on the same lab fails at
+    once instead of replacing hosts the first one is using."""
+    check_name(lab_name)
+    lab_root().mkdir(parents=True, exist_ok=True)
+    with open(lab_root() / f".{lab_name}.roletest.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"lab {lab_name!r} is in use by another `orc test`: wait for it, "
+                             "or pass another --lab") from None
+        yield
 
 
 def create(scenario: Scenario, lab_name: str = DEFAULT_LAB,

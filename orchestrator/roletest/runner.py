@@ -175,7 +175,11 @@ def run_role_test(scenario: Scenario, *, lab_name: str = hosts_mod.DEFAULT_LAB,
                   keep: bool = False, extra_vars: dict[str, Any] | None = None,
                   events: Events | None = None, only: str | None = None) -> RoleTestResult:
     """Run the whole sequence (or the one step `only` names) and return what each step did."""
-    run = _Run(scenario, lab_name, events or Events(), extra_vars)
+    with hosts_mod.claimed(lab_name):
+        return _run(_Run(scenario, lab_name, events or Events(), extra_vars), keep, only)
+
+
+def _run(run: _Run, keep: bool, only: str | None) -> RoleTestResult:
     if only is not None:
         if only not in STEPS:
             raise ValueError(f"unknown step {only!r}")
@@ -191,7 +195,7 @@ def run_role_test(scenario: Scenario, *, lab_name: str = hosts_mod.DEFAULT_LAB,
     finally:
         if keep and run._hosts is not None:
             run.record(StepResult("destroy", SKIPPED,
-                                  summary=f"kept: lab {lab_name}, inventory "
+                                  summary=f"kept: lab {run.lab_name}, inventory "
                                           f"{run._hosts.inventory_path}"))
         else:
             run.step("destroy")
