@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ from orchestrator.lab.state import check_name, lab_root
 from orchestrator.roletest.scenario import Scenario
 
 DEFAULT_LAB = "roletest"
+Progress = Callable[[str], None]
 MARKER = "orc-test"
 
 
@@ -60,7 +61,7 @@ def claimed(lab_name: str) -> Iterator[None]:
 
 
 def create(scenario: Scenario, lab_name: str = DEFAULT_LAB,
-           progress=lambda line: None) -> TestHosts:
+           progress: Progress = lambda line: None) -> TestHosts:
     """Fresh hosts for the scenario: a lab left by an earlier role test is removed first."""
     check_name(lab_name)
     directory = lab_root() / lab_name
@@ -110,7 +111,7 @@ def attach(scenario: Scenario, lab_name: str = DEFAULT_LAB) -> TestHosts:
                      files / "cm")
 
 
-def destroy(lab_name: str = DEFAULT_LAB, progress=lambda line: None) -> bool:
+def destroy(lab_name: str = DEFAULT_LAB, progress: Progress = lambda line: None) -> bool:
     """Remove the role test's lab; a lab without the role-test mark is never touched."""
     if not (lab_root() / lab_name / MARKER).exists():
         return False
