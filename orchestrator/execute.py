@@ -27,6 +27,7 @@ from pyinfra.api.operation import add_op
 from pyinfra.api.operations import run_ops
 from pyinfra.context import ctx_state
 
+from orchestrator import journal
 from orchestrator.errors import InputError, OrcError
 from orchestrator.inventory import Inventory
 from orchestrator.modules.base import FilePreview, HostContext, Module, OpCall
@@ -112,7 +113,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     if not options.dry_run:
         _check_secret_versions(vars_files, names, options.allow_downgrade)
     base = play_variables(play, inventory, names, vars_files)
-    session = open_session(inventory, names)
+    # an operation ran (for crash tests, see journal.crash_point)
+    session = open_session(inventory, names, on_op=lambda host, op, ok: journal.crash_point(1))
     for name in names:
         if name in session.unreachable:
             result.hosts[name] = HostResult(name, error=session.unreachable[name],
@@ -143,6 +145,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             records[name] = outcome
     if options.run_id and not options.dry_run:
         _record_journals(play, records, session, options.run_id, result, emit)
+        journal.crash_point()
     if not options.dry_run and session.state.active_hosts:
         try:
             run_ops(session.state)
@@ -279,18 +282,19 @@ def _record_journals(play: Play, records: dict[str, list[_Record]], session: Ses
                      run_id: str, result: PlayResult, emit: Event) -> None:
     """Record every host's pre-images (in parallel) before anything runs; a host whose journal
     cannot be written is failed and runs nothing."""
-    from orchestrator import journal
-
     def planned(host_records: list[_Record]) -> list[journal.Planned]:
         handlers = [r for r in host_records if r.notifiers is not None]
         found = []
         for record in host_records:
-            if record.result.status == SKIPPED or record.task.check_mode or not record.calls:
+            if record.result.status == SKIPPED or record.task.check_mode or not record.metas:
                 continue
             notify = [{"name": h.task.name, "module": h.task.module.name, "args": h.args}
                       for h in handlers if any(r is record for r in h.notifiers or [])]
             resources = [res for call in record.calls
                          for res in journal.resources_of(call.op, call.kwargs, record.task.undo)]
+            if not record.calls:  # a deploy.py's operations: rollback lists them, never silent
+                resources = [journal.Resource("unsupported", record.task.name, {
+                    "why": "operations of a role's deploy.py are not recorded"})]
             found.append(journal.Planned(record.task.name, record.task.where,
                                          record.will_change(), resources, notify))
         return found

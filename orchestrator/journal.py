@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shlex
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -317,6 +319,23 @@ def read_batches(host: Any, run_id: str, sudo: bool = False) -> list[Batch]:
     text = "\n".join(output.stdout_lines)
     batches = [Batch.from_json(chunk) for chunk in text.split("@@orc@@") if chunk.strip()]
     return sorted(batches, key=lambda b: b.name)
+
+
+KILL_AFTER = "ORC_KILL_AFTER_OPS"
+_ops_done = 0
+
+
+def crash_point(count: int = 0) -> None:
+    """For crash tests: with ORC_KILL_AFTER_OPS=N, orc kills itself (SIGKILL, like a power cut
+    of the controller) once N operations have run after their journals were recorded; N=0
+    kills it right after the first journals are on the hosts."""
+    global _ops_done
+    limit = os.environ.get(KILL_AFTER)
+    if limit is None:
+        return
+    _ops_done += count
+    if _ops_done >= int(limit):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class JournalError(HostError):

@@ -46,7 +46,9 @@ def rollback(run_id, inventories, limit, state_dir, become, force, verbose) -> N
     sources = list(inventories) or (run.inventory if run else [])
     playbook_dir = Path(run.playbook).parent if run else Path.cwd()
     inventory = load_inventory(sources, playbook_dir=playbook_dir)
-    hosts = run.hosts if run else inventory.select("all", None)
+    # a run holds `name@address:port` (older runs: the name)
+    hosts = ([h.rpartition("@")[0] or h for h in run.hosts] if run
+             else inventory.select("all", None))
     if limit:
         allowed = set(inventory.select("all", limit))
         hosts = [h for h in hosts if h in allowed]
