@@ -19,7 +19,7 @@ The no-op apply is repeated (`--noop-runs`, 3) and the fastest counts; before ev
 benchmark waits (up to 3 minutes) for the machine's CPU to be mostly idle (`--max-busy`), and
 records how busy it was, since other work on the machine would be timed with the tool.
 
-Measured per run: wall time, the peak RSS of the largest controller process (`wait4`), and the
+Measured per run: wall time, the controller's CPU time (user + system), the peak RSS of the largest controller process (`wait4`), and the
 peak total RSS of the controller's process tree (sampled; Ansible forks a process per host), the
 changed count each tool reports, and its exit code. No fact gathering: the play says
 `gather_facts: false` (and ansible.cfg `gathering = explicit`); orc and pyinfra read only the
@@ -73,6 +73,7 @@ class Measurement:
     hosts: int
     run: str  # "first" or "noop"
     seconds: float
+    cpu_seconds: float  # user + system CPU time of the tool's controller processes
     max_rss_mb: float  # the largest single process of the tool
     tree_rss_mb: float  # the tool's whole process tree at its peak (sampled)
     changed: int | None  # tasks (orc), operations (pyinfra) or tasks (ansible) changed, all hosts
@@ -298,7 +299,8 @@ def timed(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         sampler.stop()
-    return {"seconds": round(seconds, 2), "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    return {"seconds": round(seconds, 2),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2), "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "tree_rss_mb": round(sampler.peak / 1024 / 1024, 1), "exit_code": proc.returncode,
             "log": str(log)}
 
@@ -381,12 +383,12 @@ def task_results(report: object) -> list[dict]:
 
 
 def table(results: list[Measurement]) -> str:
-    rows = [("tool", "hosts", "run", "seconds", "all runs", "max RSS MB", "tree RSS MB",
+    rows = [("tool", "hosts", "run", "seconds", "all runs", "CPU s", "max RSS MB", "tree RSS MB",
              "changed", "exit", "CPU busy before")]
     for (tool, hosts, run), r in best(results).items():
         runs = [x for x in results if (x.tool, x.hosts, x.run) == (tool, hosts, run)]
         rows.append((tool, str(hosts), run, f"{r.seconds:.2f}",
-                     " ".join(f"{x.seconds:.1f}" for x in runs),
+                     " ".join(f"{x.seconds:.1f}" for x in runs), f"{r.cpu_seconds:.1f}",
                      f"{max(x.max_rss_mb for x in runs):.0f}",
                      f"{max(x.tree_rss_mb for x in runs):.0f}",
                      ",".join(str(x.changed) for x in runs),
