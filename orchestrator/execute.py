@@ -299,18 +299,26 @@ def _record_journals(play: Play, records: dict[str, list[_Record]], session: Ses
                                          record.will_change(), resources, notify))
         return found
 
-    sudo = bool(play.become)
-    jobs = {name: gevent.spawn(journal.record, session.hosts[name], run_id, play.name,
-                               planned(host_records), sudo)
+    def record(name: str, host_records: list[_Record]) -> Any:
+        host = session.hosts[name]
+        # the journal lives under /var/lib/orc: root's, through sudo when the play or the
+        # inventory (ansible_become) says the host is reached as another user
+        sudo = bool(play.become) or bool(host.data.get("_sudo"))
+        try:
+            return journal.record(host, run_id, play.name, planned(host_records), sudo)
+        except Exception as exc:  # a value, so gevent never prints it as a traceback
+            return exc
+
+    jobs = {name: gevent.spawn(record, name, host_records)
             for name, host_records in records.items()
             if session.hosts[name] in session.state.active_hosts}
     gevent.joinall(list(jobs.values()))
     for name, job in jobs.items():
-        if job.successful():
+        if not isinstance(job.value, Exception):
             if job.value is not None:
                 emit("journal", {"host": name, "batch": job.value})
             continue
-        result.hosts[name] = HostResult(name, error=f"journal: {job.exception}")
+        result.hosts[name] = HostResult(name, error=f"journal: {job.value}")
         session.state.active_hosts.discard(session.hosts[name])
         records.pop(name)
 

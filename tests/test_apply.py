@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from orchestrator.execute import RunOptions, run_playbook
 from orchestrator.inventory import load_inventory
@@ -206,6 +207,27 @@ def test_a_python_role_runs_its_deploy_functions_idempotently(lab: Lab, lab_inve
     assert second.plays[0].hosts[host].changed == 0
     assert ssh(host, "cat /etc/motd.d/orc-python").stdout == f"{host}: hello from deploy.py\n"
     assert ssh(host, "getent group pyrole").returncode == 0
+
+
+def test_become_from_the_inventory_applies_and_journals_as_root(lab: Lab, lab_inventory: Path,
+                                                                tmp_path: Path, ssh) -> None:
+    host = lab.hosts[0]
+    ssh(host.name, "id opsu >/dev/null 2>&1 || useradd -m -s /bin/bash opsu; "
+                   "install -d -o opsu -m 700 /home/opsu/.ssh; "
+                   "install -o opsu -m 600 /root/.ssh/authorized_keys /home/opsu/.ssh/; "
+                   "echo 'opsu ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/opsu; rm -f /etc/orc-become")
+    data = yaml.safe_load(lab_inventory.read_text())
+    data["all"]["vars"].update({"ansible_user": "opsu", "ansible_become": True})
+    inventory = tmp_path / "become.yaml"
+    inventory.write_text(yaml.safe_dump(data))
+    book = tmp_path / "become-site.yaml"
+    book.write_text("- hosts: all\n  tasks:\n"
+                    "    - copy: {content: \"as root\\n\", dest: /etc/orc-become, mode: '0640'}\n")
+    proc = run_orc("apply", str(book), "-i", str(inventory), "--limit", host.name, "--yes",
+                   "--ci", "--state-dir", str(tmp_path / ".orc"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ssh(host.name, "stat -c '%U %a' /etc/orc-become").stdout.strip() == "root 640"
+    assert ssh(host.name, "ls /var/lib/orc/runs").stdout.strip() != ""
 
 
 @pytest.fixture
