@@ -103,6 +103,7 @@ def main() -> int:
         parser.error("run as root: the benchmark starts lab hosts")
 
     work = Path(tempfile.mkdtemp(prefix="orc-bench-apply-"))
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), flush=True)
     collections = ansible_collections() if "ansible" in tools else None
     results: list[Measurement] = []
     try:
@@ -430,6 +431,12 @@ def versions() -> dict[str, str]:
             found[package] = version(package)
         except PackageNotFoundError:
             found[package] = "absent"
+    # orc changes faster than its version number: name the commit, and say if the tree differs
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                          check=False, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "orchestrator"],
+                           check=False, capture_output=True, text=True).stdout.strip()
+    found["orc commit"] = (head + (" (orchestrator/ modified)" if dirty else "")) or "unknown"
     return found
 
 
