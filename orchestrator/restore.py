@@ -13,6 +13,7 @@ reported as irreversible, never skipped silently.
 from __future__ import annotations
 
 import io
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from pyinfra.operations import apt, files, server, systemd
 
 from orchestrator import journal, modules
 from orchestrator.errors import InputError
+from orchestrator.hostlock import LOCK
 from orchestrator.inventory import Inventory
 from orchestrator.journal import Batch, PreImage
 from orchestrator.modules.base import HostContext
@@ -367,10 +369,15 @@ def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool 
         second[name] = (services, _notified(host_steps))
     if any(services or handlers for services, handlers in second.values()):
         _second_phase(inventory, second, report, sudo)
-    for name in steps:
-        if not report.hosts[name].failed:
-            session.hosts[name].run_shell_command(
-                f"touch {journal.run_dir(run_id)}/rolled-back", _sudo=sudo)
+    run = shlex.quote(run_id)
+    for name, host in session.hosts.items():
+        if report.hosts[name].failed:
+            continue
+        # marked done, and the host's rollout lock freed if the (killed) run still holds it:
+        # also on hosts it locked but never reached
+        mark = f"touch {journal.run_dir(run_id)}/rolled-back; " if name in steps else ""
+        host.run_shell_command(
+            f'{mark}[ "$(cat {LOCK} 2>/dev/null)" = {run} ] && rm -f {LOCK}; true', _sudo=sudo)
     emit("rollback-done", {"run": run_id, "failed": report.failed})
     return report
 

@@ -4,7 +4,6 @@ every resource kind back byte for byte, from the run index or from the hosts alo
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,22 +16,38 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data" / "rollback"
 SNAPSHOT = (DATA / "snapshot.sh").read_text()
+ROLLOUT = """\
+- name: web
+  hosts: all
+  serial: {serial}
+  canary: [{canary}]
+  max_fail_percentage: 0
+  rollback: {rollback}
+  health:
+    - http: "http://{{{{ ansible_host }}}}/healthz"
+      retries: 2
+      interval: 1s
+  vars_files:
+    - {secrets}
+  roles: [common, app, nginx]
+"""
+
+
+def playbook(serial: str, rollback: str, canary: str) -> str:
+    """The example estate as a health-checked rollout, for playbooks written in a tmp dir."""
+    return ROLLOUT.format(serial=serial, rollback=rollback, canary=canary,
+                          secrets=REPO / "secrets" / "lab.yaml")
+
+
 HOSTS = 2
 
 
 @pytest.fixture(scope="module")
-def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory):
-    saved = {k: os.environ.get(k) for k in ("ORC_AGE_KEY_FILE", "ORC_ROLES_PATH")}
-    os.environ["ORC_AGE_KEY_FILE"] = str(REPO / "secrets" / "example-keys" / "age.key")
-    os.environ["ORC_ROLES_PATH"] = str(REPO / "roles")
+def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory,
+         example_estate_env):
     path = tmp_path_factory.mktemp("rollback")
-    names = [h.name for h in lab.hosts[:HOSTS]]
-    yield {"dir": path, "names": names, "inventory": lab_inventory}
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    return {"dir": path, "names": [h.name for h in lab.hosts[:HOSTS]],
+            "inventory": lab_inventory}
 
 
 def snapshot(ssh, names: list[str]) -> dict[str, str]:
@@ -57,7 +72,8 @@ def apply(work, playbook: str, *args: str) -> str:
 def test_rollback_restores_every_resource_kind_byte_for_byte(work, ssh) -> None:
     names = work["names"]
     before = snapshot(ssh, names)
-    estate = apply(work, "estate.yaml")
+    # a value of its own, so the run changes something even on hosts converged before
+    estate = apply(work, "estate.yaml", "-e", "common_environment=estate")
     deployed = snapshot(ssh, names)
     change = apply(work, "change.yaml", "-e", "app_version=2.0.0", "-e", "common_environment=prod",
                    "-e", "common_somaxconn=2048")

@@ -4,61 +4,35 @@ restored from the hosts' journals and the app answers /healthz again."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from orchestrator.lab import Lab
 from tests.conftest import run_orc
-from tests.test_rollback import snapshot
+from tests.test_rollback import playbook, snapshot
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parent.parent
 HOSTS = 2
-PLAYBOOK = """\
-- name: web
-  hosts: all
-  serial: {serial}
-  canary: [{canary}]
-  max_fail_percentage: 0
-  rollback: {rollback}
-  health:
-    - http: "http://{{{{ ansible_host }}}}/healthz"
-      retries: 2
-      interval: 1s
-  vars_files:
-    - {secrets}
-  roles: [common, app, nginx]
-"""
 
 
 @pytest.fixture(scope="module")
-def fleet(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory):
+def fleet(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory,
+          example_estate_env):
     """Two hosts with release 1.0.0, and playbooks for each rollback policy."""
-    saved = {k: os.environ.get(k) for k in ("ORC_AGE_KEY_FILE", "ORC_ROLES_PATH")}
-    os.environ["ORC_AGE_KEY_FILE"] = str(REPO / "secrets" / "example-keys" / "age.key")
-    os.environ["ORC_ROLES_PATH"] = str(REPO / "roles")
     work = tmp_path_factory.mktemp("rollback-rollout")
     names = [h.name for h in lab.hosts[:HOSTS]]
-    secrets = REPO / "secrets" / "lab.yaml"
     for name, serial, rollback in (("converge", "0", "manual"), ("auto", "[1, 1]", "auto"),
                                    ("wave", "[1, 1]", "wave")):
-        (work / f"{name}.yaml").write_text(PLAYBOOK.format(
-            serial=serial, rollback=rollback, secrets=secrets, canary=names[0]))
+        (work / f"{name}.yaml").write_text(playbook(serial, rollback, names[0]))
     # the second host's release is unhealthy: an inventory source that only sets that
     (work / "unhealthy.yaml").write_text(
         f"all:\n  hosts:\n    {names[1]}:\n      app_healthy: false\n")
     fleet = {"work": work, "names": names, "inventory": lab_inventory}
     proc, _ = rollout(fleet, "converge", "-e", "app_version=1.0.0")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    yield fleet
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    return fleet
 
 
 def rollout(fleet, playbook: str, *args: str, inventories: tuple[Path, ...] = ()):
