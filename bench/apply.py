@@ -27,7 +27,7 @@ facts their operations need.
 
     .venv/bin/python bench/apply.py [--hosts 10,30] [--tools orc,pyinfra,ansible]
                                     [--noop-runs 3] [--max-busy 0.3] [--lab bench]
-                                    [--json bench/apply-result.json]
+                                    [--json FILE]
 
 Runs as root (it starts lab hosts); the lab is always taken down at the end.
 """
@@ -87,8 +87,8 @@ def main() -> int:
     parser.add_argument("--hosts", default="10,30", help="host counts, comma separated")
     parser.add_argument("--tools", default=",".join(TOOLS), help="tools, comma separated")
     parser.add_argument("--lab", default="bench", help="name of the lab this benchmark owns")
-    parser.add_argument("--json", type=Path, default=BENCH / "apply-result.json",
-                        help="where to write the results")
+    parser.add_argument("--json", type=Path,
+                        help="where to write the results (default: result.json beside the logs)")
     parser.add_argument("--noop-runs", type=int, default=3,
                         help="no-op applies per tool and host count; the fastest is reported")
     parser.add_argument("--max-busy", type=float, default=0.3,
@@ -103,7 +103,8 @@ def main() -> int:
         parser.error("run as root: the benchmark starts lab hosts")
 
     work = Path(tempfile.mkdtemp(prefix="orc-bench-apply-"))
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), flush=True)
+    tools_versions = versions()  # at the start: the tree may move while the benchmark runs
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in tools_versions.items()), flush=True)
     collections = ansible_collections() if "ansible" in tools else None
     results: list[Measurement] = []
     try:
@@ -120,10 +121,11 @@ def main() -> int:
     print()
     ratios = ratio_lines(results, counts)
     print("\n".join(ratios["lines"]))
-    args.json.write_text(json.dumps({
+    result_path = args.json or work / "result.json"
+    result_path.write_text(json.dumps({
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "kernel": platform.release()},
-        "versions": versions(),
+        "versions": tools_versions,
         "facts": "gather_facts: false (ansible.cfg gathering = explicit); orc and pyinfra "
                  "gather only the facts their operations need",
         "ansible": "pipelining on, forks = hosts, host_key_checking on, OpenSSH ControlPersist "
@@ -134,7 +136,7 @@ def main() -> int:
         "ratios": ratios["values"],
         "logs": str(work),
     }, indent=2) + "\n")
-    print(f"\nresults: {args.json}   logs: {work}")
+    print(f"\nresults: {result_path}   logs: {work}")
     failed = [r for r in results if r.exit_code != 0 or (r.run == "noop" and r.changed)]
     for r in failed:
         print(f"warning: {r.tool} {r.hosts} hosts {r.run}: exit {r.exit_code}, "
