@@ -42,7 +42,7 @@ def _quiet(line: str) -> None:
 
 
 @contextmanager
-def _locked(name: str) -> Iterator[None]:
+def locked(name: str) -> Iterator[None]:
     lab_root().mkdir(parents=True, exist_ok=True)
     with open(lab_root() / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -61,13 +61,8 @@ def up(
     require_tools("systemd-nspawn", "ip", "apt-cacher-ng")
     base = image.ensure(progress)
     ensure_inotify_capacity()
-    with _locked(name):
-        # picking a free /24 and claiming it with the bridge is one step for all labs at once,
-        # so two labs coming up together never share a subnet
-        with _locked("subnets"):
-            lab = Lab.load(name) or Lab(name=name,
-                                        subnet=network.pick_subnet(name, _other_subnets(name)))
-            network.ensure_bridge(lab.bridge, lab.bridge_address, lab.prefixlen)
+    with locked(name):
+        lab = claim_network(name)
         if inventory_path is not None:
             lab.inventory_path = str(inventory_path.resolve())
         lab.proxy_pid = proxy.start(lab)
@@ -102,6 +97,18 @@ def up(
             write_inventory(lab, Path(lab.inventory_path))
         _wait_until_booted(lab, to_boot, progress)
         return lab
+
+
+def claim_network(name: str) -> Lab:
+    """The lab's state, its /24 picked and claimed by its bridge (hold `locked(name)`).
+
+    Picking a free /24 and creating the bridge is one step for all labs at once, so two labs
+    coming up together never share a subnet."""
+    with locked("subnets"):
+        lab = Lab.load(name) or Lab(name=name,
+                                    subnet=network.pick_subnet(name, _other_subnets(name)))
+        network.ensure_bridge(lab.bridge, lab.bridge_address, lab.prefixlen)
+    return lab
 
 
 def _other_subnets(name: str) -> list[str]:
@@ -200,7 +207,7 @@ def down(name: str = DEFAULT_NAME, progress: Progress = _quiet) -> None:
     """Stop every host and remove everything the lab made. Safe to run twice."""
     check_name(name)
     require_root("orc lab down")
-    with _locked(name):
+    with locked(name):
         lab = Lab.load(name)
         if lab is None:
             # a lab whose state file was lost may still have its bridge

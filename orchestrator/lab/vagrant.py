@@ -226,16 +226,12 @@ def ensure_network(progress: Progress = lambda line: None) -> Lab:
     """The bridge `orc-vagrant` and its apt proxy, for machines of the lxc provider."""
     require_root("preparing the Vagrant lab's network")
     require_tools("ip", "apt-cacher-ng")
-    with lifecycle._locked(NETWORK_LAB):
-        with lifecycle._locked("subnets"):
-            lab = Lab.load(NETWORK_LAB) or Lab(
-                name=NETWORK_LAB,
-                subnet=network.pick_subnet(NETWORK_LAB, lifecycle._other_subnets(NETWORK_LAB)))
-            if lab.hosts:
-                raise LabError(f"lab {NETWORK_LAB!r} has hosts of its own: it is not the "
-                               "Vagrant lab's network; remove it with `orc lab down --name "
-                               f"{NETWORK_LAB}`")
-            network.ensure_bridge(lab.bridge, lab.bridge_address, lab.prefixlen)
+    with lifecycle.locked(NETWORK_LAB):
+        lab = lifecycle.claim_network(NETWORK_LAB)
+        if lab.hosts:
+            raise LabError(f"lab {NETWORK_LAB!r} has hosts of its own: it is not the "
+                           "Vagrant lab's network; remove it with `orc lab down --name "
+                           f"{NETWORK_LAB}`")
         lab.proxy_pid = proxy.start(lab)
         lab.save()
     progress(f"network {lab.bridge} ({lab.subnet}), apt proxy {lab.proxy_url}")
