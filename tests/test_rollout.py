@@ -15,6 +15,7 @@ import pytest
 from orchestrator import lab as lab_api
 from orchestrator.lab import Lab, machine
 from tests.conftest import TEST_LAB, run_orc
+from tests.test_junit import SCHEMA as JUNIT_SCHEMA
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -71,11 +72,16 @@ def versions(fleet, ssh) -> dict[str, str]:
 
 
 def test_a_good_release_goes_through_every_wave_in_order(fleet, ssh) -> None:
-    proc, report = rollout(fleet, "-e", "app_version=2.0.0")
+    junit = fleet["work"] / "junit-good.xml"
+    proc, report = rollout(fleet, "-e", "app_version=2.0.0", "--junit", str(junit))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert report["status"] == "succeeded"
     waves = report["waves"]
     assert [len(w["hosts"]) for w in waves] == [1, 3, 2]
+    JUNIT_SCHEMA.validate(str(junit))
+    suites = ET.parse(junit).getroot()
+    assert [len(s.findall("testcase")) for s in suites] == [1, 3, 2]
+    assert suites.get("failures") == "0" and not suites.findall(".//failure")
     assert sorted(h for w in waves for h in w["hosts"]) == sorted(fleet["names"])
     for before, after in zip(waves, waves[1:]):
         assert after["started"] >= before["finished"]  # a wave starts after the last one ended
@@ -101,6 +107,7 @@ def test_a_bad_release_stops_at_the_canary_and_leaves_the_rest_untouched(fleet, 
     on_hosts = versions(fleet, ssh)
     assert on_hosts.pop(canary) == "3.0.0"
     assert set(on_hosts.values()) == {"2.0.0"}  # five hosts never touched
+    JUNIT_SCHEMA.validate(str(junit))  # what CI systems read
     suites = ET.parse(junit).getroot()
     assert suites.tag == "testsuites" and suites.get("failures") == "1"
     [suite] = suites.findall("testsuite")
