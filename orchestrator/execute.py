@@ -54,6 +54,7 @@ class RunOptions:
     dry_run: bool = False
     allow_downgrade: bool = False  # deploy a secret older than the hosts already have
     run_id: str | None = None  # set: pre-images are recorded on each host before it changes
+    keep_runs: int = journal.KEEP_RUNS  # journals kept on each host (0: all)
 
 
 @dataclass
@@ -143,14 +144,18 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             session.state.active_hosts.discard(session.hosts[name])
         else:
             records[name] = outcome
+    batches: dict[str, journal.Batch] = {}
     if options.run_id and not options.dry_run:
-        _record_journals(play, records, session, options.run_id, result, emit)
+        batches = _record_journals(play, records, session, options.run_id, options.keep_runs,
+                                   result, emit)
         journal.crash_point()
     if not options.dry_run and session.state.active_hosts:
         try:
             run_ops(session.state)
         except PyinfraError:
             pass  # per-host failures are read from each operation's metadata below
+    if batches:
+        _seal_journals(play, batches, session)
     hidden = vars_files.plaintexts()
     for name, host_records in records.items():
         result.hosts[name] = _collect(name, host_records, session, options.dry_run)
@@ -278,8 +283,15 @@ def _add_task(task: Task, host: Any, session: Session, variables: Variables, pla
 
 
 
+def _journal_sudo(play: Play, host: Any) -> bool:
+    """The journal lives under /var/lib/orc: root's, through sudo when the play or the
+    inventory (ansible_become) says the host is reached as another user."""
+    return bool(play.become) or bool(host.data.get("_sudo"))
+
+
 def _record_journals(play: Play, records: dict[str, list[_Record]], session: Session,
-                     run_id: str, result: PlayResult, emit: Event) -> None:
+                     run_id: str, keep: int, result: PlayResult, emit: Event
+                     ) -> dict[str, journal.Batch]:
     """Record every host's pre-images (in parallel) before anything runs; a host whose journal
     cannot be written is failed and runs nothing."""
     def planned(host_records: list[_Record]) -> list[journal.Planned]:
@@ -301,11 +313,9 @@ def _record_journals(play: Play, records: dict[str, list[_Record]], session: Ses
 
     def record(name: str, host_records: list[_Record]) -> Any:
         host = session.hosts[name]
-        # the journal lives under /var/lib/orc: root's, through sudo when the play or the
-        # inventory (ansible_become) says the host is reached as another user
-        sudo = bool(play.become) or bool(host.data.get("_sudo"))
         try:
-            return journal.record(host, run_id, play.name, planned(host_records), sudo)
+            return journal.record(host, run_id, play.name, planned(host_records),
+                                  _journal_sudo(play, host), keep)
         except Exception as exc:  # a value, so gevent never prints it as a traceback
             return exc
 
@@ -313,14 +323,31 @@ def _record_journals(play: Play, records: dict[str, list[_Record]], session: Ses
             for name, host_records in records.items()
             if session.hosts[name] in session.state.active_hosts}
     gevent.joinall(list(jobs.values()))
+    batches = {}
     for name, job in jobs.items():
         if not isinstance(job.value, Exception):
             if job.value is not None:
+                batches[name] = job.value
                 emit("journal", {"host": name, "batch": job.value})
             continue
         result.hosts[name] = HostResult(name, error=f"journal: {job.value}")
         session.state.active_hosts.discard(session.hosts[name])
         records.pop(name)
+    return batches
+
+
+def _seal_journals(play: Play, batches: dict[str, journal.Batch], session: Session) -> None:
+    """Record what the run left of each journaled resource (in parallel), for a later
+    rollback's drift check. A host that cannot be read now keeps a journal without one, and
+    its rollback then restores without that check, as after a crash."""
+    def seal(name: str) -> None:
+        host = session.hosts[name]
+        try:
+            journal.seal(host, batches[name], _journal_sudo(play, host))
+        except Exception:  # noqa: BLE001 - the host went away during the run
+            pass
+
+    gevent.joinall([gevent.spawn(seal, name) for name in batches])
 
 
 def _deploy_task(role: Any) -> Task:

@@ -11,6 +11,11 @@ pyinfra predicts changes from facts gathered before the run, so a task that depe
 earlier one can be predicted unchanged and still change. On a host where some task is predicted
 to change, every task from the first predicted change onward is recorded, changed or not; tasks
 before it saw the host's true state, and are recorded only if predicted to change.
+
+After the operations ran, `seal` captures the same resources again (attributes and hashes, no
+copies) as the batch's after-image: what the run left. A rollback compares the host with it,
+so a file changed by hand since the run is reported as drift instead of being overwritten.
+Journals of old runs are pruned as new ones are recorded (`KEEP_RUNS` newest runs per host).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ RUNS_DIR = "/var/lib/orc/runs"
 USER_DBS = ("/etc/passwd", "/etc/shadow", "/etc/subuid", "/etc/subgid")
 GROUP_DBS = ("/etc/group", "/etc/gshadow")
 RESTORABLE = ("path", "package", "service", "entry", "sysctl")
+KEEP_RUNS = 20  # journals kept per host; older runs are pruned when a new one is recorded
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,7 @@ snap_path() {
   while [ ! -e "$d" ] && [ "$d" != / ]; do printf '%s\tmissing\t%s\n' "$1" "$d"; d=$(dirname -- "$d"); done
   if [ -L "$p" ]; then printf '%s\tlink\t%s\t%s\n' "$1" "$(stat -c '%a %U %G' -- "$p")" "$(readlink -- "$p")"
   elif [ -d "$p" ]; then printf '%s\tdirectory\t%s\n' "$1" "$(stat -c '%a %U %G' -- "$p")"
-  elif [ -f "$p" ]; then cp -- "$p" "$3" && printf '%s\tfile\t%s\t%s\n' "$1" "$(stat -c '%a %U %G' -- "$p")" "$(sha256sum < "$p" | cut -c1-64)"
+  elif [ -f "$p" ]; then { [ -z "$3" ] || cp -- "$p" "$3"; } && printf '%s\tfile\t%s\t%s\n' "$1" "$(stat -c '%a %U %G' -- "$p")" "$(sha256sum < "$p" | cut -c1-64)"
   elif [ -e "$p" ]; then printf '%s\tother\t%s\n' "$1" "$(stat -c '%a %U %G' -- "$p")"
   else printf '%s\tabsent\n' "$1"; fi
 }
@@ -154,17 +160,22 @@ snap_packages() {
 """
 
 
-def capture_script(batch_dir: str, batch: str, resources: list[Resource]) -> str:
-    """The shell that captures every resource's state into `batch_dir` and prints it."""
+def capture_script(batch_dir: str, batch: str, resources: list[Resource],
+                   copy: bool = True) -> str:
+    """The shell that captures every resource's state and prints it; with `copy`, files are
+    also copied into `batch_dir` (a pre-image), else only their attributes and hash are read."""
     q = shlex.quote
     run = batch_dir.rsplit("/", 1)[0]
-    lines = [_FUNCTIONS,
-             f"mkdir -p {q(batch_dir)}/files && chmod 700 {RUNS_DIR} {q(run)} {q(batch_dir)}"]
-    if any(r.kind == "package" for r in resources):
+    lines = [_FUNCTIONS]
+    if copy:
+        lines.append(f"mkdir -p {q(batch_dir)}/files && chmod 700 {RUNS_DIR} {q(run)} "
+                     f"{q(batch_dir)}")
+    if copy and any(r.kind == "package" for r in resources):
         lines.append("snap_packages")
     for i, r in enumerate(resources):
         if r.kind == "path":
-            lines.append(f"snap_path {i} {q(r.key)} {q(f'{batch_dir}/files/{i}')}")
+            target = f"{batch_dir}/files/{i}" if copy else ""
+            lines.append(f"snap_path {i} {q(r.key)} {q(target)}")
         elif r.kind in ("package", "service", "sysctl"):
             lines.append(f"snap_{r.kind} {i} {q(r.key)}")
         elif r.kind == "entry":
@@ -230,6 +241,8 @@ class Batch:
     images: list[PreImage] = field(default_factory=list)
     # before, if any package task: installed package names, user names, group names
     packages: dict[str, list[str]] | None = None
+    # what the run left, per image seq (None: the run never got that far, e.g. a crash)
+    after: dict[int, dict[str, Any]] | None = None
 
     def to_json(self) -> str:
         return json.dumps({"run": self.run_id, "host": self.host, "name": self.name,
@@ -266,10 +279,20 @@ def select(planned: list[Planned]) -> list[Planned]:
     return [p for i, p in enumerate(planned) if i >= first or p.predicted]
 
 
-def record(host: Any, run_id: str, play: str, planned: list[Planned], sudo: bool = False
-           ) -> Batch | None:
+def _prune(run_id: str, keep: int) -> str:
+    """Shell that removes the journals of all but the newest `keep` runs (this one counts):
+    run ids begin with their start time, so they sort by age."""
+    if keep <= 0:
+        return ""
+    return (f"ls -1 {RUNS_DIR} 2>/dev/null | grep -vxF {shlex.quote(run_id)} | sort | "
+            f"head -n -{keep - 1} | while read -r old; do rm -rf -- \"{RUNS_DIR}/$old\"; done\n")
+
+
+def record(host: Any, run_id: str, play: str, planned: list[Planned], sudo: bool = False,
+           keep: int = KEEP_RUNS) -> Batch | None:
     """Capture and sync on `host` the prior state of what `planned` may change; raise when it
-    cannot be recorded (nothing may run on a host whose journal is missing)."""
+    cannot be recorded (nothing may run on a host whose journal is missing). Journals beyond
+    the newest `keep` runs are pruned on the way (0 keeps them all)."""
     chosen = select(planned)
     if not chosen:
         return None
@@ -282,7 +305,7 @@ def record(host: Any, run_id: str, play: str, planned: list[Planned], sudo: bool
             resources.append(resource)
             owners.append(item)
     batch_dir = f"{run_dir(run_id)}/{name}"
-    script = capture_script(batch_dir, name, resources)
+    script = _prune(run_id, keep) + capture_script(batch_dir, name, resources)
     ok, output = host.run_shell_command(f"sh -c {shlex.quote(script)}", _sudo=sudo)
     if not ok:
         raise JournalError(f"{host.name}: could not record pre-images: "
@@ -308,16 +331,113 @@ def record(host: Any, run_id: str, play: str, planned: list[Planned], sudo: bool
     return batch
 
 
+def _images_state(host: Any, batch_dir: str, images: list[PreImage], sudo: bool
+                  ) -> dict[int, dict[str, Any]]:
+    """The state of `images`' resources on the host now (no copies), by image seq."""
+    resources = [Resource(i.kind, i.key) for i in images]
+    script = capture_script(batch_dir, "", resources, copy=False)
+    ok, output = host.run_shell_command(f"sh -c {shlex.quote(script)}", _sudo=sudo)
+    if not ok:
+        raise JournalError(f"{host.name}: could not read the state of recorded resources: "
+                           + " ".join(output.stderr_lines[-1:]))
+    states, _ = parse_state("\n".join(output.stdout_lines))
+    return {image.seq: {k: v for k, v in states.get(i, {}).items() if k != "missing"}
+            for i, image in enumerate(images) if image.kind in RESTORABLE}
+
+
+def seal(host: Any, batch: Batch, sudo: bool = False) -> None:
+    """Record on the host what the run left of the batch's resources (its after-image)."""
+    batch_dir = f"{run_dir(batch.run_id)}/{batch.name}"
+    batch.after = _images_state(host, batch_dir, batch.images, sudo)
+    payload = base64.b64encode(json.dumps(batch.after).encode()).decode()
+    write = (f"umask 077 && printf %s {payload} | base64 -d > {batch_dir}/after.tmp && "
+             f"mv {batch_dir}/after.tmp {batch_dir}/after.json && sync")
+    ok, output = host.run_shell_command(f"sh -c {shlex.quote(write)}", _sudo=sudo)
+    if not ok:
+        raise JournalError(f"{host.name}: could not write the after-image: "
+                           + " ".join(output.stderr_lines[-1:]))
+
+
+# What a rollback compares to tell a hand change from what the run left. A service's running
+# state is not compared: units stop and fail on their own (that is often why one rolls back).
+_COMPARED = {"path": ("type", "mode", "user", "group", "sha256", "target"),
+             "package": ("version",), "service": ("enabled",), "entry": ("line",),
+             "sysctl": ("value",)}
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A recorded resource that changed on the host after the run left it."""
+
+    host: str
+    kind: str
+    key: str
+    task: str
+    what: str  # e.g. "content", "mode 644 -> 600", "version 1.2 -> 1.3"
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.key} ({self.what})"
+
+
+def _difference(kind: str, left: dict[str, Any], now: dict[str, Any]) -> str | None:
+    changed = [f for f in _COMPARED.get(kind, ()) if left.get(f) != now.get(f)]
+    if not changed:
+        return None
+    if kind == "path" and "type" in changed:
+        return f"{left.get('type')} -> {now.get('type')}"
+    if kind == "entry":
+        return "entry " + ("removed" if now.get("line") is None else "added"
+                           if left.get("line") is None else "edited")
+    names = ["content" if f == "sha256" else f for f in changed]
+    if changed == ["sha256"] or len(changed) > 1:
+        return ", ".join(names)
+    return f"{names[0]} {left.get(changed[0])} -> {now.get(changed[0])}"
+
+
+def drift(host: Any, run_id: str, batches: list[Batch], sudo: bool = False) -> list[Drift]:
+    """Resources whose state on the host differs from what the run left: per resource, the
+    after-image of the last batch that recorded it. A resource whose last batch has no
+    after-image (the run was killed before it finished) is not compared: the run itself may
+    have changed it after the journal was written."""
+    latest: dict[tuple[str, str], tuple[PreImage, dict[str, Any]] | None] = {}
+    for batch in batches:
+        for image in batch.images:
+            if image.kind not in RESTORABLE:
+                continue
+            left = (batch.after or {}).get(image.seq)
+            latest[(image.kind, image.key)] = (image, left) if left is not None else None
+    compared = [pair for pair in latest.values() if pair is not None]
+    if not compared:
+        return []
+    now = _images_state(host, run_dir(run_id), [image for image, _ in compared], sudo)
+    found = []
+    for image, left in compared:
+        what = _difference(image.kind, left, now.get(image.seq, {}))
+        if what:
+            found.append(Drift(host.name, image.kind, image.key, image.task, what))
+    return found
+
+
 def read_batches(host: Any, run_id: str, sudo: bool = False) -> list[Batch]:
-    """Every batch of `run_id` recorded on `host`, oldest first."""
+    """Every batch of `run_id` recorded on `host`, oldest first, with its after-image."""
     directory = run_dir(run_id)
-    command = (f"for f in {directory}/*/journal.json; do [ -f \"$f\" ] || continue; "
-               f"printf '\\n@@orc@@\\n'; cat \"$f\"; done")
+    command = (f"for d in {directory}/*/; do [ -f \"$d/journal.json\" ] || continue; "
+               f"printf '\\n@@orc@@\\n'; cat \"$d/journal.json\"; "
+               f"if [ -f \"$d/after.json\" ]; then printf '\\n@@after@@\\n'; "
+               f"cat \"$d/after.json\"; fi; done")
     ok, output = host.run_shell_command(f"sh -c {shlex.quote(command)}", _sudo=sudo)
     if not ok:
         raise JournalError(f"{host.name}: could not read the journal of {run_id}")
     text = "\n".join(output.stdout_lines)
-    batches = [Batch.from_json(chunk) for chunk in text.split("@@orc@@") if chunk.strip()]
+    batches = []
+    for chunk in text.split("@@orc@@"):
+        if not chunk.strip():
+            continue
+        journal_text, _, after = chunk.partition("@@after@@")
+        batch = Batch.from_json(journal_text)
+        if after.strip():
+            batch.after = {int(k): v for k, v in json.loads(after).items()}
+        batches.append(batch)
     return sorted(batches, key=lambda b: b.name)
 
 

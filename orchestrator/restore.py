@@ -8,6 +8,11 @@ were, user and group entries restored line for line, sysctl values reset. Handle
 restored tasks notify run afterwards, in a second pyinfra State that sees the restored host, and
 only for services that are running then. Commands run their `undo:`; without one they are
 reported as irreversible, never skipped silently.
+
+Before anything is restored, every host is compared with what the run left (the journal's
+after-images): a resource changed since, by hand or by another tool, is drift. Drift stops the
+whole rollback before any host is touched, unless the caller confirms it (the CLI asks) or
+forces it; a rollback never overwrites a hand change silently.
 """
 
 from __future__ import annotations
@@ -28,14 +33,26 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, server, systemd
 
 from orchestrator import journal, modules
-from orchestrator.errors import InputError
+from orchestrator.errors import HostError, InputError
 from orchestrator.hostlock import LOCK
 from orchestrator.inventory import Inventory
-from orchestrator.journal import Batch, PreImage
+from orchestrator.journal import Batch, Drift, PreImage
 from orchestrator.modules.base import HostContext
 from orchestrator.session import open_session
 
 Event = Callable[[str, dict[str, Any]], None]
+
+
+class DriftError(HostError):
+    """Resources changed on the hosts after the run left them; restoring would overwrite that."""
+
+    def __init__(self, run_id: str, drift: list[Drift]):
+        first = ", ".join(str(d) for d in drift[:3])
+        more = f" and {len(drift) - 3} more" if len(drift) > 3 else ""
+        super().__init__(f"rollback of {run_id} stopped before any change: {len(drift)} "
+                         f"resource(s) changed since the run: {first}{more}; --force "
+                         "overwrites them")
+        self.drift = drift
 
 
 @dataclass
@@ -70,6 +87,7 @@ class HostRollback:
 class RollbackReport:
     run_id: str
     hosts: dict[str, HostRollback] = field(default_factory=dict)
+    drift: list[Drift] = field(default_factory=list)  # overwritten, as confirmed or forced
 
     @property
     def failed(self) -> bool:
@@ -319,10 +337,35 @@ def _service_of(handler: dict[str, Any]) -> str | None:
     return None
 
 
+def _check_drift(session: Any, run_id: str, batches: dict[str, list[Batch]], sudo: bool,
+                 force: bool, confirm: Callable[[list[Drift]], bool] | None,
+                 report: RollbackReport) -> None:
+    """Compare every host with what the run left, in parallel; raise `DriftError` (nothing
+    changed yet) unless there is none, or it is forced or confirmed."""
+    names = [name for name, found in batches.items() if found]
+    jobs = {name: gevent.spawn(journal.drift, session.hosts[name], run_id, batches[name], sudo)
+            for name in names}
+    gevent.joinall(list(jobs.values()))
+    found: list[Drift] = []
+    for name, job in jobs.items():
+        if not job.successful():
+            raise HostError(f"{name}: could not compare with what {run_id} left: "
+                            f"{job.exception}")
+        found += job.value
+    if not found:
+        return
+    if not force and not (confirm and confirm(found)):
+        raise DriftError(run_id, found)
+    report.drift = found
+
+
 def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool = False,
-             force: bool = False, on_event: Event | None = None) -> RollbackReport:
+             force: bool = False, confirm: Callable[[list[Drift]], bool] | None = None,
+             on_event: Event | None = None) -> RollbackReport:
     """Restore every recorded resource of `run_id` on `names`; hosts with no journal of the
-    run are left alone, and so are hosts where it was rolled back already (unless `force`)."""
+    run are left alone, and so are hosts where it was rolled back already (unless `force`).
+    Drift since the run raises `DriftError` before any change unless `force`, or `confirm`
+    (given the drift) says yes."""
     emit = on_event or (lambda kind, data: None)
     report = RollbackReport(run_id)
     session = open_session(inventory, names)
@@ -340,6 +383,7 @@ def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool 
             report.hosts[name] = HostRollback(name, skipped=f"no journal of {run_id}")
         if not batches[name]:
             session.state.active_hosts.discard(host)
+    _check_drift(session, run_id, batches, sudo, force, confirm, report)
     steps: dict[str, list[_Step]] = {}
     with ctx_state.use(session.state):
         jobs = {name: gevent.spawn(_plan_host, session.state, session.hosts[name], run_id,

@@ -127,9 +127,20 @@ def _command_runner(inventory: Inventory) -> Callable[[str, str, float], tuple[b
     return run
 
 
-def _unhealthy(health: dict[str, list[CheckResult]]) -> dict[str, str]:
+def unhealthy(health: dict[str, list[CheckResult]]) -> dict[str, str]:
+    """Each host with a failed check, and the first failure's detail."""
     return {host: next(r.detail for r in results if not r.ok)
             for host, results in health.items() if any(not r.ok for r in results)}
+
+
+def check_play_health(play: Play, inventory: Inventory, hosts: list[str]
+                      ) -> dict[str, list[CheckResult]]:
+    """The play's health checks (with their retries) on `hosts`, e.g. after a rollback."""
+    checks = list(Policy.of(play).health)
+    if not checks or not hosts:
+        return {}
+    return check_hosts(checks, hosts, _variables_for(play, inventory),
+                       _command_runner(inventory))
 
 
 def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory: Inventory,
@@ -144,7 +155,7 @@ def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory:
     if policy.health and healthy_candidates:
         emit("health", {"wave": wave.index, "hosts": healthy_candidates})
         report.health = check_hosts(list(policy.health), healthy_candidates, variables, runner)
-        failed.update(_unhealthy(report.health))
+        failed.update(unhealthy(report.health))
     if policy.bake and policy.health and not wave_failed(len(failed), len(wave.hosts),
                                                          policy.max_fail_percentage):
         bake_end = time.time() + policy.bake
@@ -157,7 +168,7 @@ def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory:
                                  for c in policy.health], baking, variables, runner)
             for host, results in again.items():
                 report.health[host] = report.health.get(host, []) + results
-            turned = _unhealthy(again)
+            turned = unhealthy(again)
             failed.update({h: f"during bake: {why}" for h, why in turned.items()})
             if turned:
                 break
@@ -225,7 +236,7 @@ def _roll_back(report: RolloutReport, play: Play, policy: Policy, inventory: Inv
                run_id: str, emit: Event) -> dict[str, Any]:
     """`rollback: wave` restores the failed wave's hosts, `auto` every host of the run, newest
     wave first; then the play's health checks run again on them."""
-    from orchestrator.restore import rollback
+    from orchestrator.restore import DriftError, rollback
 
     waves = report.waves[-1:] if policy.rollback == "wave" else list(reversed(report.waves))
     result: dict[str, Any] = {"mode": policy.rollback, "hosts": {}, "health": {}, "ok": True}
@@ -235,7 +246,11 @@ def _roll_back(report: RolloutReport, play: Play, policy: Policy, inventory: Inv
         if not hosts:
             continue
         done |= set(hosts)
-        back = rollback(inventory, run_id, hosts, sudo=bool(play.become), on_event=emit)
+        try:
+            back = rollback(inventory, run_id, hosts, sudo=bool(play.become), on_event=emit)
+        except DriftError as err:  # hand changes since the wave: left to `orc rollback`
+            result["ok"], result["error"] = False, str(err)
+            break
         for name, host in back.hosts.items():
             result["hosts"][name] = {
                 "restored": sum(i.status == "restored" for i in host.items),
@@ -246,10 +261,9 @@ def _roll_back(report: RolloutReport, play: Play, policy: Policy, inventory: Inv
         result["ok"] = result["ok"] and not back.failed
     if policy.health and done:
         emit("health", {"wave": -1, "hosts": sorted(done)})
-        health = check_hosts(list(policy.health), sorted(done), _variables_for(play, inventory),
-                             _command_runner(inventory))
+        health = check_play_health(play, inventory, sorted(done))
         result["health"] = {h: [asdict(r) for r in rs] for h, rs in health.items()}
-        result["ok"] = result["ok"] and not _unhealthy(health)
+        result["ok"] = result["ok"] and not unhealthy(health)
     emit("rolled-back", {"mode": policy.rollback, "hosts": sorted(done), "ok": result["ok"]})
     return result
 

@@ -2,8 +2,9 @@
 
 A run records where it is (play and wave) after every wave, so a paused or interrupted run can
 be continued by another `orc` process. The same table is the controller side of the rollout
-lock: a run that is running (its process alive) or paused holds its hosts; a run whose process
-died is marked interrupted and holds nothing.
+lock: a run that is running (its process alive), paused or being rolled back holds its hosts; a
+run whose process died is marked interrupted and holds nothing. Only the newest runs are kept
+(`prune`), as on the hosts, where their journals live.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import InputError, OrcError
+from orchestrator.inventory import Inventory, connection_for
 
 RUNNING, PAUSED, SUCCEEDED, FAILED, HALTED, ABORTED, INTERRUPTED = (
     "running", "paused", "succeeded", "failed", "halted", "aborted", "interrupted",
 )
-ROLLED_BACK = "rolled-back"
-HOLDING = (RUNNING, PAUSED)
+ROLLED_BACK, ROLLING_BACK = "rolled-back", "rolling-back"
+HOLDING = (RUNNING, PAUSED, ROLLING_BACK)
+ACTIVE = (RUNNING, ROLLING_BACK)  # a process is working on the run: it holds while alive
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -132,11 +135,13 @@ class RunStore:
 
     def _check_free(self, db: sqlite3.Connection, hosts: list[str], exclude: str | None) -> None:
         wanted = set(hosts)
-        for row in db.execute("SELECT * FROM runs WHERE status IN (?, ?)", HOLDING).fetchall():
+        marks = ", ".join("?" * len(HOLDING))
+        for row in db.execute(f"SELECT * FROM runs WHERE status IN ({marks})",
+                              HOLDING).fetchall():
             other = self._row(row)
             if other.id == exclude:
                 continue
-            if other.status == RUNNING and not _alive(other.pid):
+            if other.status in ACTIVE and not _alive(other.pid):
                 db.execute("UPDATE runs SET status=?, updated=? WHERE id=?",
                            (INTERRUPTED, time.time(), other.id))  # a stale lock: its process died
                 continue
@@ -146,6 +151,53 @@ class RunStore:
                 more = f" and {len(shared) - 1} more" if len(shared) > 1 else ""
                 raise LockError(f"run {other.id} ({other.status}, pid {other.pid}) holds "
                                 f"{shared[0]}{more}: wait for it, `orc resume` or `orc abort` it")
+
+    def hold(self, run_id: str, hosts: list[str], playbook: str = "",
+             inventory: list[str] | None = None) -> str | None:
+        """Mark `run_id` as being rolled back by this process, holding `hosts`, or refuse
+        naming the run (this one or another) that is working on them. Returns the run's
+        status before, None when the index did not know it (a rollback from the hosts'
+        journals alone then gets an entry of its own)."""
+        now = time.time()
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+                run = self._row(row) if row else None
+                if run and run.status in ACTIVE and _alive(run.pid) and run.pid != os.getpid():
+                    raise LockError(f"run {run.id} is {run.status} (pid {run.pid}): wait for "
+                                    "it to end")
+                self._check_free(db, hosts, exclude=run_id)
+                if run:
+                    db.execute("UPDATE runs SET status=?, pid=?, updated=? WHERE id=?",
+                               (ROLLING_BACK, os.getpid(), now, run_id))
+                else:
+                    db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                               (run_id, playbook, json.dumps(inventory or []), "{}",
+                                ROLLING_BACK, json.dumps(hosts), json.dumps({"play": 0, "wave": 0}),
+                                os.getpid(), socket.gethostname(), now, now))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        if run is None:
+            return None
+        return INTERRUPTED if run.status in ACTIVE else run.status  # ACTIVE here: it died
+
+    def prune(self, keep: int) -> list[str]:
+        """Forget all but the newest `keep` runs (0 keeps all); a run that holds hosts is
+        never forgotten. Returns the ids removed."""
+        if keep <= 0:
+            return []
+        marks = ", ".join("?" * len(HOLDING))
+        with self._db() as db:
+            rows = db.execute(f"SELECT id FROM runs WHERE status NOT IN ({marks}) AND id NOT IN "
+                              "(SELECT id FROM runs ORDER BY created DESC LIMIT ?)",
+                              (*HOLDING, keep)).fetchall()
+            old = [row[0] for row in rows]
+            for table, column in (("preimages", "run_id"), ("waves", "run_id"), ("runs", "id")):
+                db.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in old])
+        return old
 
     def get(self, run_id: str) -> Run:
         with self._db() as db:
@@ -157,7 +209,7 @@ class RunStore:
         if row is None:
             raise InputError(f"no run {run_id!r} in {self.path}: see `orc runs`")
         run = self._row(row)
-        if run.status == RUNNING and not _alive(run.pid):
+        if run.status in ACTIVE and not _alive(run.pid):
             self.set_status(run.id, INTERRUPTED)
             run.status = INTERRUPTED
         return run
@@ -204,3 +256,14 @@ class RunStore:
                               (run_id,)).fetchall()
         names = ("host", "batch", "seq", "kind", "key", "task", "predicted", "summary")
         return [dict(zip(names, row)) for row in rows]
+
+
+def lock_keys(inventory: Inventory, names: list[str]) -> list[str]:
+    """What a run holds: the machines it connects to, so two inventories that call one machine
+    by different names (or two machines by one name) lock correctly."""
+    keys = []
+    for name in names:
+        connection = connection_for(inventory, name)
+        where = "local" if connection.local else f"{connection.hostname}:{connection.port}"
+        keys.append(f"{name}@{where}")
+    return keys

@@ -16,12 +16,13 @@ from rich.table import Table
 from orchestrator import junit
 from orchestrator.errors import InputError, OrcError
 from orchestrator.execute import RunOptions, run_playbook
-from orchestrator.inventory import connection_for, load_inventory
+from orchestrator.journal import KEEP_RUNS
+from orchestrator.inventory import load_inventory
 from orchestrator.playbook import load_playbook
 from orchestrator.report import COLOURS, print_plan, summary_table, write_json
 from orchestrator.results import RunResult
 from orchestrator.rollout import run_rollout, wave_table
-from orchestrator.runs import FAILED, INTERRUPTED, PAUSED, RunStore
+from orchestrator.runs import FAILED, INTERRUPTED, PAUSED, RunStore, lock_keys
 
 DEFAULT_INVENTORY = "inventory/lab.yaml"
 
@@ -106,8 +107,11 @@ def plan(playbook, inventories, limit, tags, skip_tags, extra_vars, verbose, jso
               help="Deploy a secret older than the version the hosts already have.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
               show_default=True, help="Where the run index lives.")
+@click.option("--keep-runs", type=click.IntRange(min=0), default=KEEP_RUNS, show_default=True,
+              envvar="ORC_KEEP_RUNS",
+              help="Runs whose journals (on each host) and index entries are kept; 0 keeps all.")
 def apply(playbook, inventories, limit, tags, skip_tags, extra_vars, verbose, json_path, yes,
-          ci, junit_path, pause_after_wave, allow_downgrade, state_dir) -> None:
+          ci, junit_path, pause_after_wave, allow_downgrade, state_dir, keep_runs) -> None:
     """Roll a playbook out in canary waves: apply, health-gate and bake each wave.
 
     Exit codes: 0 every wave succeeded; 1 a host failed, a wave halted the run, or an error;
@@ -115,7 +119,8 @@ def apply(playbook, inventories, limit, tags, skip_tags, extra_vars, verbose, js
     """
     book, inventory, options = _load(playbook, inventories, limit, tags, skip_tags, extra_vars,
                                      dry_run=False)
-    options = RunOptions(**{**options.__dict__, "allow_downgrade": allow_downgrade})
+    options = RunOptions(**{**options.__dict__, "allow_downgrade": allow_downgrade,
+                            "keep_runs": keep_runs})
     console = Console()
     interactive = sys.stdin.isatty() and console.is_terminal and not ci
     hosts = sorted({h for play in book.plays for h in inventory.select(play.hosts, limit)})
@@ -125,19 +130,9 @@ def apply(playbook, inventories, limit, tags, skip_tags, extra_vars, verbose, js
     stored = {**_stored_options(options), "pause_after_wave": pause_after_wave}
     run = store.start(str(playbook.resolve()), _sources(inventories), stored,
                       lock_keys(inventory, hosts))
+    store.prune(keep_runs)
     _finish(_execute(book, inventory, options, store, run, pause_after_wave, interactive,
                      console), verbose, json_path, junit_path, console)
-
-
-def lock_keys(inventory, names: list[str]) -> list[str]:
-    """What a run holds: the machines it connects to, so two inventories that call one machine
-    by different names (or two machines by one name) lock correctly."""
-    keys = []
-    for name in names:
-        connection = connection_for(inventory, name)
-        where = "local" if connection.local else f"{connection.hostname}:{connection.port}"
-        keys.append(f"{name}@{where}")
-    return keys
 
 
 def _sources(inventories: tuple[str, ...]) -> list[str]:
@@ -147,7 +142,7 @@ def _sources(inventories: tuple[str, ...]) -> list[str]:
 def _stored_options(options: RunOptions) -> dict[str, Any]:
     return {"extra_vars": options.extra_vars, "tags": sorted(options.tags),
             "skip_tags": sorted(options.skip_tags), "limit": options.limit,
-            "allow_downgrade": options.allow_downgrade}
+            "allow_downgrade": options.allow_downgrade, "keep_runs": options.keep_runs}
 
 
 def _execute(book, inventory, options, store, run, pause_after_wave, interactive, console):
@@ -262,7 +257,8 @@ def resume(run_id, ci, json_path, junit_path, verbose, state_dir) -> None:
     saved = stored.options
     options = RunOptions(saved.get("extra_vars") or {}, frozenset(saved.get("tags") or ()),
                          frozenset(saved.get("skip_tags") or ()), saved.get("limit"), False,
-                         bool(saved.get("allow_downgrade")))
+                         bool(saved.get("allow_downgrade")),
+                         keep_runs=saved.get("keep_runs", KEEP_RUNS))
     run = store.start(stored.playbook, stored.inventory, saved, stored.hosts, run_id=stored.id)
     console = Console()
     interactive = sys.stdin.isatty() and console.is_terminal and not ci

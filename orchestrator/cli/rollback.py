@@ -9,11 +9,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.errors import InputError
-from orchestrator.inventory import load_inventory
-from orchestrator.restore import RollbackReport
-from orchestrator.restore import rollback as rollback_run
-from orchestrator.runs import ROLLED_BACK, RunStore
+from orchestrator.journal import Drift
+from orchestrator.rollback import RollbackOutcome, roll_back
+from orchestrator.runs import RunStore
 
 
 @click.command()
@@ -21,53 +19,57 @@ from orchestrator.runs import ROLLED_BACK, RunStore
 @click.option("-i", "--inventory", "inventories", multiple=True,
               help="Inventory to reach the hosts (default: the run's own, from the index).")
 @click.option("-l", "--limit", help="Only hosts matching this pattern.")
+@click.option("-p", "--playbook", type=click.Path(dir_okay=False, path_type=Path),
+              help="Playbook whose health checks run afterwards (default: the run's own).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
               show_default=True, help="Where the run index lives.")
 @click.option("--become", is_flag=True, help="Read journals and restore with sudo.")
-@click.option("--force", is_flag=True, help="Restore again a run already rolled back.")
+@click.option("--force", is_flag=True,
+              help="Overwrite changes made on the hosts since the run, and restore again a run "
+                   "already rolled back.")
+@click.option("--ci", is_flag=True, help="Never ask: changes since the run stop the rollback.")
 @click.option("-v", "--verbose", is_flag=True, help="List every resource, not only changes.")
-def rollback(run_id, inventories, limit, state_dir, become, force, verbose) -> None:
-    """Restore every resource RUN changed to its state before the run, newest first.
+def rollback(run_id, inventories, limit, playbook, state_dir, become, force, ci,
+             verbose) -> None:
+    """Restore every resource RUN changed to its state before the run, newest first, then run
+    the playbook's health checks on the restored hosts.
 
     Hosts are those of the run in the index; with `-i` and no index entry, every inventory
-    host that holds a journal of RUN. Exit code 0 restored, 1 a restore failed, 3 restored but
-    some tasks are irreversible (commands without `undo:`).
+    host that holds a journal of RUN. A resource changed on a host since the run (drift) stops
+    the rollback before anything is restored: on a terminal orc lists it and asks, elsewhere
+    `--force` is needed. Exit code 0 restored and healthy, 1 a restore or health check failed
+    (or drift stopped it), 3 restored but some tasks are irreversible (commands without
+    `undo:`).
     """
-    store = RunStore(state_dir)
-    try:
-        run = store.get(run_id)
-    except InputError:
-        if not inventories:
-            raise
-        run = None
-    if run is not None and run.status == ROLLED_BACK and not force:
-        raise InputError(f"run {run.id} is already rolled back (--force restores its "
-                         "pre-images again)")
-    sources = list(inventories) or (run.inventory if run else [])
-    playbook_dir = Path(run.playbook).parent if run else Path.cwd()
-    inventory = load_inventory(sources, playbook_dir=playbook_dir)
-    # a run holds `name@address:port` (older runs: the name)
-    hosts = ([h.rpartition("@")[0] or h for h in run.hosts] if run
-             else inventory.select("all", None))
-    if limit:
-        allowed = set(inventory.select("all", limit))
-        hosts = [h for h in hosts if h in allowed]
-    report = rollback_run(inventory, run.id if run else run_id, hosts, sudo=become, force=force)
-    skipped = {h.skipped for h in report.hosts.values()}
-    if report.hosts and None not in skipped:
-        raise InputError(f"nothing to roll back of {report.run_id}: "
-                         + "; ".join(sorted(str(s) for s in skipped)))
-    if run is not None and not report.failed and not limit:
-        store.set_status(run.id, ROLLED_BACK)
-    _render(report, verbose, Console())
-    irreversible = any(h.irreversible for h in report.hosts.values())
-    sys.exit(1 if report.failed else 3 if irreversible else 0)
+    console = Console(stderr=True)
+    interactive = sys.stdin.isatty() and console.is_terminal and not ci
+    outcome = roll_back(RunStore(state_dir), run_id, list(inventories), limit=limit,
+                        playbook=playbook, sudo=become, force=force,
+                        confirm=(lambda drift: _ask(drift, console)) if interactive else None)
+    _render(outcome, verbose, Console())
+    irreversible = any(h.irreversible for h in outcome.report.hosts.values())
+    sys.exit(1 if outcome.failed else 3 if irreversible else 0)
 
 
-def _render(report: RollbackReport, verbose: bool, console: Console) -> None:
+def _ask(drift: list[Drift], console: Console) -> bool:
+    table = Table(title="changed on the hosts since the run")
+    for column in ("host", "kind", "resource", "what changed", "task"):
+        table.add_column(column)
+    for item in drift:
+        table.add_row(item.host, item.kind, item.key, item.what, item.task)
+    console.print(table)
+    return click.confirm("Roll back anyway, overwriting these changes?", default=False,
+                         err=True)
+
+
+def _render(outcome: RollbackOutcome, verbose: bool, console: Console) -> None:
+    report = outcome.report
     table = Table(title=f"rollback of {report.run_id}")
     for column in ("host", "kind", "resource", "status", "detail"):
         table.add_column(column)
+    for item in report.drift:
+        table.add_row(item.host, item.kind, item.key, "[yellow]overwritten[/]",
+                      f"changed since the run: {item.what}")
     for name, host in sorted(report.hosts.items()):
         if host.error:
             table.add_row(name, "", "", "[red]failed[/]", host.error)
@@ -80,7 +82,19 @@ def _render(report: RollbackReport, verbose: bool, console: Console) -> None:
                               item.detail or item.task)
         for handler in host.handlers:
             table.add_row(name, "handler", handler, "", "")
+        for result in outcome.health.get(name, []):
+            state = "[green]healthy[/]" if result.ok else "[red]unhealthy[/]"
+            table.add_row(name, "health", result.check, state, result.detail)
     console.print(table)
     restored = sum(i.status == "restored" for h in report.hosts.values() for i in h.items)
-    console.print(f"run [bold]{report.run_id}[/]: {restored} resource(s) restored on "
-                  f"{len(report.hosts)} host(s)" + ("; [red]failures[/]" if report.failed else ""))
+    line = (f"run [bold]{report.run_id}[/]: {restored} resource(s) restored on "
+            f"{len(report.hosts)} host(s)")
+    if report.drift:
+        line += f"; overwrote {len(report.drift)} change(s) made since the run"
+    if report.failed:
+        line += "; [red]failures[/]"
+    if outcome.unhealthy:
+        line += f"; [red]{len(outcome.unhealthy)} host(s) unhealthy[/]"
+    if outcome.health_skipped:
+        line += f"; health not checked: {outcome.health_skipped}"
+    console.print(line)
