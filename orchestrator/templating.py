@@ -3,6 +3,11 @@ template files, and the handful of Ansible filters roles lean on.
 
 Undefined variables are errors (StrictUndefined), reported with the template and the name, so a
 typo never renders an empty config file onto a host.
+
+Whitespace follows Ansible, whose jinja2 environment has `trim_blocks` on (the newline after a
+block tag is dropped, so a `{% for %}` line leaves no blank line behind) and `lstrip_blocks`
+off, for template files and task arguments alike; a `template` task may change both, as in
+Ansible.
 """
 
 from __future__ import annotations
@@ -71,7 +76,8 @@ FILTERS = {
 
 
 def _environment(cls: type[jinja2.Environment], **kwargs: Any) -> jinja2.Environment:
-    env = cls(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, **kwargs)
+    env = cls(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
+              **kwargs)
     env.filters.update(FILTERS)
     return env
 
@@ -92,6 +98,9 @@ class _NativeEnvironment(jinja2.nativetypes.NativeEnvironment):
 
 _TEXT = _environment(jinja2.Environment)
 _NATIVE = _environment(_NativeEnvironment)
+# template files rendered with other whitespace options than Ansible's defaults, by
+# (trim_blocks, lstrip_blocks)
+_FILES: dict[tuple[bool, bool], jinja2.Environment] = {(True, False): _TEXT}
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?:(?!\}\}).)*\}\}\s*$", re.S)
 
 
@@ -185,13 +194,23 @@ def check_file_syntax(path: Path) -> None:
         raise InputError(f"cannot read template: {err}", path=path) from None
 
 
-def render_file(path: Path, variables: Mapping[str, Any]) -> str:
-    """Render a template file; errors name the template and its line."""
+def render_file(path: Path, variables: Mapping[str, Any], *, trim_blocks: bool = True,
+                lstrip_blocks: bool = False) -> str:
+    """Render a template file as Ansible's template module does (`trim_blocks` on and
+    `lstrip_blocks` off unless the task says otherwise); errors name the template and its
+    line."""
     try:
         source = path.read_text(encoding="utf-8")
     except OSError as err:
         raise InputError(f"cannot read template: {err.strerror}", path=path) from None
-    return _render(_TEXT, source, variables, str(path))
+    return _render(_file_environment(trim_blocks, lstrip_blocks), source, variables, str(path))
+
+
+def _file_environment(trim_blocks: bool, lstrip_blocks: bool) -> jinja2.Environment:
+    key = (trim_blocks, lstrip_blocks)
+    if key not in _FILES:
+        _FILES[key] = _TEXT.overlay(trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks)
+    return _FILES[key]
 
 
 def evaluate(expression: Any, variables: Mapping[str, Any], where: str = "") -> bool:

@@ -1,11 +1,18 @@
-"""jinja2 as Ansible users write it: lazy variables, native types, conditions, clear errors."""
+"""jinja2 as Ansible users write it: lazy variables, native types, conditions, clear errors,
+Ansible's whitespace in templates."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import yaml
 
 from orchestrator.errors import InputError
-from orchestrator.templating import Variables, evaluate, render_value
+from orchestrator.templating import Variables, evaluate, render_file, render_value
 
 
 def test_variables_are_rendered_when_read_through_other_variables() -> None:
@@ -53,3 +60,73 @@ def test_self_reference_is_reported() -> None:
     variables = Variables({"a": "{{ b }}", "b": "{{ a }}"})
     with pytest.raises(InputError, match="refers to itself"):
         variables["a"]
+
+
+# A template with the block tags whose whitespace Ansible trims: a loop, a condition, an
+# indented end tag and a comment.
+WHITESPACE_TEMPLATE = (
+    "# upstreams of {{ name }}\n"
+    "{% for address in upstreams %}\n"
+    "server {{ address }} weight={{ loop.index }}\n"
+    "{% endfor %}\n"
+    "{# a comment line #}\n"
+    "{% if tls %}\n"
+    "    ssl on;\n"
+    "  {% endif %}\n"
+    "end\n"
+)
+WHITESPACE_VARS = {"name": "web1", "upstreams": ["10.0.0.1", "10.0.0.2"], "tls": True}
+
+
+def test_template_files_trim_blocks_as_ansible_does(tmp_path: Path) -> None:
+    template = tmp_path / "upstreams.conf.j2"
+    template.write_text(WHITESPACE_TEMPLATE)
+    assert render_file(template, Variables(WHITESPACE_VARS)) == (
+        "# upstreams of web1\n"
+        "server 10.0.0.1 weight=1\n"
+        "server 10.0.0.2 weight=2\n"
+        "    ssl on;\n"
+        "  end\n"
+    )
+
+
+def test_template_whitespace_options_are_ansibles(tmp_path: Path) -> None:
+    template = tmp_path / "t.j2"
+    template.write_text("a\n  {% if true %}\nb\n  {% endif %}\nc\n")
+    assert render_file(template, {}) == "a\n  b\n  c\n"
+    assert render_file(template, {}, lstrip_blocks=True) == "a\nb\nc\n"
+    assert render_file(template, {}, trim_blocks=False) == "a\n  \nb\n  \nc\n"
+
+
+def test_block_tags_in_task_arguments_are_trimmed_too() -> None:
+    block = "start\n{% for i in items %}\nline {{ i }}\n{% endfor %}\nend\n"
+    assert render_value(block, Variables({"items": ["a", "b"]})) == "start\nline a\nline b\nend\n"
+
+
+@pytest.mark.slow
+def test_template_rendering_matches_ansibles_template_module(tmp_path: Path) -> None:
+    """ansible-core's own template module, run locally, is the oracle."""
+    playbook_bin = Path(sys.executable).with_name("ansible-playbook")
+    if not playbook_bin.exists():
+        pytest.skip("ansible-core is not installed beside the tests")
+    template = tmp_path / "upstreams.conf.j2"
+    template.write_text(WHITESPACE_TEMPLATE)
+    cases = {"default": {}, "untrimmed": {"trim_blocks": False},
+             "lstripped": {"lstrip_blocks": True}}
+    tasks = [{"template": {"src": str(template), "dest": str(tmp_path / f"{case}.out"), **options}}
+             for case, options in cases.items()]
+    (tmp_path / "play.yaml").write_text(yaml.safe_dump(
+        [{"hosts": "localhost", "gather_facts": False, "vars": WHITESPACE_VARS,
+          "tasks": tasks}]))
+    (tmp_path / "ansible.cfg").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env |= {"ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"), "ANSIBLE_HOME": str(tmp_path),
+            "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_NOCOLOR": "1"}
+    done = subprocess.run(
+        [str(playbook_bin), "-i", "localhost,", "-c", "local", "play.yaml",
+         "-e", f"ansible_python_interpreter={sys.executable}"],
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for case, options in cases.items():
+        assert render_file(template, Variables(WHITESPACE_VARS), **options) == \
+            (tmp_path / f"{case}.out").read_text(), case

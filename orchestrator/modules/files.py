@@ -53,7 +53,9 @@ def _copy(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 
 def _template(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     source = ctx.find("templates", args["src"])
-    return [_put(args["dest"], render_file(source, ctx.variables), args)]
+    content = render_file(source, ctx.variables, trim_blocks=bool(args["trim_blocks"]),
+                          lstrip_blocks=bool(args["lstrip_blocks"]))
+    return [_put(args["dest"], content, args)]
 
 
 def _file(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
@@ -157,7 +159,8 @@ def _replace(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 MODULES = [
     Module("copy", {"src": None, "content": None, "dest": REQUIRED, "backup": False,
                     "force": True, **OWNERSHIP}, _copy, source=("src", "files")),
-    Module("template", {"src": REQUIRED, "dest": REQUIRED, "backup": False, **OWNERSHIP},
+    Module("template", {"src": REQUIRED, "dest": REQUIRED, "backup": False,
+                        "trim_blocks": True, "lstrip_blocks": False, **OWNERSHIP},
            _template, source=("src", "templates")),
     Module("file", {"path": REQUIRED, "state": None, "src": None, "recurse": False,
                     "force": False, **OWNERSHIP}, _file,

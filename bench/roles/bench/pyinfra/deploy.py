@@ -19,8 +19,9 @@ TEMPLATE_VARS = {**V, "inventory_hostname": host.name}
 
 
 def template(name: str, src: str, dest: str, **owned):
+    # Ansible's (and orc's) template whitespace: the newline after a block tag is dropped
     return files.template(name=name, src=str(ROLE / "templates" / src), dest=dest, **owned,
-                          **TEMPLATE_VARS)
+                          jinja_env_kwargs={"trim_blocks": True}, **TEMPLATE_VARS)
 
 
 def copy(name: str, src: str, dest: str, mode: str):
