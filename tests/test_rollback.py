@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import Lab
-from tests.conftest import run_orc
+from tests.conftest import CURL, run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -92,9 +92,9 @@ def test_rollback_restores_every_resource_kind_byte_for_byte(work, ssh) -> None:
     assert "irreversible" in back.stdout
     assert snapshot(ssh, names) == deployed
     for name in names:
-        health = ssh(name, "curl -s -o /dev/null -w '%{http_code}' http://localhost/healthz")
+        health = ssh(name, f"{CURL} -o /dev/null -w '%{{http_code}}' http://localhost/healthz")
         assert health.stdout == "200"
-        version = ssh(name, "curl -s http://localhost/")
+        version = ssh(name, f"{CURL} http://localhost/")
         assert json.loads(version.stdout)["version"] == "1.0.0"
 
     # the first run, from another directory with an empty index: the hosts' journals suffice

@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator.journal import KILL_AFTER
 from orchestrator.lab import Lab
-from tests.conftest import run_orc
+from tests.conftest import CURL, run_orc
 from tests.test_rollback import playbook, snapshot
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -70,5 +70,5 @@ def test_a_killed_rollout_resumes_or_rolls_back_exactly(fleet, ssh, point: int) 
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert {version(ssh, n) for n in names} == {release}
         for name in names:
-            health = ssh(name, "curl -s -o /dev/null -w '%{http_code}' http://localhost/healthz")
+            health = ssh(name, f"{CURL} -o /dev/null -w '%{{http_code}}' http://localhost/healthz")
             assert health.stdout == "200"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import Lab
-from tests.conftest import run_orc
+from tests.conftest import CURL, run_orc
 from tests.test_rollback import playbook, snapshot
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -46,7 +46,7 @@ def rollout(fleet, playbook: str, *args: str, inventories: tuple[Path, ...] = ()
 
 
 def served(ssh, name: str) -> tuple[str, str]:
-    health = ssh(name, "curl -s -o /dev/null -w '%{http_code}' http://localhost/healthz").stdout
+    health = ssh(name, f"{CURL} -o /dev/null -w '%{{http_code}}' http://localhost/healthz").stdout
     version = json.loads(ssh(name, "cat /etc/app/config.json").stdout)["version"]
     return health, version
 
