@@ -26,6 +26,7 @@ ORC = str(Path(sys.executable).with_name("orc"))
 # that persists, like a 503, is still what it returns)
 CURL = "curl -s --max-time 10 --retry 3 --retry-delay 1 --retry-all-errors"
 
+
 def run_orc(*args: str, user: int | None = None, check: bool = False) -> subprocess.CompletedProcess:
     """Run the installed `orc` command as a user would (optionally as a non-root uid)."""
     cmd = [ORC, *args]
