@@ -8,6 +8,15 @@ state of the tasks that notify it, so a handler runs once, only where something 
 A plan stops after adding operations: pyinfra predicts from facts what would change, and file
 previews turn that into unified diffs. An apply calls `run_ops`, and reads the outcome from the
 same operation metadata.
+
+The State is built with pyinfra's change detection on, because the journal needs each task's
+prediction before anything runs. That reads every operation's facts when it is added, and
+`run_ops` reads them again (pyinfra keeps no fact cache: facts go stale as operations change the
+host; its CLI avoids the second read only with `-y`, which skips predictions). A host where no
+operation is predicted to run any command is therefore settled: its predictions were all made
+from its true state, nothing would change it between the two reads, so running its operations
+would read the same facts again and do nothing. Settled hosts sit out `run_ops`, and their tasks
+are reported ok from the predictions.
 """
 
 from __future__ import annotations
@@ -149,6 +158,9 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         batches = _record_journals(play, records, session, options.run_id, options.keep_runs,
                                    result, emit)
         journal.crash_point()
+    settled: set[str] = set()
+    if not options.dry_run:
+        settled = _settle(records, session)
     if not options.dry_run and session.state.active_hosts:
         try:
             run_ops(session.state)
@@ -158,12 +170,36 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         _seal_journals(play, batches, session)
     hidden = vars_files.plaintexts()
     for name, host_records in records.items():
-        result.hosts[name] = _collect(name, host_records, session, options.dry_run)
+        result.hosts[name] = _collect(name, host_records, session, options.dry_run,
+                                      ran=name not in settled)
         for task in result.hosts[name].tasks:  # secret values never reach a report
             task.diff = task.diff and mask(task.diff, hidden)
             task.error = task.error and mask(task.error, hidden)
         emit("host", {"host": name, "status": result.hosts[name].status})
     return result
+
+
+def _would_run(records: list[_Record]) -> bool:
+    """Whether running a host's operations could execute anything: some operation that is not
+    skipped, held back by `check_mode`, or a handler (which runs only after a notifying task
+    changed, and none will) is predicted to run commands. `changed_when` does not count here:
+    a command whose change is ignored still has to run."""
+    return any(meta.will_change for record in records
+               if record.result.status != SKIPPED and record.notifiers is None
+               and not record.task.check_mode
+               for meta in record.metas)
+
+
+def _settle(records: dict[str, list[_Record]], session: Session) -> set[str]:
+    """Take the hosts where nothing would run out of the State before `run_ops` (see the module
+    docstring): running them would only read their facts a second time."""
+    settled = set()
+    for name, host_records in records.items():
+        host = session.hosts[name]
+        if host in session.state.active_hosts and not _would_run(host_records):
+            session.state.active_hosts.discard(host)
+            settled.add(name)
+    return settled
 
 
 def _check_secret_versions(vars_files: VarsFiles, names: list[str],
@@ -388,7 +424,11 @@ def _add_deploys(role: Any, host: Any, session: Session, variables: Variables) -
     return records
 
 
-def _collect(name: str, records: list[_Record], session: Session, dry_run: bool) -> HostResult:
+def _collect(name: str, records: list[_Record], session: Session, dry_run: bool,
+             ran: bool = True) -> HostResult:
+    """A host's task results: predictions for a plan; for an apply, what ran, or, on a host
+    that was settled (`ran` false: nothing predicted to run), ok for every task that would
+    have run, as running it would have found."""
     host = session.hosts[name]
     result = HostResult(name)
     for record in records:
@@ -407,6 +447,9 @@ def _collect(name: str, records: list[_Record], session: Session, dry_run: bool)
             continue
         if record.notifiers is not None and not any(r.changed() for r in record.notifiers):
             task_result.status = SKIPPED  # a handler nothing notified
+            continue
+        if not ran:
+            task_result.status = OK
             continue
         if not all(m.is_complete() for m in record.metas):
             task_result.status = SKIPPED if task_result.handler else NOT_RUN

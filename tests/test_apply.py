@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from orchestrator import execute
 from orchestrator.execute import RunOptions, run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.playbook import load_playbook
-from orchestrator.results import CHANGED, SKIPPED
-from tests.conftest import run_orc
+from orchestrator.results import CHANGED, OK, SKIPPED
+from tests.conftest import CURL, run_orc
 
 pytestmark = pytest.mark.lab
 
@@ -57,11 +58,11 @@ def test_example_estate_converges_then_changes_nothing(estate, lab: Lab, ssh) ->
         assert second.plays[0].hosts[host.name].changed == 0
         assert not second.plays[0].hosts[host.name].failed
     for host in lab.hosts[:3]:
-        page = ssh(host.name, "curl -s http://localhost/")
+        page = ssh(host.name, f"{CURL} http://localhost/")
         assert json.loads(page.stdout) == {
             "host": host.name, "version": "1.0.0", "message": "hello from the lab",
         }
-        health = ssh(host.name, "curl -s -o /dev/null -w '%{http_code}' http://localhost/healthz")
+        health = ssh(host.name, f"{CURL} -o /dev/null -w '%{{http_code}}' http://localhost/healthz")
         assert health.stdout == "200"
         assert ssh(host.name, "systemctl is-enabled app nginx").stdout.split() == ["enabled"] * 2
         assert ssh(host.name, "id -nG deploy").stdout.strip() == "ops"
@@ -98,7 +99,7 @@ def test_handler_runs_once_and_only_where_its_task_changed(estate, lab: Lab, lab
     after = {h: ssh(h, pid).stdout.strip() for h in hosts}
     assert after[hosts[0]] != before[hosts[0]]  # restarted
     assert {h: after[h] for h in hosts[1:]} == {h: before[h] for h in hosts[1:]}
-    assert "second release" in ssh(hosts[0], "curl -s http://localhost/").stdout
+    assert "second release" in ssh(hosts[0], f"{CURL} http://localhost/").stdout
 
     again = _apply(lab_inventory, extra_vars={"app_message": "second release"}, limit=hosts[0])
     [handler] = _task(again, hosts[0], "restart app")
@@ -106,6 +107,42 @@ def test_handler_runs_once_and_only_where_its_task_changed(estate, lab: Lab, lab
     assert ssh(hosts[0], pid).stdout.strip() == after[hosts[0]]
 
     _apply(lab_inventory, limit=hosts[0])  # back to the example's own message
+
+
+def test_hosts_where_nothing_would_change_run_no_operation(estate, lab: Lab, lab_inventory,
+                                                           ssh, monkeypatch) -> None:
+    """A converged host's operations are not run again after their predictions (they would
+    only read the same facts twice); it reports what a full run reports."""
+    edited, *settled = [h.name for h in lab.hosts[:3]]
+    running: list[list[str]] = []
+    real_run_ops = execute.run_ops
+
+    def spy(state, *args, **kwargs):
+        running.append(sorted(h.name for h in state.active_hosts))
+        return real_run_ops(state, *args, **kwargs)
+
+    monkeypatch.setattr(execute, "run_ops", spy)
+    ssh(edited, "echo 'hand edit' >> /etc/motd")
+    run = _apply(lab_inventory)
+    assert running == [[edited]]
+    hosts = run.plays[0].hosts
+    assert [t.name for t in hosts[edited].tasks if t.status == CHANGED] == ["message of the day"]
+    assert "hand edit" not in ssh(edited, "cat /etc/motd").stdout
+
+    running.clear()
+    quiet = _apply(lab_inventory)
+    assert running == []  # no host had anything to do: run_ops is never called
+    monkeypatch.setattr(execute, "_settle", lambda records, session: set())
+    full = _apply(lab_inventory)  # every host runs its operations, as before settling
+    assert running == [sorted(full.plays[0].hosts)]
+    for name in (edited, *settled):
+        statuses = [(t.name, t.item, t.status, t.error) for t in quiet.plays[0].hosts[name].tasks]
+        assert statuses == [(t.name, t.item, t.status, t.error)
+                            for t in full.plays[0].hosts[name].tasks]
+        assert {status for _, _, status, _ in statuses} <= {OK, SKIPPED}
+        assert not quiet.plays[0].hosts[name].failed and not quiet.plays[0].hosts[name].error
+        assert [t.status for t in quiet.plays[0].hosts[name].tasks if t.handler] and all(
+            t.status == SKIPPED for t in quiet.plays[0].hosts[name].tasks if t.handler)
 
 
 def test_plan_after_a_manual_edit_shows_only_that_hosts_diff(estate, lab: Lab, lab_inventory,
