@@ -38,6 +38,7 @@ from pyinfra.context import ctx_state
 
 from orchestrator import journal
 from orchestrator.errors import InputError, OrcError
+from orchestrator.factcache import facts_read_once
 from orchestrator.inventory import Inventory
 from orchestrator.modules.base import FilePreview, HostContext, Module, OpCall
 from orchestrator.playbook import Play, Playbook
@@ -136,7 +137,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     # leaving add_op would otherwise unset it under the others.
     def prepare(name: str, host: Any) -> list[_Record] | Exception:
         try:
-            return _add_host(play, inventory, name, host, session, base, options)
+            with facts_read_once(host):  # nothing runs while operations are added
+                return _add_host(play, inventory, name, host, session, base, options)
         except Exception as exc:  # a value, so gevent never prints it as a traceback
             return exc
 

@@ -3,6 +3,7 @@ plans with diffs that change nothing, and a role that uses every supported modul
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pyinfra.connectors.ssh import SSHConnector
 
 from orchestrator import execute
 from orchestrator.execute import RunOptions, run_playbook
@@ -143,6 +145,36 @@ def test_hosts_where_nothing_would_change_run_no_operation(estate, lab: Lab, lab
         assert not quiet.plays[0].hosts[name].failed and not quiet.plays[0].hosts[name].error
         assert [t.status for t in quiet.plays[0].hosts[name].tasks if t.handler] and all(
             t.status == SKIPPED for t in quiet.plays[0].hosts[name].tasks if t.handler)
+
+
+def test_each_fact_is_read_once_while_operations_are_added(estate, lab: Lab, lab_inventory,
+                                                           monkeypatch) -> None:
+    """Nothing runs while operations are added, so one read of a fact stands for all; the
+    predictions (and the plan's diffs) are the same as when every operation reads its own."""
+    host = lab.hosts[0].name
+    commands: list[str] = []
+    real_run = SSHConnector.run_shell_command
+
+    def spy(self, command, *args, **kwargs):
+        if self.host.name == host:
+            commands.append(str(command))
+        return real_run(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(SSHConnector, "run_shell_command", spy)
+    options = {"limit": host, "dry_run": True, "extra_vars": {"app_message": "read once"}}
+    cached = _apply(lab_inventory, **options)
+    assert commands and len(commands) == len(set(commands))
+    read_once = len(commands)
+    commands.clear()
+    monkeypatch.setattr(execute, "facts_read_once", lambda host: contextlib.nullcontext())
+    uncached = _apply(lab_inventory, **options)
+    assert len(commands) > read_once
+
+    def outcome(run):
+        return [(t.name, t.item, t.status, t.diff) for t in run.plays[0].hosts[host].tasks]
+
+    assert outcome(cached) == outcome(uncached)
+    assert ("application config", None, CHANGED) in [o[:3] for o in outcome(cached)]
 
 
 def test_plan_after_a_manual_edit_shows_only_that_hosts_diff(estate, lab: Lab, lab_inventory,
