@@ -337,6 +337,26 @@ def _service_of(handler: dict[str, Any]) -> str | None:
     return None
 
 
+DONE, ROLLING_BACK = "rolled-back", "rolling-back"  # markers in the run's journal directory
+
+
+def _read_host(host: Any, run_id: str, sudo: bool) -> tuple[list[Batch], set[str]]:
+    """The run's batches on the host, and which rollback markers are there."""
+    batches = journal.read_batches(host, run_id, sudo)
+    directory = journal.run_dir(run_id)
+    _, out = host.run_shell_command(
+        f"for m in {DONE} {ROLLING_BACK}; do [ -e {directory}/$m ] && echo $m; done; true",
+        _sudo=sudo)
+    return batches, set(out.stdout_lines)
+
+
+def _mark(session: Any, names: list[str], run_id: str, marker: str, sudo: bool) -> None:
+    """Leave `marker` in the run's journal directory on `names` (in parallel), synced."""
+    command = f"touch {journal.run_dir(run_id)}/{marker} && sync"
+    gevent.joinall([gevent.spawn(session.hosts[n].run_shell_command, command, _sudo=sudo)
+                    for n in names])
+
+
 def _check_drift(session: Any, run_id: str, batches: dict[str, list[Batch]], sudo: bool,
                  force: bool, confirm: Callable[[list[Drift]], bool] | None,
                  report: RollbackReport) -> None:
@@ -368,22 +388,32 @@ def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool 
     (given the drift) says yes."""
     emit = on_event or (lambda kind, data: None)
     report = RollbackReport(run_id)
-    session = open_session(inventory, names)
+    # crash tests count restore operations too (ORC_KILL_AFTER_OPS, see journal.crash_point)
+    session = open_session(inventory, names, on_op=lambda host, op, ok: journal.crash_point(1))
     for name, why in session.unreachable.items():
         report.hosts[name] = HostRollback(name, error=why)
+    reads = {name: gevent.spawn(_read_host, host, run_id, sudo)
+             for name, host in session.hosts.items()}
+    gevent.joinall(list(reads.values()))
     batches: dict[str, list[Batch]] = {}
-    for name, host in session.hosts.items():
-        batches[name] = journal.read_batches(host, run_id, sudo)
-        done, _ = host.run_shell_command(f"test -e {journal.run_dir(run_id)}/rolled-back",
-                                         _sudo=sudo)
-        if done and batches[name] and not force:
+    started: set[str] = set()  # hosts where a rollback of the run began (and maybe died)
+    for name, job in reads.items():
+        if not job.successful():
+            raise job.exception
+        batches[name], markers = job.value
+        if ROLLING_BACK in markers:
+            started.add(name)
+        if DONE in markers and batches[name] and not force:
             report.hosts[name] = HostRollback(name, skipped="already rolled back")
             batches[name] = []
         elif not batches[name]:
             report.hosts[name] = HostRollback(name, skipped=f"no journal of {run_id}")
         if not batches[name]:
-            session.state.active_hosts.discard(host)
-    _check_drift(session, run_id, batches, sudo, force, confirm, report)
+            session.state.active_hosts.discard(session.hosts[name])
+    # a host an interrupted rollback already partly restored differs from what the run left
+    # because of that rollback: finishing it is not overwriting anyone's change
+    _check_drift(session, run_id, {n: b for n, b in batches.items() if n not in started},
+                 sudo, force, confirm, report)
     steps: dict[str, list[_Step]] = {}
     with ctx_state.use(session.state):
         jobs = {name: gevent.spawn(_plan_host, session.state, session.hosts[name], run_id,
@@ -399,6 +429,8 @@ def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool 
             session.state.active_hosts.discard(session.hosts[name])
     if session.state.active_hosts:
         emit("rollback", {"run": run_id, "hosts": sorted(steps)})
+        _mark(session, [n for n in steps if session.hosts[n] in session.state.active_hosts],
+              run_id, ROLLING_BACK, sudo)
         try:
             run_ops(session.state)
         except PyinfraError:
@@ -419,7 +451,7 @@ def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool 
             continue
         # marked done, and the host's rollout lock freed if the (killed) run still holds it:
         # also on hosts it locked but never reached
-        mark = f"touch {journal.run_dir(run_id)}/rolled-back; " if name in steps else ""
+        mark = f"touch {journal.run_dir(run_id)}/{DONE}; " if name in steps else ""
         host.run_shell_command(
             f'{mark}[ "$(cat {LOCK} 2>/dev/null)" = {run} ] && rm -f {LOCK}; true', _sudo=sudo)
     emit("rollback-done", {"run": run_id, "failed": report.failed})

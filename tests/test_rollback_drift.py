@@ -133,6 +133,25 @@ def test_rollback_holds_the_hosts_and_checks_health_again(work, ssh) -> None:
     assert runs[run] == runs[paused] == "rolled-back"
 
 
+def test_a_rollback_killed_midway_is_finished_by_the_next(work, ssh, monkeypatch) -> None:
+    names = work["names"]
+    for name in names:
+        ssh(name, "rm -rf /etc/orc-drift")
+    apply(work, "drift.yaml", "-e", "value=one")
+    before = files(ssh, names)
+    run = apply(work, "drift.yaml", "-e", "value=two")
+    with monkeypatch.context() as env:
+        env.setenv("ORC_KILL_AFTER_OPS", "1")  # SIGKILL once one restore operation ran
+        killed = orc(work, "rollback", run, "--ci")
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    runs = {r["id"]: r["status"] for r in json.loads(orc(work, "runs", "--json").stdout)}
+    assert runs[run] == "interrupted"
+    # what the killed rollback restored is not drift; its host lock is this run's own
+    again = orc(work, "rollback", run, "--ci")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert files(ssh, names) == before
+
+
 def _demo_repo(tmp: Path, versions: list[str]) -> dict[str, bytes]:
     """A flat apt repository with the `orc-demo` package at each of `versions`."""
     repo = tmp / "repo"
