@@ -92,16 +92,31 @@ def run_command(
     timeout: float = 10.0,
     *,
     command_timeout: float | None = None,
+    connections: dict[str, Connection] | None = None,
 ) -> CommandResult:
     """Run `command` on one host; `timeout` bounds connecting and, unless `command_timeout` is
-    given, the command too, so a host that hangs never holds a caller forever."""
+    given, the command too, so a host that hangs never holds a caller forever.
+
+    With `connections`, the host's connection is taken from there (or opened and left there)
+    and stays open for the next command, sparing a second SSH handshake to a host the caller
+    comes back to (`close_connections` ends them); a connection that failed is dropped."""
     start = time.monotonic()
     limit = command_timeout if command_timeout is not None else timeout
     if target.local:
         return _run_local(target, command, limit)
     try:
-        with connect(target, timeout) as conn:
-            res = _execute(conn, target, command, limit)
+        if connections is None:
+            with connect(target, timeout) as conn:
+                res = _execute(conn, target, command, limit)
+        else:
+            conn = connections.get(target.name) or connect(target, timeout)
+            connections[target.name] = conn
+            try:
+                res = _execute(conn, target, command, limit)
+            except Exception:
+                connections.pop(target.name, None)
+                conn.close()
+                raise
     except invoke.CommandTimedOut as exc:
         return CommandResult(
             target.name, None, exc.result.stdout, exc.result.stderr,
@@ -192,15 +207,28 @@ def run_many(
     forks: int = 20,
     timeout: float = 10.0,
     command_timeout: float | None = None,
+    connections: dict[str, Connection] | None = None,
 ) -> dict[str, CommandResult]:
-    """Run `command` on every target in parallel; results keyed by host name, in target order."""
+    """Run `command` on every target in parallel; results keyed by host name, in target order.
+    `connections`: as `run_command`'s, kept open for a later command."""
     if not targets:
         return {}
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(targets)))) as pool:
         results = list(pool.map(
-            lambda t: run_command(t, command, timeout, command_timeout=command_timeout), targets
+            lambda t: run_command(t, command, timeout, command_timeout=command_timeout,
+                                  connections=connections), targets
         ))
     return {r.host: r for r in results}
+
+
+def close_connections(connections: dict[str, Connection]) -> None:
+    """Close the connections `run_command` kept open, and forget them."""
+    while connections:
+        _, conn = connections.popitem()
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - a connection already gone needs no closing
+            pass
 
 
 def describe(exc: BaseException) -> str:
