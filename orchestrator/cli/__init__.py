@@ -1,13 +1,17 @@
 """The `orc` command: a thin shell that parses arguments, calls the API and renders.
 
 Sub-commands live in their own modules and are imported only when invoked, so `orc lab status`
-does not pay for importing pyinfra. Errors are rendered here, once, as one line.
+does not pay for importing pyinfra. `orc --help` lists them from their docstrings, read from
+source, so it imports none of them. Errors are rendered here, once, as one line.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import sys
+from pathlib import Path
 
 import click
 
@@ -38,6 +42,20 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, each sub-command's summary taken from its docstring in source."""
+        commands = []
+        for name in self.list_commands(ctx):
+            doc = docstring(COMMANDS[name]) if name in COMMANDS else None
+            command = click.Command(name, help=doc) if doc else self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                commands.append((name, command))
+        if commands:
+            limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit))
+                                    for name, command in commands])
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:
@@ -53,6 +71,29 @@ class LazyGroup(click.Group):
                 raise
             click.secho(f"error: {err}", fg="red", err=True)
             sys.exit(1)
+
+
+_MAKERS = ("command", "group")  # click's decorators that make a command of the function
+
+
+def docstring(target: str) -> str | None:
+    """The docstring of the function behind a "module:attribute" command, read from the module's
+    source without importing it; None when the decorators set its help some other way."""
+    module_name, attr = target.split(":")
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or not spec.origin:
+        return None
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == attr:
+            makers = [d for d in node.decorator_list if isinstance(d, ast.Call)
+                      and getattr(d.func, "attr", getattr(d.func, "id", "")) in _MAKERS]
+            if len(makers) != 1 or len(makers[0].args) > 1 or {
+                    k.arg for k in makers[0].keywords} & {"help", "short_help", "hidden",
+                                                          "deprecated", "cls"}:
+                return None
+            return ast.get_docstring(node)
+    return None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
