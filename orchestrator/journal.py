@@ -321,14 +321,19 @@ def record(host: Any, run_id: str, play: str, planned: list[Planned], sudo: bool
                                      {**resource.extra, **({"copy": f"files/{i}"}
                                                            if state.get("type") == "file" else {})},
                                      owner.notify))
-    payload = base64.b64encode(batch.to_json().encode()).decode()
-    write = (f"umask 077 && printf %s {payload} | base64 -d > {batch_dir}/journal.tmp && "
-             f"mv {batch_dir}/journal.tmp {batch_dir}/journal.json && sync")
+    _write_synced(host, f"{batch_dir}/journal.json", batch.to_json(), sudo, "the journal")
+    return batch
+
+
+def _write_synced(host: Any, path: str, text: str, sudo: bool, what: str) -> None:
+    """Write `text` to `path` on the host atomically (root only) and sync it to disk."""
+    payload = base64.b64encode(text.encode()).decode()
+    write = (f"umask 077 && printf %s {payload} | base64 -d > {path}.tmp && "
+             f"mv {path}.tmp {path} && sync")
     ok, output = host.run_shell_command(f"sh -c {shlex.quote(write)}", _sudo=sudo)
     if not ok:
-        raise JournalError(f"{host.name}: could not write the journal: "
+        raise JournalError(f"{host.name}: could not write {what}: "
                            + " ".join(output.stderr_lines[-1:]))
-    return batch
 
 
 def _images_state(host: Any, batch_dir: str, images: list[PreImage], sudo: bool
@@ -349,13 +354,8 @@ def seal(host: Any, batch: Batch, sudo: bool = False) -> None:
     """Record on the host what the run left of the batch's resources (its after-image)."""
     batch_dir = f"{run_dir(batch.run_id)}/{batch.name}"
     batch.after = _images_state(host, batch_dir, batch.images, sudo)
-    payload = base64.b64encode(json.dumps(batch.after).encode()).decode()
-    write = (f"umask 077 && printf %s {payload} | base64 -d > {batch_dir}/after.tmp && "
-             f"mv {batch_dir}/after.tmp {batch_dir}/after.json && sync")
-    ok, output = host.run_shell_command(f"sh -c {shlex.quote(write)}", _sudo=sudo)
-    if not ok:
-        raise JournalError(f"{host.name}: could not write the after-image: "
-                           + " ".join(output.stderr_lines[-1:]))
+    _write_synced(host, f"{batch_dir}/after.json", json.dumps(batch.after), sudo,
+                  "the after-image")
 
 
 # What a rollback compares to tell a hand change from what the run left. A service's running
