@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import pty
+import re
+import select
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +21,7 @@ from orchestrator.lab import Lab
 from orchestrator.restore import DriftError
 from orchestrator.rollback import roll_back
 from orchestrator.runs import RunStore
-from tests.conftest import run_orc
+from tests.conftest import ORC, run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -63,6 +68,32 @@ def apply(work, playbook: str, *args: str, expect: int = 0) -> str:
     return json.loads(report.read_text())["run_id"]
 
 
+def on_terminal(work, answer: str, *args: str) -> tuple[int, str]:
+    """Run orc on a pseudo-terminal, as an engineer would, answering its question."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(ORC, [ORC, *args, "--state-dir", str(work["state"])])
+    output, answered, deadline = b"", False, time.monotonic() + 240
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"overwriting these changes?" in output:
+            os.write(fd, answer.encode() + b"\r")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", output.decode(errors="replace"))  # colours
+    return os.waitstatus_to_exitcode(status), " ".join(text.split())  # lines wrapped at 80
+
+
 def files(ssh, names: list[str]) -> dict[str, str]:
     """What each host has under /etc/orc-drift: names, modes and content."""
     command = ("cd /etc/orc-drift 2>/dev/null || { echo none; exit 0; }; "
@@ -89,16 +120,25 @@ def test_hand_changes_stop_the_rollback_until_forced(work, ssh) -> None:
     assert files(ssh, names) == edited  # nothing restored anywhere, the hand edit kept
 
     asked = []
-    with pytest.raises(DriftError):  # a "no" at the prompt is the same refusal
+    with pytest.raises(DriftError):  # what the API hands the question, and a "no"
         roll_back(RunStore(work["state"]), run, confirm=lambda drift: asked.append(drift))
     assert {(d.host, d.key) for d in asked[0]} == {(first, "/etc/orc-drift/app.conf"),
                                                    (first, "/etc/orc-drift/marker")}
+    code, shown = on_terminal(work, "n", "rollback", run)  # on a terminal orc asks
+    assert code == 1 and "changed on the hosts since the run" in shown, shown
+    assert "/etc/orc-drift/app.conf" in shown and "stopped before any change" in shown
     assert files(ssh, names) == edited
     runs = {r["id"]: r["status"] for r in json.loads(orc(work, "runs", "--json").stdout)}
     assert runs[run] == "succeeded"  # the refused rollbacks left the run as it was
 
-    forced = orc(work, "rollback", run, "--force", "--ci")
+    code, shown = on_terminal(work, "y", "rollback", run)
     # restored: the files the run created are gone, so its health check now fails (exit 1)
+    assert code == 1 and "overwrote 2 change(s)" in shown and "unhealthy" in shown, shown
+    assert files(ssh, names) == {first: "none\n", other: "none\n"}
+
+    run = apply(work, "drift.yaml", "-e", "value=one")
+    ssh(other, "echo by-hand > /etc/orc-drift/app.conf")
+    forced = orc(work, "rollback", run, "--force", "--ci")
     assert forced.returncode == 1, forced.stdout + forced.stderr
     assert "overwritten" in forced.stdout and "unhealthy" in forced.stdout
     assert files(ssh, names) == {first: "none\n", other: "none\n"}
