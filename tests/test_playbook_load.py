@@ -117,10 +117,16 @@ def test_template_file_with_bad_syntax_names_the_template_line(tmp_path: Path) -
     book = _estate(tmp_path, "- template:\n    src: site.j2\n    dest: /etc/site\n")
     templates = tmp_path / "roles" / "web" / "templates"
     templates.mkdir()
-    (templates / "site.j2").write_text("ok\n{% if x %}\nunclosed\n")
+    (templates / "site.j2").write_text("ok\n{{ x | }}\nmore\n")
     with pytest.raises(InputError) as err:
         load_playbook(book)
     assert str(err.value).startswith(f"{templates / 'site.j2'}:2: template syntax:")
+    # an unclosed block is found where the template ends (with Ansible's trim_blocks, as there)
+    (templates / "site.j2").write_text("ok\n{% if x %}\nunclosed\n")
+    with pytest.raises(InputError) as err:
+        load_playbook(book)
+    assert str(err.value).startswith(f"{templates / 'site.j2'}:3: template syntax:")
+    assert "'endif'" in str(err.value)
 
 
 def test_python_role_without_deploy_functions_or_with_a_syntax_error(tmp_path: Path) -> None:
