@@ -35,14 +35,18 @@ class HostLocks:
         try:
             if not self.hosts:
                 return
-            run = shlex.quote(self.run_id)
-            command = f'[ "$(cat {LOCK} 2>/dev/null)" = {run} ] && rm -f {LOCK}; true'
+            command = release_command(self.run_id)
             targets = [target_for(self.inventory, h) for h in self.hosts]
             answers = run_many(targets, command, timeout=10, connections=self.connections)
             lost = [t for t in targets if answers[t.name].exit_code is None]
             run_many(lost, command, timeout=10)  # over a new connection (an empty list: none)
         finally:
             close_connections(self.connections)
+
+
+def release_command(run_id: str) -> str:
+    """Shell that removes the host's lock if `run_id` holds it (and succeeds either way)."""
+    return f'[ "$(cat {LOCK} 2>/dev/null)" = {shlex.quote(run_id)} ] && rm -f {LOCK}; true'
 
 
 def _holder_is_stale(holder: str, store: RunStore) -> bool:

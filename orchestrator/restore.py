@@ -18,7 +18,6 @@ forces it; a rollback never overwrites a hand change silently.
 from __future__ import annotations
 
 import io
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +33,7 @@ from pyinfra.operations import apt, files, server, systemd
 
 from orchestrator import journal, modules
 from orchestrator.errors import HostError, InputError
-from orchestrator.hostlock import LOCK
+from orchestrator.hostlock import release_command
 from orchestrator.inventory import Inventory
 from orchestrator.journal import Batch, Drift, PreImage
 from orchestrator.modules.base import HostContext
@@ -350,11 +349,10 @@ def _read_host(host: Any, run_id: str, sudo: bool) -> tuple[list[Batch], set[str
     return batches, set(out.stdout_lines)
 
 
-def _mark(session: Any, names: list[str], run_id: str, marker: str, sudo: bool) -> None:
-    """Leave `marker` in the run's journal directory on `names` (in parallel), synced."""
-    command = f"touch {journal.run_dir(run_id)}/{marker} && sync"
-    gevent.joinall([gevent.spawn(session.hosts[n].run_shell_command, command, _sudo=sudo)
-                    for n in names])
+def _on_hosts(session: Any, commands: dict[str, str], sudo: bool) -> None:
+    """Run each host's command, all hosts in parallel."""
+    gevent.joinall([gevent.spawn(session.hosts[name].run_shell_command, command, _sudo=sudo)
+                    for name, command in commands.items()])
 
 
 def _check_drift(session: Any, run_id: str, batches: dict[str, list[Batch]], sudo: bool,
@@ -429,8 +427,9 @@ def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool 
             session.state.active_hosts.discard(session.hosts[name])
     if session.state.active_hosts:
         emit("rollback", {"run": run_id, "hosts": sorted(steps)})
-        _mark(session, [n for n in steps if session.hosts[n] in session.state.active_hosts],
-              run_id, ROLLING_BACK, sudo)
+        marker = f"touch {journal.run_dir(run_id)}/{ROLLING_BACK} && sync"
+        _on_hosts(session, {n: marker for n in steps
+                            if session.hosts[n] in session.state.active_hosts}, sudo)
         try:
             run_ops(session.state)
         except PyinfraError:
@@ -445,15 +444,11 @@ def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool 
         second[name] = (services, _notified(host_steps))
     if any(services or handlers for services, handlers in second.values()):
         _second_phase(inventory, second, report, sudo)
-    run = shlex.quote(run_id)
-    for name, host in session.hosts.items():
-        if report.hosts[name].failed:
-            continue
-        # marked done, and the host's rollout lock freed if the (killed) run still holds it:
-        # also on hosts it locked but never reached
-        mark = f"touch {journal.run_dir(run_id)}/{DONE}; " if name in steps else ""
-        host.run_shell_command(
-            f'{mark}[ "$(cat {LOCK} 2>/dev/null)" = {run} ] && rm -f {LOCK}; true', _sudo=sudo)
+    # marked done, and the host's rollout lock freed if the (killed) run still holds it: also
+    # on hosts it locked but never reached
+    done = f"touch {journal.run_dir(run_id)}/{DONE}; "
+    _on_hosts(session, {name: (done if name in steps else "") + release_command(run_id)
+                        for name in session.hosts if not report.hosts[name].failed}, sudo)
     emit("rollback-done", {"run": run_id, "failed": report.failed})
     return report
 

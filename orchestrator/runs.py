@@ -109,28 +109,44 @@ class RunStore:
         return Run(id_, playbook, json.loads(inventory), json.loads(options), status,
                    json.loads(hosts), json.loads(position), pid, controller, created, updated)
 
-    def start(self, playbook: str, inventory: list[str], options: dict[str, Any],
-              hosts: list[str], run_id: str | None = None) -> Run:
-        """Create a run holding `hosts`, or refuse naming the run that holds any of them."""
-        now = time.time()
+    @contextmanager
+    def _exclusive(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction no other orc process interleaves with (checks, then claims)."""
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                self._check_free(db, hosts, exclude=run_id)
-                if run_id is None:
-                    run_id = new_run_id()
-                    db.execute(
-                        "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        (run_id, playbook, json.dumps(inventory), json.dumps(options), RUNNING,
-                         json.dumps(hosts), json.dumps({"play": 0, "wave": 0}), os.getpid(),
-                         socket.gethostname(), now, now))
-                else:
-                    db.execute("UPDATE runs SET status=?, pid=?, updated=? WHERE id=?",
-                               (RUNNING, os.getpid(), now, run_id))
-                db.execute("COMMIT")
+                yield db
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            db.execute("COMMIT")
+
+    @staticmethod
+    def _claim(db: sqlite3.Connection, run_id: str, status: str,
+               new: tuple[str, list[str], dict[str, Any], list[str]] | None = None) -> None:
+        """Give `run_id` to this process with `status`; `new` (playbook, inventory, options,
+        hosts) creates its row first."""
+        now = time.time()
+        if new is None:
+            db.execute("UPDATE runs SET status=?, pid=?, updated=? WHERE id=?",
+                       (status, os.getpid(), now, run_id))
+            return
+        playbook, inventory, options, hosts = new
+        db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                   (run_id, playbook, json.dumps(inventory), json.dumps(options), status,
+                    json.dumps(hosts), json.dumps({"play": 0, "wave": 0}), os.getpid(),
+                    socket.gethostname(), now, now))
+
+    def start(self, playbook: str, inventory: list[str], options: dict[str, Any],
+              hosts: list[str], run_id: str | None = None) -> Run:
+        """Create a run holding `hosts`, or refuse naming the run that holds any of them."""
+        with self._exclusive() as db:
+            self._check_free(db, hosts, exclude=run_id)
+            if run_id is None:
+                run_id = new_run_id()
+                self._claim(db, run_id, RUNNING, (playbook, inventory, options, hosts))
+            else:
+                self._claim(db, run_id, RUNNING)
         return self.get(run_id)
 
     def _check_free(self, db: sqlite3.Connection, hosts: list[str], exclude: str | None) -> None:
@@ -158,28 +174,15 @@ class RunStore:
         naming the run (this one or another) that is working on them. Returns the run's
         status before, None when the index did not know it (a rollback from the hosts'
         journals alone then gets an entry of its own)."""
-        now = time.time()
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-                run = self._row(row) if row else None
-                if run and run.status in ACTIVE and _alive(run.pid) and run.pid != os.getpid():
-                    raise LockError(f"run {run.id} is {run.status} (pid {run.pid}): wait for "
-                                    "it to end")
-                self._check_free(db, hosts, exclude=run_id)
-                if run:
-                    db.execute("UPDATE runs SET status=?, pid=?, updated=? WHERE id=?",
-                               (ROLLING_BACK, os.getpid(), now, run_id))
-                else:
-                    db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                               (run_id, playbook, json.dumps(inventory or []), "{}",
-                                ROLLING_BACK, json.dumps(hosts), json.dumps({"play": 0, "wave": 0}),
-                                os.getpid(), socket.gethostname(), now, now))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._exclusive() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            run = self._row(row) if row else None
+            if run and run.status in ACTIVE and _alive(run.pid) and run.pid != os.getpid():
+                raise LockError(f"run {run.id} is {run.status} (pid {run.pid}): wait for it "
+                                "to end")
+            self._check_free(db, hosts, exclude=run_id)
+            self._claim(db, run_id, ROLLING_BACK,
+                        None if run else (playbook, inventory or [], {}, hosts))
         if run is None:
             return None
         return INTERRUPTED if run.status in ACTIVE else run.status  # ACTIVE here: it died

@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -71,6 +72,11 @@ class LazyGroup(click.Group):
                 raise
             click.secho(f"error: {err}", fg="red", err=True)
             sys.exit(1)
+
+
+def interactive(console: Any, ci: bool) -> bool:
+    """Whether orc may ask questions and draw live views: a person at a terminal, no --ci."""
+    return sys.stdin.isatty() and console.is_terminal and not ci
 
 
 _MAKERS = ("command", "group")  # click's decorators that make a command of the function

@@ -14,10 +14,11 @@ from rich.live import Live
 from rich.table import Table
 
 from orchestrator import junit
+from orchestrator.cli import interactive as is_interactive
 from orchestrator.errors import InputError, OrcError
 from orchestrator.execute import RunOptions, run_playbook
-from orchestrator.journal import KEEP_RUNS
 from orchestrator.inventory import load_inventory
+from orchestrator.journal import KEEP_RUNS
 from orchestrator.playbook import load_playbook
 from orchestrator.report import COLOURS, print_plan, summary_table, write_json
 from orchestrator.results import RunResult
@@ -122,7 +123,7 @@ def apply(playbook, inventories, limit, tags, skip_tags, extra_vars, verbose, js
     options = RunOptions(**{**options.__dict__, "allow_downgrade": allow_downgrade,
                             "keep_runs": keep_runs})
     console = Console()
-    interactive = sys.stdin.isatty() and console.is_terminal and not ci
+    interactive = is_interactive(console, ci)
     hosts = sorted({h for play in book.plays for h in inventory.select(play.hosts, limit)})
     if interactive and not yes:
         click.confirm(f"Roll {playbook} out to {len(hosts)} host(s)?", abort=True)
@@ -261,6 +262,6 @@ def resume(run_id, ci, json_path, junit_path, verbose, state_dir) -> None:
                          keep_runs=saved.get("keep_runs", KEEP_RUNS))
     run = store.start(stored.playbook, stored.inventory, saved, stored.hosts, run_id=stored.id)
     console = Console()
-    interactive = sys.stdin.isatty() and console.is_terminal and not ci
+    interactive = is_interactive(console, ci)
     _finish(_execute(book, inventory, options, store, run, saved.get("pause_after_wave"),
                      interactive, console), verbose, json_path, junit_path, console)

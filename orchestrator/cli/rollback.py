@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli import interactive as is_interactive
 from orchestrator.journal import Drift
 from orchestrator.rollback import RollbackOutcome, roll_back
 from orchestrator.runs import RunStore
@@ -42,7 +43,7 @@ def rollback(run_id, inventories, limit, playbook, state_dir, become, force, ci,
     `undo:`).
     """
     console = Console(stderr=True)
-    interactive = sys.stdin.isatty() and console.is_terminal and not ci
+    interactive = is_interactive(console, ci)
     outcome = roll_back(RunStore(state_dir), run_id, list(inventories), limit=limit,
                         playbook=playbook, sudo=become, force=force,
                         confirm=(lambda drift: _ask(drift, console)) if interactive else None)
