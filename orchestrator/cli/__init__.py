@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "runs": "orchestrator.cli.runs:runs",
     "show": "orchestrator.cli.runs:show",
     "rollback": "orchestrator.cli.rollback:rollback",
+    "unlock": "orchestrator.cli.unlock:unlock",
     "lab": "orchestrator.cli.lab:lab",
     "secrets": "orchestrator.cli.secrets:secrets",
     "inventory": "orchestrator.cli.inventory:inventory",
