@@ -208,11 +208,14 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
             for wave in waves[first:]:
                 wave_report = run_wave(play, play_index, wave, policy, inventory, options, emit)
                 report.waves.append(wave_report)
+                position = {"play": play_index, "wave": wave.index + 1}
+                # saved with the wave that passed: a run killed in the next one resumes there
+                # (a failed wave stays the position until the halt is recorded)
                 store.record_wave(run.id, play_index, wave.index, list(wave.hosts),
                                   wave_report.status, wave_report.started, wave_report.finished,
-                                  asdict(wave_report))
+                                  asdict(wave_report),
+                                  None if wave_report.status == FAILED else position)
                 failed_hosts |= set(wave_report.failed_hosts)
-                position = {"play": play_index, "wave": wave.index + 1}
                 if wave_report.status == FAILED:
                     if policy.rollback != "manual":
                         report.rollback = _roll_back(report, play, policy, inventory, run.id,

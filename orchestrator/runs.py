@@ -233,11 +233,17 @@ class RunStore:
                            (status, json.dumps(position), time.time(), run_id))
 
     def record_wave(self, run_id: str, play: int, wave: int, hosts: list[str], status: str,
-                    started: float, finished: float | None, report: dict[str, Any]) -> None:
-        with self._db() as db:
+                    started: float, finished: float | None, report: dict[str, Any],
+                    position: dict[str, int] | None = None) -> None:
+        """Keep a wave's report and, in the same transaction, the run's `position` (the next
+        wave), so a run killed later resumes after the last wave that ended."""
+        with self._exclusive() as db:
             db.execute("INSERT OR REPLACE INTO waves VALUES (?,?,?,?,?,?,?,?)",
                        (run_id, play, wave, json.dumps(hosts), status, started, finished,
                         json.dumps(report, default=str)))
+            if position is not None:
+                db.execute("UPDATE runs SET position=?, updated=? WHERE id=?",
+                           (json.dumps(position), time.time(), run_id))
 
     def waves(self, run_id: str) -> list[dict[str, Any]]:
         with self._db() as db:
