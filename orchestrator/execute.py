@@ -151,7 +151,9 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         if isinstance(outcome, OrcError):
             raise outcome  # bad input: nothing has run yet on any host
         if isinstance(outcome, Exception):  # the host went away while facts were gathered
-            result.hosts[name] = HostResult(name, error=f"{type(outcome).__name__}: {outcome}")
+            gone = session.lost(name)
+            result.hosts[name] = HostResult(name, error=gone or f"{type(outcome).__name__}: "
+                                            f"{outcome}", unreachable=gone is not None)
             session.state.active_hosts.discard(session.hosts[name])
         else:
             records[name] = outcome
@@ -368,7 +370,9 @@ def _record_journals(play: Play, records: dict[str, list[_Record]], session: Ses
                 batches[name] = job.value
                 emit("journal", {"host": name, "batch": job.value})
             continue
-        result.hosts[name] = HostResult(name, error=f"journal: {job.value}")
+        gone = session.lost(name)
+        result.hosts[name] = HostResult(name, error=gone or f"journal: {job.value}",
+                                        unreachable=gone is not None)
         session.state.active_hosts.discard(session.hosts[name])
         records.pop(name)
     return batches
@@ -466,6 +470,11 @@ def _collect(name: str, records: list[_Record], session: Session, dry_run: bool,
                 task_result.error = f"ignored: {_error_text(errors[0])}"
     if any(r.status == NOT_RUN for r in result.tasks) and not result.failed:
         result.error = "stopped before all tasks ran"
+    gone = session.lost(name) if result.failed or result.error else None
+    if gone:  # the tasks stopped because the host went away: say so, not their last output
+        result.unreachable, result.error = True, gone
+        for task in result.tasks:
+            task.error = gone if task.status == FAILED else task.error
     return result
 
 
