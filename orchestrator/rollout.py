@@ -79,6 +79,9 @@ class WaveReport:
     reason: str | None = None
     apply: PlayResult | None = None
     health: dict[str, list[CheckResult]] = field(default_factory=dict)
+    # each host's health before the wave changed it (True: every check passed): a rollback
+    # restores that state, so a host unhealthy before is not expected healthy after it
+    health_before: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,6 +136,24 @@ def unhealthy(health: dict[str, list[CheckResult]]) -> dict[str, str]:
             for host, results in health.items() if any(not r.ok for r in results)}
 
 
+def unhealthy_unlike_before(health: dict[str, list[CheckResult]],
+                            before: dict[str, bool]) -> dict[str, str]:
+    """`unhealthy(health)` but for the hosts that were unhealthy before the run too (a
+    rollback restores the state before the run, health included); a host whose health
+    before is unknown is expected healthy."""
+    return {h: why for h, why in unhealthy(health).items() if before.get(h, True)}
+
+
+def health_before(waves: list[WaveReport] | list[dict[str, Any]]) -> dict[int, dict[str, bool]]:
+    """Per play index, each host's health before the run first changed it (its first wave)."""
+    found: dict[int, dict[str, bool]] = {}
+    for wave in waves:
+        data = wave if isinstance(wave, dict) else asdict(wave)
+        for host, ok in (data.get("health_before") or {}).items():
+            found.setdefault(data["play_index"], {}).setdefault(host, ok)
+    return found
+
+
 def check_play_health(play: Play, inventory: Inventory, hosts: list[str]
                       ) -> dict[str, list[CheckResult]]:
     """The play's health checks (with their retries) on `hosts`, e.g. after a rollback."""
@@ -147,11 +168,14 @@ def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory:
              options: RunOptions, emit: Event) -> WaveReport:
     report = WaveReport(play.name, play_index, wave.index, list(wave.hosts), started=time.time())
     emit("wave", {"play": play.name, "wave": wave.index, "hosts": list(wave.hosts)})
+    variables, runner = _variables_for(play, inventory), _command_runner(inventory)
+    if policy.health:
+        before = check_hosts(list(policy.health), list(wave.hosts), variables, runner)
+        report.health_before = {h: h not in unhealthy({h: rs}) for h, rs in before.items()}
     report.apply = run_play(play, inventory, list(wave.hosts), options, emit)
     report.applied = time.time()
     failed = {h: (r.error or "a task failed") for h, r in report.apply.hosts.items() if r.failed}
     healthy_candidates = [h for h in wave.hosts if h not in failed]
-    variables, runner = _variables_for(play, inventory), _command_runner(inventory)
     if policy.health and healthy_candidates:
         emit("health", {"wave": wave.index, "hosts": healthy_candidates})
         report.health = check_hosts(list(policy.health), healthy_candidates, variables, runner)
@@ -266,7 +290,9 @@ def _roll_back(report: RolloutReport, play: Play, policy: Policy, inventory: Inv
         emit("health", {"wave": -1, "hosts": sorted(done)})
         health = check_play_health(play, inventory, sorted(done))
         result["health"] = {h: [asdict(r) for r in rs] for h, rs in health.items()}
-        result["ok"] = result["ok"] and not unhealthy(health)
+        before = health_before(report.waves).get(waves[0].play_index, {})
+        result["unhealthy_before"] = sorted(h for h in done if before.get(h) is False)
+        result["ok"] = result["ok"] and not unhealthy_unlike_before(health, before)
     emit("rolled-back", {"mode": policy.rollback, "hosts": sorted(done), "ok": result["ok"]})
     return result
 
