@@ -58,6 +58,20 @@ class LockFile:
         return cls(run_id, rest.strip().splitlines()[0] if rest.strip() else "",
                    hashlib.sha256(data).hexdigest(), len(data))
 
+    def orphaned(self) -> bool:
+        """Taken by a controller process on this machine that is gone (a run another state
+        directory knows, or one killed before its index said so): a stale lock."""
+        parts = self.controller.split()
+        if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+            return False
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+
     def holder(self) -> str:
         """The run and the controller, in words: 'run X (controller Y, pid N, since T)'."""
         if self.run_id is None:
@@ -176,6 +190,10 @@ def _refusal(inventory: Inventory, refused: dict[str, LockFile], failed: dict[st
         return (f"{hosts[0]} has {lock.holder()} at {LOCK}{more}: no run can be named as its "
                 f"holder; if no rollout is changing it, clear it with "
                 f"`{unlock_command(inventory, hosts, None)}`")
+    if lock.orphaned():
+        return (f"{hosts[0]} has a stale lock of {lock.holder()} ({LOCK}){more}: that process "
+                f"on this machine is gone; clear it with "
+                f"`{unlock_command(inventory, hosts, run_id)}`")
     return (f"{hosts[0]} is locked by {lock.holder()} ({LOCK}){more}: another rollout is "
             f"changing it; if its controller died, clear it with "
             f"`{unlock_command(inventory, hosts, run_id)}`")

@@ -5,6 +5,8 @@ them (only the run it is told to, for a run this controller does not know)."""
 from __future__ import annotations
 
 import json
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,13 @@ def test_a_lock_names_its_run_or_is_unreadable() -> None:
     assert "empty" in LockFile.parse(b"").holder()
     assert LockFile.parse(b"\x00\xff junk").run_id is None
     assert "names no run" in LockFile.parse(b"\x00\xff junk").holder()
+
+
+def test_a_lock_of_a_gone_process_on_this_machine_is_stale() -> None:
+    here, gone = socket.gethostname(), 2**22 + 1  # above the kernel's pid limit: never alive
+    assert LockFile.parse(f"{FOREIGN}\n{here} {gone} 1700000000\n".encode()).orphaned()
+    assert not LockFile.parse(f"{FOREIGN}\n{here} {os.getpid()} 1\n".encode()).orphaned()
+    assert not LockFile.parse(f"{FOREIGN}\nelsewhere {gone} 1\n".encode()).orphaned()
 
 
 @pytest.fixture
@@ -92,6 +101,11 @@ def test_an_unreadable_lock_is_named_with_the_command_that_clears_it(work, ssh) 
     assert cleared.returncode == 0, cleared.stdout + cleared.stderr
     assert "removed" in cleared.stdout
     assert apply(work, "three").returncode == 0
+    # a controller on this machine whose process is gone (another --state-dir): stale
+    on_host(ssh, work, f"printf '{FOREIGN}\\n{socket.gethostname()} {2**22 + 1} 1\\n' > {LOCK}")
+    stale = apply(work, "three")
+    assert stale.returncode == 1 and f"has a stale lock of run {FOREIGN}" in stale.stderr
+    assert f"orc unlock {work['host']} -i" in stale.stderr and f"--run {FOREIGN}`" in stale.stderr
 
 
 @pytest.mark.lab
