@@ -164,14 +164,26 @@ def check_play_health(play: Play, inventory: Inventory, hosts: list[str]
                        _command_runner(inventory))
 
 
+def wave_health_before(play: Play, policy: Policy, inventory: Inventory, wave: Wave
+                       ) -> dict[str, bool]:
+    """Each of the wave's hosts: whether the play's health checks pass before it is changed
+    (empty without checks)."""
+    if not policy.health:
+        return {}
+    before = check_hosts(list(policy.health), list(wave.hosts), _variables_for(play, inventory),
+                         _command_runner(inventory))
+    return {h: h not in unhealthy({h: rs}) for h, rs in before.items()}
+
+
 def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory: Inventory,
-             options: RunOptions, emit: Event) -> WaveReport:
+             options: RunOptions, emit: Event, health_before: dict[str, bool] | None = None
+             ) -> WaveReport:
+    """Apply one wave, gate it on health and bake it; `health_before` is the hosts' health
+    before the run changed them (`wave_health_before`), kept in the report for a rollback."""
     report = WaveReport(play.name, play_index, wave.index, list(wave.hosts), started=time.time())
     emit("wave", {"play": play.name, "wave": wave.index, "hosts": list(wave.hosts)})
     variables, runner = _variables_for(play, inventory), _command_runner(inventory)
-    if policy.health:
-        before = check_hosts(list(policy.health), list(wave.hosts), variables, runner)
-        report.health_before = {h: h not in unhealthy({h: rs}) for h, rs in before.items()}
+    report.health_before = dict(health_before or {})
     report.apply = run_play(play, inventory, list(wave.hosts), options, emit)
     report.applied = time.time()
     failed = {h: (r.error or "a task failed") for h, r in report.apply.hosts.items() if r.failed}
@@ -215,7 +227,10 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
     emit = _indexing(on_event or (lambda kind, data: None), store, run.id)
     options = replace(options, run_id=run.id)
     report = RolloutReport(run.id, str(book.path))
-    report.waves = [_wave_from_dict(w) for w in store.waves(run.id)]
+    recorded = store.waves(run.id)
+    report.waves = [_wave_from_dict(w) for w in recorded if w["status"] != RUNNING]
+    # a wave a killed process began keeps the health its hosts had before it changed them
+    baselines = {(w["play_index"], w["index"]): w.get("health_before") or {} for w in recorded}
     start_play, start_wave = run.position["play"], run.position["wave"]
     failed_hosts: set[str] = {h for w in report.waves for h in w.failed_hosts}
     for play_index, play in enumerate(book.plays):
@@ -230,7 +245,17 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
         locked = hostlock.acquire(inventory, pending, run.id, store)
         try:
             for wave in waves[first:]:
-                wave_report = run_wave(play, play_index, wave, policy, inventory, options, emit)
+                before = dict(baselines.get((play_index, wave.index)) or {})
+                missing = tuple(h for h in wave.hosts if h not in before)
+                if missing:
+                    before |= wave_health_before(play, policy, inventory,
+                                                 Wave(wave.index, missing))
+                store.record_wave(run.id, play_index, wave.index, list(wave.hosts), RUNNING,
+                                  time.time(), None, asdict(WaveReport(
+                                      play.name, play_index, wave.index, list(wave.hosts),
+                                      health_before=before)))
+                wave_report = run_wave(play, play_index, wave, policy, inventory, options, emit,
+                                       before)
                 report.waves.append(wave_report)
                 position = {"play": play_index, "wave": wave.index + 1}
                 # saved with the wave that passed: a run killed in the next one resumes there
@@ -291,7 +316,7 @@ def _roll_back(report: RolloutReport, play: Play, policy: Policy, inventory: Inv
         health = check_play_health(play, inventory, sorted(done))
         result["health"] = {h: [asdict(r) for r in rs] for h, rs in health.items()}
         before = health_before(report.waves).get(waves[0].play_index, {})
-        result["unhealthy_before"] = sorted(h for h in done if before.get(h) is False)
+        result["unhealthy_before"] = sorted(h for h in unhealthy(health) if before.get(h) is False)
         result["ok"] = result["ok"] and not unhealthy_unlike_before(health, before)
     emit("rolled-back", {"mode": policy.rollback, "hosts": sorted(done), "ok": result["ok"]})
     return result

@@ -5,10 +5,13 @@ A host that was healthy before the run must be healthy again."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
 
+from orchestrator.journal import KILL_AFTER
 from orchestrator.lab import Lab
 from tests.conftest import run_orc
 
@@ -86,3 +89,20 @@ def test_an_auto_rollback_of_a_first_deploy_ends_rolled_back(work, ssh) -> None:
     assert report["rollback"]["ok"] is True
     assert report["rollback"]["unhealthy_before"] == report["waves"][0]["hosts"]
     assert all(ssh(n, f"test -e {DIR}/app.conf").returncode == 1 for n in work["names"])
+
+
+def test_a_killed_first_deploy_rolls_back_to_its_health_before(work, ssh) -> None:
+    # the health before a wave is kept when the wave starts, not only when it ends
+    os.environ[KILL_AFTER] = "1"
+    try:
+        killed = orc(work, "apply", str(work["dir"] / "manual.yaml"), "-i",
+                     str(work["inventory"]), "--limit", ",".join(work["names"]), "--yes",
+                     "--ci", "-e", "release=good")
+    finally:
+        os.environ.pop(KILL_AFTER)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    [run] = json.loads(orc(work, "runs", "--json").stdout)
+    assert run["status"] == "interrupted"
+    back = orc(work, "rollback", run["id"], "--ci")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "1 host(s) failing their checks as they did before the run" in words(back.stdout)
