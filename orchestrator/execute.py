@@ -17,6 +17,14 @@ operation is predicted to run any command is therefore settled: its predictions 
 from its true state, nothing would change it between the two reads, so running its operations
 would read the same facts again and do nothing. Settled hosts sit out `run_ops`, and their tasks
 are reported ok from the predictions.
+
+Errors are failures. A task that cannot be prepared on a host (a template raising, `{{ 1 / 0 }}`;
+an argument of the wrong type; a module or pyinfra refusing the operation) fails that host with
+the task's file:line and one line of why, and the other hosts go on, as in Ansible; since a host
+is prepared whole before anything runs, the failed host runs nothing at all (Ansible would have
+run its earlier tasks). The same input error on every host is said once, before any host is
+touched. An exception while pyinfra runs an operation fails that operation on that host only,
+and a journal that cannot be written (or sealed) fails its host.
 """
 
 from __future__ import annotations
@@ -109,7 +117,7 @@ def _unprepared(name: str, prepared: _Prepared, hidden: Any) -> HostResult:
     task was being prepared) carries the reason, and nothing ran."""
     result = HostResult(name)
     for record in prepared.records:
-        if record.result.status != FAILED:
+        if record.result.status not in (FAILED, SKIPPED):
             record.result.status = NOT_RUN
         record.result.error = record.result.error and mask(record.result.error, hidden)
         result.tasks.append(record.result)
