@@ -77,8 +77,21 @@ def literal_flag(raw: Any, keyword: str, where: dict) -> bool | str | None:
     value = raw.get(keyword) if isinstance(raw, dict) else None
     if value is None or (isinstance(value, str) and is_template(value)):
         return value
-    line = raw.line_of(keyword) if isinstance(raw, Located) else where.get("line")
-    return flag(value, {}, keyword, {**where, "line": line})
+    return flag(value, {}, keyword, _key_where(raw, keyword, where))
+
+
+def _key_where(raw: Any, key: str, where: dict) -> dict:
+    return {**where, "line": raw.line_of(key)} if isinstance(raw, Located) else where
+
+
+def _mapping(raw: Any, key: str, where: dict) -> dict[str, Any]:
+    """A keyword that holds a mapping (`vars`, `loop_control`); unset is empty."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{key}: expected a mapping", **_key_where(raw, key, where))
+    return dict(value)
 
 
 def _strings(value: Any, what: str, where: dict) -> tuple[str, ...]:
@@ -119,7 +132,15 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
                     **raw["args"]}
     args = module.normalise(raw_args, key_where)
     loop = raw.get("loop", raw.get("with_items"))
-    loop_control = raw.get("loop_control") or {}
+    loop_control = _mapping(raw, "loop_control", where)
+    loop_var = loop_control.get("loop_var", "item")
+    if not isinstance(loop_var, str) or not loop_var.isidentifier():
+        raise InputError(f"loop_control: loop_var {loop_var!r} is not a variable name",
+                         **_key_where(raw, "loop_control", where))
+    become_user = raw.get("become_user")
+    if become_user is not None and not isinstance(become_user, str):
+        raise InputError("become_user: expected a user name",
+                         **_key_where(raw, "become_user", where))
     tags = frozenset(_strings(raw.get("tags"), "tags", where)) | extra_tags
     return Task(
         name=str(raw.get("name") or f"{module.name}"),
@@ -129,16 +150,16 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
         line=line,
         when=raw.get("when"),
         loop=loop,
-        loop_var=loop_control.get("loop_var", "item"),
+        loop_var=loop_var,
         notify=_strings(raw.get("notify"), "notify", where),
         listen=_strings(raw.get("listen"), "listen", where),
         become=literal_flag(raw, "become", where),
-        become_user=raw.get("become_user"),
+        become_user=become_user,
         tags=tags,
         ignore_errors=literal_flag(raw, "ignore_errors", where) or False,
         check_mode=literal_flag(raw, "check_mode", where),
         changed_when=raw.get("changed_when"),
-        vars=dict(raw.get("vars") or {}),
+        vars=_mapping(raw, "vars", where),
         undo=raw.get("undo"),
         role=role,
     )

@@ -236,3 +236,18 @@ def test_a_health_check_that_raises_fails_with_one_line() -> None:
     result = run_check(check, "web1", Variables({}), runner)
     assert not result.ok
     assert result.detail == "site.yaml:7: ZeroDivisionError: division by zero"
+
+
+@pytest.mark.parametrize("keyword, error", [
+    ("vars: [1]", "vars: expected a mapping"),
+    ("loop_control: [item]", "loop_control: expected a mapping"),
+    ("loop_control: {loop_var: 5}", "loop_control: loop_var 5 is not a variable name"),
+    ("become_user: [root]", "become_user: expected a user name"),
+])
+def test_task_keywords_of_the_wrong_shape_are_one_line(keyword: str, error: str,
+                                                       tmp_path: Path) -> None:
+    book = tmp_path / "book.yaml"
+    book.write_text(f"- hosts: all\n  tasks:\n    - command: /bin/true\n      {keyword}\n")
+    with pytest.raises(InputError) as err:
+        load_playbook(book)
+    assert str(err.value) == f"{book}:4: {error}"
