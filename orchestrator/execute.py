@@ -191,7 +191,10 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     if len(errors) == 1 and all(isinstance(p.error, InputError) for p in outcomes.values()):
         # the same error on every host: the input is wrong whatever the host (an undefined
         # variable, a bad argument); said once, and nothing has run anywhere
-        raise next(iter(outcomes.values())).error  # type: ignore[misc]
+        error = next(iter(outcomes.values())).error
+        assert error is not None
+        raise type(error)(mask(error.message, vars_files.plaintexts()), path=error.path,
+                          line=error.line)
     for name, prepared in outcomes.items():
         if prepared.error is None:
             records[name] = prepared.records
