@@ -63,6 +63,11 @@ STAGES = {
     "render": lambda bad: (
         f"    - copy: {{content: \"{{{{ 1 / {_on_one_host(bad, '')} }}}}\", dest: {MARK}-2}}\n",
         "", "template: division by zero"),
+    # a variable undefined on one host only
+    "undefined": lambda bad: (
+        f"    - copy: {{content: \"{{{{ 'ok' if inventory_hostname != '{bad}' else nope }}}}\", "
+        f"dest: {MARK}-2}}\n",
+        "", "undefined variable: 'nope' is undefined"),
     # an argument pyinfra refuses when the operation is built (its local file is missing)
     "build": lambda bad: (
         "    - pyinfra.files.put:\n"
