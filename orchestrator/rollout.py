@@ -275,6 +275,9 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
         waves = plan_waves(play.name, names, policy.serial, list(policy.canary), play.location)
         first = start_wave if play_index == start_play else 0
         pending = [h for w in waves[first:] for h in w.hosts]
+        if first:  # resumed: a killed process of this run may still hold hosts it is done with
+            done = [h for h in inventory.select(play.hosts, options.limit) if h not in pending]
+            hostlock.HostLocks(inventory, run.id, done).release()
         # the play's host locks are taken once, in parallel, and held until it ends or stops
         locked = hostlock.acquire(inventory, pending, run.id, store)
         try:

@@ -63,3 +63,5 @@ def test_a_run_killed_in_wave_two_resumes_at_wave_two(lab: Lab, lab_inventory: P
     # wave 1 ran once; wave 2 was cut after its first task and ran again whole
     ran = {n: ssh(n, f"cat {LOG}").stdout.count("ran") for n in names}
     assert ran == {first[0]: 1, second[0]: 2, third[0]: 1}
+    # the killed process's locks went with the run, on the hosts of the waves that passed too
+    assert all(ssh(n, "test -e /var/lib/orc/rollout.lock").returncode == 1 for n in names)
