@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from orchestrator.report.console import make_console
 from orchestrator.rollout import abort as abort_run
 from orchestrator.runs import RunStore
 
@@ -40,7 +40,7 @@ def runs(state_dir: Path, as_json: bool) -> None:
                       f"play {run.position['play'] + 1} wave {run.position['wave'] + 1}"
                       if pending else "-",
                       _when(run.created), _when(run.updated))
-    Console().print(table)
+    make_console().print(table)
 
 
 @click.command()
@@ -56,7 +56,7 @@ def show(run_id: str, state_dir: Path, as_json: bool) -> None:
         click.echo(json.dumps({"run": run.__dict__, "waves": waves,
                                "preimages": store.preimages(run.id)}, indent=2, default=str))
         return
-    console = Console()
+    console = make_console()
     console.print(f"run [bold]{run.id}[/]: {run.status} — {run.playbook}")
     for wave in waves:
         table = Table(title=f"{wave['play']}: wave {wave['index'] + 1} ({wave['status']}, "
