@@ -41,7 +41,8 @@ def make_console(stderr: bool = False, file: IO[str] | None = None) -> Console:
     terminal = hasattr(stream, "isatty") and stream.isatty()
     if terminal:
         return Console(file=file, stderr=stderr)
-    return Console(file=file, stderr=stderr, width=UNWRAPPED, soft_wrap=True)
+    # log_path off: console.log would right-align its source line to the (huge) width
+    return Console(file=file, stderr=stderr, width=UNWRAPPED, soft_wrap=True, log_path=False)
 
 
 def task_label(task: TaskResult) -> str:

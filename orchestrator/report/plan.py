@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.report.console import (
-    changed_tasks, group_hosts, plan_summary, task_label,
+    HOST_NAME, changed_tasks, group_hosts, plan_summary, task_label,
 )
 from orchestrator.report.hosts import count, fold_hosts
 from orchestrator.results import CHANGED, FAILED, OK, UNREACHABLE, RunResult
@@ -105,10 +105,13 @@ def to_markdown(run: RunResult, waves: Sequence[Sequence[Wave]]) -> str:
                            f"<sub>{change.task.where}</sub>")
                 for error, hosts in change.errors.items():
                     out.append(f"    - {fold_hosts(hosts)}: {_cell(error)}")
-                for diff, hosts in change.diffs.items():
+                for key, hosts in change.diffs.items():
+                    diff = change.samples.get(key, key) if len(hosts) == 1 else key
+                    note = (f" ({HOST_NAME} is each host's name)"
+                            if diff is key and HOST_NAME in key else "")
                     fence = _fence(diff)
-                    out += ["", f"    <details><summary>diff on {fold_hosts(hosts)}</summary>",
-                            "", f"    {fence}diff"]
+                    out += ["", f"    <details><summary>diff on {fold_hosts(hosts)}{note}"
+                            "</summary>", "", f"    {fence}diff"]
                     out += [f"    {line}" for line in diff.rstrip("\n").split("\n")]
                     out += [f"    {fence}", "", "    </details>", ""]
             out.append("")
