@@ -206,3 +206,11 @@ def test_html_page_needs_no_network_and_marks_the_failed_wave() -> None:
     assert 'class="bar health failed"' in page  # web4's checks
     assert page.count('class="bar apply"') == 4
     assert 'class="bar bake"' in page  # web1's second round of checks
+
+
+def test_a_pipes_console_pads_no_line_to_its_width() -> None:
+    out = io.StringIO()
+    console = make_console(file=out)
+    console.log("lab h4: 3 hosts up")
+    console.rule("[bold]orc test nginx[/]")
+    assert max(len(line) for line in out.getvalue().splitlines()) < 60

@@ -111,11 +111,8 @@ def test(role: str | None, all_roles: bool, scenario: str | None, hosts: int | N
     console = make_console()
     results: list[RoleTestResult] = []
     for chosen in scenarios:
-        title = f"[bold]orc test {escape(chosen.label)}[/] on {len(chosen.platforms)} host(s)"
-        if console.is_terminal:
-            console.rule(title)
-        else:  # a rule as wide as a pipe's console would be a line of thousands of dashes
-            console.print(f"== {title} ==")
+        console.rule(f"[bold]orc test {escape(chosen.label)}[/] on "
+                     f"{len(chosen.platforms)} host(s)")
         result = roletest.run_role_test(chosen, lab_name=lab_name, keep=keep,
                                         events=_View(console, verbose), only=step)
         results.append(result)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,8 +42,19 @@ def make_console(stderr: bool = False, file: IO[str] | None = None) -> Console:
     terminal = hasattr(stream, "isatty") and stream.isatty()
     if terminal:
         return Console(file=file, stderr=stderr)
-    # log_path off: console.log would right-align its source line to the (huge) width
-    return Console(file=file, stderr=stderr, width=UNWRAPPED, soft_wrap=True, log_path=False)
+    return PipeConsole(file=file, stderr=stderr, width=UNWRAPPED, soft_wrap=True)
+
+
+class PipeConsole(Console):
+    """A console for a pipe or a file: as wide as any line, so nothing is wrapped or cut; the
+    two things rich lays out to the full width (a log line's grid, a rule) are kept short."""
+
+    def log(self, *objects: Any, **kwargs: Any) -> None:
+        self.print(time.strftime("[%H:%M:%S]"), *objects)
+
+    def rule(self, title: Any = "", *args: Any, **kwargs: Any) -> None:
+        self.print(Text.assemble("── ", title if isinstance(title, Text)
+                                 else Text.from_markup(str(title)), " ──"))
 
 
 def task_label(task: TaskResult) -> str:
