@@ -179,9 +179,9 @@ def test_plan_json_is_the_documented_schema() -> None:
     assert document["summary"]["hosts"] == 2 and document["summary"]["changed"] == 2
     play = document["plays"][0]
     assert play["waves"] == [{"wave": 1, "hosts": ["web1"]}, {"wave": 2, "hosts": ["web2"]}]
-    host = play["hosts"][1]
-    assert (host["name"], host["wave"], host["status"], host["changed_tasks"]) == (
-        "web2", 2, "changed", 1)
+    assert list(play["hosts"]) == ["web1", "web2"]
+    host = play["hosts"]["web2"]
+    assert (host["wave"], host["status"], host["changed_tasks"]) == (2, "changed", 1)
     assert set(host["tasks"][0]) == {"name", "where", "role", "handler", "item", "status",
                                      "diff", "error"}
 

@@ -31,19 +31,19 @@ def plan_document(run: RunResult, waves: Sequence[Sequence[Wave]]) -> dict[str, 
     for index, play in enumerate(run.plays):
         play_waves = list(waves[index]) if index < len(waves) else []
         wave_of = {h: w.index + 1 for w in play_waves for h in w.hosts}
-        hosts = []
+        hosts: dict[str, Any] = {}  # by host name, in inventory order
         for name, host in play.hosts.items():
             status = host.status
             totals["hosts"] += 1
             totals[{CHANGED: "changed", OK: "unchanged", UNREACHABLE: "unreachable"}.get(
                 status, "failed")] += 1
-            hosts.append({
-                "name": name, "wave": wave_of.get(name), "status": status,
+            hosts[name] = {
+                "wave": wave_of.get(name), "status": status,
                 "changed_tasks": changed_tasks(host), "error": host.error,
                 "tasks": [{"name": t.name, "where": t.where, "role": t.role,
                            "handler": t.handler, "item": t.item, "status": t.status,
                            "diff": t.diff, "error": t.error} for t in host.tasks],
-            })
+            }
         plays.append({"name": play.name,
                       "waves": [{"wave": w.index + 1, "hosts": list(w.hosts)}
                                 for w in play_waves],
