@@ -164,10 +164,12 @@ def test_live_view_counts_hosts_and_names_the_busiest_task() -> None:
         view.update("op", {"host": f"web{n}", "task": "install packages", "ok": True})
     view.update("op", {"host": "web9", "task": "config", "ok": True})
     view.update("host", {"host": "web9", "status": "unreachable", "error": "timed out"})
+    view.update("task-failed", {"host": "web8", "task": "config", "where": "t.yaml:1",
+                                "error": "permission denied"})
     out = io.StringIO()
     make_console(file=out).print(view.render())
     text = out.getvalue()
-    assert "wave 2/3" in text and "1/10 done, 1 unreachable" in text
+    assert "wave 2/3" in text and "1/10 done, 1 failed, 1 unreachable" in text
     assert "most hosts at: install packages (6)" in text
 
 

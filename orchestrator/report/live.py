@@ -38,6 +38,7 @@ class WaveProgress:
     done: dict[str, str] = field(default_factory=dict)  # host -> status
     at: dict[str, str] = field(default_factory=dict)  # host -> task of its last operation
     failures: set[str] = field(default_factory=set)  # hosts whose failure was printed
+    failing: set[str] = field(default_factory=set)  # hosts with a failed task so far
     bake_left: float | None = None
     status: str | None = None  # set when the wave is done
     reason: str | None = None
@@ -49,6 +50,8 @@ class WaveProgress:
             self.done[data["host"]] = data["status"]
         elif kind == "op" and data["host"] in self.hosts:
             self.at[data["host"]] = data["task"]
+        elif kind == "task-failed" and data["host"] in self.hosts:
+            self.failing.add(data["host"])  # counted now, not when the wave's apply ends
         elif kind == "health":
             self.state = "health checks"
         elif kind == "bake":
@@ -59,7 +62,8 @@ class WaveProgress:
 
     def counts(self) -> str:
         statuses = Counter(self.done.values())
-        failed, unreachable = statuses["failed"], statuses["unreachable"]
+        failed = len({h for h, s in self.done.items() if s == "failed"} | self.failing)
+        unreachable = statuses["unreachable"]
         text = f"{len(self.done)}/{len(self.hosts)} done"
         if failed:
             text += f", {failed} failed"
