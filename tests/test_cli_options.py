@@ -155,3 +155,8 @@ def test_license_is_an_spdx_expression_with_its_text() -> None:
     assert project["license"] == "MIT"
     assert project["license-files"] == ["LICENSE"]
     assert (REPO / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_pause_after_wave_counts_from_the_first(fleet: Path) -> None:
+    refused = orc("apply", str(SITE), "-i", str(fleet), "--pause-after-wave", "0")
+    assert refused.returncode == 2 and "x>=1" in refused.stderr

@@ -183,7 +183,8 @@ def _plan(book, inventory, options, verbose, json_path, markdown_path, diff) -> 
 @click.option("--ci", is_flag=True, help="No prompts, no live display: plain lines for logs.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a JUnit XML report here (a test case per host per wave).")
-@click.option("--pause-after-wave", type=int, help="Pause the run after this wave of each play.")
+@click.option("--pause-after-wave", type=click.IntRange(min=1),
+              help="Pause the run after this wave (1: the first) of each play.")
 @click.option("--allow-downgrade", is_flag=True,
               help="Deploy a secret older than the version the hosts already have.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
