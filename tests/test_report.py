@@ -216,3 +216,19 @@ def test_a_pipes_console_pads_no_line_to_its_width() -> None:
     console.log("lab h4: 3 hosts up")
     console.rule("[bold]orc test nginx[/]")
     assert max(len(line) for line in out.getvalue().splitlines()) < 60
+
+
+def test_diffs_that_differ_only_by_name_and_address_are_one_diff() -> None:
+    run = _plan({f"web{n}": f"web{n} (10.0.0.{n}) is managed" for n in range(1, 4)})
+    out = io.StringIO()
+    print_plan(run, make_console(file=out),
+               addresses={f"web{n}": f"10.0.0.{n}" for n in range(1, 4)})
+    text = out.getvalue()
+    assert text.count("is managed") == 1
+    assert "+‹host› (‹address›) is managed" in text
+    assert "(‹host› is each host's name, ‹address› its address)" in text
+    # an address that only starts like another is not it
+    run = _plan({"web1": "peer 10.0.0.10", "web2": "peer 10.0.0.20"})
+    out = io.StringIO()
+    print_plan(run, make_console(file=out), addresses={"web1": "10.0.0.1", "web2": "10.0.0.2"})
+    assert out.getvalue().count("+peer 10.0.0.") == 2

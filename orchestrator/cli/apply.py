@@ -154,7 +154,8 @@ def _plan(book, inventory, options, verbose, json_path, markdown_path, diff) -> 
     with make_console(stderr=True).status("gathering facts"):
         run = run_playbook(book, inventory, options)
     waves = wave_table(book, inventory, options.limit)
-    print_plan(run, console, per_host=verbose, diffs=diff)
+    addresses = _addresses(inventory, run)
+    print_plan(run, console, per_host=verbose, diffs=diff, addresses=addresses)
     table = Table(title="waves")
     for column in ("play", "wave", "hosts"):
         table.add_column(column)
@@ -167,8 +168,19 @@ def _plan(book, inventory, options, verbose, json_path, markdown_path, diff) -> 
     if json_path:
         write_json(run, [w for _, w in waves], json_path)
     if markdown_path:
-        write_markdown(run, [w for _, w in waves], markdown_path)
+        write_markdown(run, [w for _, w in waves], markdown_path, addresses)
     sys.exit(1 if run.failed else 2 if run.changed else 0)
+
+
+def _addresses(inventory, run) -> dict[str, str]:
+    """Each planned host's `ansible_host`, so a plan can show diffs that differ only by it once."""
+    found = {}
+    for play in run.plays:
+        for name in play.hosts:
+            address = inventory.host_vars(name).get("ansible_host")
+            if isinstance(address, str) and "{" not in address:
+                found[name] = address
+    return found
 
 
 @click.command()

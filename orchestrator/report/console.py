@@ -15,7 +15,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -143,9 +143,13 @@ def _signature(host: HostResult) -> tuple:
     return (host.status, host.error if not tasks else None, tasks)
 
 
-def group_hosts(play: PlayResult) -> list[HostGroup]:
+def group_hosts(play: PlayResult, addresses: Mapping[str, str] | None = None
+                ) -> list[HostGroup]:
     """The play's hosts grouped by the tasks that change or fail on them, in host order; each
-    task's diffs grouped by their text, so the same diff on 40 hosts is one diff."""
+    task's diffs grouped by their text, so the same diff on 40 hosts is one diff. Two diffs
+    that differ only by each host's own name, or its address (`addresses`: host name ->
+    `ansible_host`), count as the same, the differences shown as `‹host›` and `‹address›`."""
+    addresses = addresses or {}
     groups: dict[tuple, HostGroup] = {}
     for name, host in play.hosts.items():
         signature = _signature(host)
@@ -160,6 +164,9 @@ def group_hosts(play: PlayResult) -> list[HostGroup]:
             if task.diff:
                 own = unnamed_diff(task.diff, name)
                 key = HOST_NAME.join(_own_name(name).split(own))
+                address = addresses.get(name)
+                if address and address != name:
+                    key = HOST_ADDRESS.join(_own_name(address).split(key))
                 change.diffs.setdefault(key, []).append(name)
                 change.samples.setdefault(key, own)
             if task.error:
@@ -167,12 +174,21 @@ def group_hosts(play: PlayResult) -> list[HostGroup]:
     return list(groups.values())
 
 
-HOST_NAME = "‹host›"
+HOST_NAME, HOST_ADDRESS = "‹host›", "‹address›"
+
+
+def placeholder_note(diff: str) -> str:
+    """What the placeholders in a shared diff stand for: ` (‹host› is each host's name)`."""
+    parts = [text for mark, text in ((HOST_NAME, f"{HOST_NAME} is each host's name"),
+                                     (HOST_ADDRESS, f"{HOST_ADDRESS} its address"))
+             if mark in diff]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _own_name(host: str) -> re.Pattern:
-    """The host's name as a word of its own (`h41` in `h41.conf`, not in `h410`)."""
-    return re.compile(rf"(?<![\w-]){re.escape(host)}(?![\w-])")
+    """The host's name (or address) as a word of its own: `h41` in `h41.conf`, not in
+    `h410`; `10.0.0.1` at the end of a sentence, not in `10.0.0.10`."""
+    return re.compile(rf"(?<![\w.-]){re.escape(host)}(?![\w-]|\.\w)")
 
 
 def unnamed_diff(diff: str, host: str) -> str:
@@ -207,7 +223,7 @@ def plan_summary(run: RunResult) -> str:
 
 
 def print_plan(run: RunResult, console: Console, per_host: bool = False,
-               diffs: bool = True) -> None:
+               diffs: bool = True, addresses: Mapping[str, str] | None = None) -> None:
     """The plan: per play, groups of hosts (or every host with `per_host`) and their changing
     tasks with unified diffs of files; then the line of how many hosts change how."""
     for play in run.plays:
@@ -223,7 +239,7 @@ def print_plan(run: RunResult, console: Console, per_host: bool = False,
                                               if t.status in (CHANGED, FAILED)]),
                              console, diffs)
         else:
-            for group in group_hosts(play):
+            for group in group_hosts(play, addresses):
                 _print_group(group, console, diffs)
         console.print()
     if per_host:
@@ -255,8 +271,7 @@ def _print_group(group: HostGroup, console: Console, diffs: bool) -> None:
             continue
         for key, hosts in change.diffs.items():
             shown = change.samples.get(key, key) if len(hosts) == 1 else key
-            note = (f" ({HOST_NAME} is each host's name)" if shown is key and HOST_NAME in key
-                    else "")
+            note = placeholder_note(key) if shown is key else ""
             if len(change.diffs) > 1 or len(hosts) < len(group.hosts) or note:
                 console.print(Text(f"    on {fold_hosts(hosts)}{note}:", style="dim"))
             console.print(diff_text(shown))

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from orchestrator.report.console import (
-    HOST_NAME, changed_tasks, group_hosts, plan_summary, task_label,
+    changed_tasks, group_hosts, placeholder_note, plan_summary, task_label,
 )
 from orchestrator.report.hosts import count, fold_hosts
 from orchestrator.results import CHANGED, FAILED, OK, UNREACHABLE, RunResult
@@ -71,7 +71,8 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(run: RunResult, waves: Sequence[Sequence[Wave]]) -> str:
+def to_markdown(run: RunResult, waves: Sequence[Sequence[Wave]],
+                addresses: Mapping[str, str] | None = None) -> str:
     """GitHub-flavoured Markdown: a summary line, each play's wave table, host groups with
     their tasks, and each diff in a collapsible `<details>` block."""
     out = [f"## orc plan: {_code(run.playbook)}", "", f"**{plan_summary(run)}**", ""]
@@ -88,7 +89,7 @@ def to_markdown(run: RunResult, waves: Sequence[Sequence[Wave]]) -> str:
                 out.append(f"| {wave.index + 1} | {_cell(fold_hosts(wave.hosts))} | "
                            f"{count(changing, 'host')} | {bad} |")
             out.append("")
-        for group in group_hosts(play):
+        for group in group_hosts(play, addresses):
             names = _code(fold_hosts(group.hosts))
             size = f" ({count(len(group.hosts), 'host')})" if len(group.hosts) > 1 else ""
             if group.status == UNREACHABLE:
@@ -107,8 +108,7 @@ def to_markdown(run: RunResult, waves: Sequence[Sequence[Wave]]) -> str:
                     out.append(f"    - {fold_hosts(hosts)}: {_cell(error)}")
                 for key, hosts in change.diffs.items():
                     diff = change.samples.get(key, key) if len(hosts) == 1 else key
-                    note = (f" ({HOST_NAME} is each host's name)"
-                            if diff is key and HOST_NAME in key else "")
+                    note = placeholder_note(key) if diff is key else ""
                     fence = _fence(diff)
                     out += ["", f"    <details><summary>diff on {fold_hosts(hosts)}{note}"
                             "</summary>", "", f"    {fence}diff"]
@@ -118,5 +118,6 @@ def to_markdown(run: RunResult, waves: Sequence[Sequence[Wave]]) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def write_markdown(run: RunResult, waves: Sequence[Sequence[Wave]], path: Path) -> None:
-    path.write_text(to_markdown(run, waves))
+def write_markdown(run: RunResult, waves: Sequence[Sequence[Wave]], path: Path,
+                   addresses: Mapping[str, str] | None = None) -> None:
+    path.write_text(to_markdown(run, waves, addresses))
