@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 
 from orchestrator.health import CheckResult
@@ -65,6 +66,7 @@ def test_identical_changes_share_one_diff_and_the_summary_counts_hosts() -> None
     text = _printed(_plan(hosts))
     assert text.count("+same") == 1
     assert "web[01:40] (40 hosts): 1 task would change" in text
+    assert re.search(r"│ site\s*│ web\[01:40\]\s*│ changed", text)  # one row in the table
     assert "plan: 40 hosts: 40 would change 1 task" in text
 
 
@@ -120,6 +122,7 @@ def _rollout() -> RolloutReport:
     second.apply = PlayResult("site", {
         name: HostResult(name, [TaskResult("config", "t.yaml:1", "changed")])
         for name in second.hosts})
+    second.apply.hosts["web4"].error = "health: GET /: status 503"  # as the rollout says it
     second.health = {name: [CheckResult("http", name, name != "web4",
                                         "GET /: 200" if name != "web4" else "GET /: status 503",
                                         1, start + 9.5)] for name in second.hosts}
@@ -136,9 +139,9 @@ def test_one_rollout_summary_groups_hosts_that_fared_alike() -> None:
     console.print(rollout_line(report))
     text = out.getvalue()
     assert "web[2:3]" in text  # two hosts with the same row share it
-    assert "unhealthy" in text and "failed: GET /: status 503" in text
+    assert "failed: GET /: status 503" in text and "health: GET /: status 503" in text
     assert text.count("run 20260101-000000-abcdef") == 2  # the table's title and one line
-    assert "halted · 2 waves, 4 hosts, 3 changed, 1 unhealthy" in text
+    assert "halted · 2 waves, 4 hosts, 3 changed, 1 failed" in text
 
 
 def test_ci_lines_print_a_failure_when_it_happens_and_no_run_status() -> None:

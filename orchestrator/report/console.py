@@ -242,8 +242,7 @@ def print_plan(run: RunResult, console: Console, per_host: bool = False,
             for group in group_hosts(play, addresses):
                 _print_group(group, console, diffs)
         console.print()
-    if per_host:
-        console.print(summary_table(run, verbose=False))
+    console.print(summary_table(run, verbose=False, grouped=not per_host))
     console.print(Text(f"plan: {plan_summary(run)}", style="bold"))
 
 
@@ -277,22 +276,29 @@ def _print_group(group: HostGroup, console: Console, diffs: bool) -> None:
             console.print(diff_text(shown))
 
 
-def summary_table(run: RunResult, verbose: bool = False) -> Table:
-    """One row per host of a plan: status, and counts as Ansible's recap counts them."""
+def summary_table(run: RunResult, verbose: bool = False, grouped: bool = False) -> Table:
+    """A row per host of a plan (per set of hosts whose rows agree, when `grouped`): status as
+    `HostResult.status` says, task counts as Ansible's recap counts them, why a host failed."""
     title = "plan" if run.dry_run else "apply"
     table = Table(title=f"{title}: {run.playbook}")
-    for column in ("play", "host", "status"):
+    for column in ("play", "hosts" if grouped else "host", "status"):
         table.add_column(column)
     for column in ("ok", "would change" if run.dry_run else "changed", "failed", "skipped"):
         table.add_column(column, justify="right")
     table.add_column("detail")
     for play in run.plays:
+        rows: dict[tuple, list[str]] = {}
         for host in play.hosts.values():
             counts = recap(host)
-            table.add_row(play.name, host.host, _coloured(host.status), str(counts[OK]),
-                          str(counts[CHANGED]), str(counts[FAILED]), str(counts[SKIPPED]),
-                          host_detail(host))
-            if verbose:
+            row = (host.status, counts[OK], counts[CHANGED], counts[FAILED], counts[SKIPPED],
+                   host_detail(host))
+            rows.setdefault(row if grouped else (host.host, *row), []).append(host.host)
+        for row, hosts in rows.items():
+            status, ok, changed, failed, skipped, detail = row[-6:]
+            table.add_row(play.name, fold_hosts(hosts), _coloured(status), str(ok),
+                          str(changed), str(failed), str(skipped), detail)
+            if verbose and not grouped:
+                host = play.hosts[hosts[0]]
                 for task in host.tasks:
                     table.add_row("", f"  {task_label(task)}", _coloured(task.status),
                                   "", "", "", "", task.error or "")
@@ -300,8 +306,8 @@ def summary_table(run: RunResult, verbose: bool = False) -> Table:
 
 
 def host_detail(host: HostResult) -> str:
-    failed = [t for t in host.tasks if t.status == FAILED]
-    return host.error or (f"{failed[0].name}: {failed[0].error}" if failed else "")
+    """Why a host failed, in the words the wave's reason uses (`HostResult.reason`)."""
+    return host.reason or ""
 
 
 def _coloured(status: str) -> str:
@@ -337,9 +343,10 @@ class HostRow:
 
 
 def host_row(wave: Any, host: str) -> HostRow:
-    """What one host of a wave (`rollout.WaveReport`) did: tasks counted as Ansible does,
-    the health checks' verdict; a host healthy by its tasks but failed by its checks is
-    `unhealthy`."""
+    """What one host of a wave (`rollout.WaveReport`) did: its status as `HostResult.status`
+    says (a failed health check fails the host), tasks counted as Ansible does, the health
+    checks' verdict; a host the wave failed whose result says nothing of it (a wave read from
+    an older index) is `unhealthy`."""
     result = wave.apply.hosts.get(host) if wave.apply else None
     counts = recap(result) if result else Counter()
     checks = wave.health.get(host, [])

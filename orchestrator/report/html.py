@@ -120,8 +120,11 @@ def _tick_step(span: float) -> float:
 
 def _host_bars(wave: Any, host: str, y: float, x) -> str:
     row = host_row(wave, host)
-    bad_apply = row.status in (FAILED, "unreachable")
-    unhealthy = row.status == "unhealthy"
+    checks = wave.health.get(host, [])
+    # a host fails by its apply (unreachable, a task, its journal) or by its health checks
+    unhealthy = host in wave.failed_hosts and any(not c.ok for c in checks)
+    bad_apply = row.status == "unreachable" or row.failed > 0 or (
+        row.status in (FAILED, "unhealthy") and not unhealthy)
     parts = [f'<g class="host-row" data-host="{escape(host)}" data-status="{escape(row.status)}">',
              f'<text x="14" y="{y + 15}">{escape(host)}</text>']
 
@@ -137,7 +140,6 @@ def _host_bars(wave: Any, host: str, y: float, x) -> str:
 
     applied = wave.applied or wave.finished
     bar("apply", wave.started, applied, bad_apply)
-    checks = wave.health.get(host, [])
     firsts: dict[str, Any] = {}
     for check in checks:
         firsts.setdefault(check.check, check)
