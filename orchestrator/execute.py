@@ -274,7 +274,8 @@ class _Progress:
     def _failed(self, host: str, op_hash: str, task: Task) -> None:
         meta = self.session.state.get_op_data_for_host(self.session.hosts[host],
                                                        op_hash).operation_meta
-        reason = _error_text(meta) if meta.is_complete() else "operation failed"
+        reason = self.session.lost(host) or (_error_text(meta) if meta.is_complete()
+                                             else "operation failed")
         self.emit("task-failed", {"host": host, "task": task.name, "where": task.where,
                                   "error": mask(reason, self.hidden)})
 
