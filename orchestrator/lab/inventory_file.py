@@ -48,9 +48,11 @@ def inventory_data(lab: Lab) -> dict:
 
 def write_inventory(lab: Lab, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
+    what = ("light hosts (sshd alone in its own namespaces)" if lab.light
+            else "systemd-nspawn containers")
     header = (
         f"# Lab {lab.name!r}: written by `orc lab up`, removed by `orc lab down`.\n"
-        f"# Hosts are systemd-nspawn containers on bridge {lab.bridge} ({lab.subnet}).\n"
+        f"# Hosts are {what} on bridge {lab.bridge} ({lab.subnet}).\n"
     )
     path.write_text(header + yaml.safe_dump(inventory_data(lab), sort_keys=False))
     return path
