@@ -243,8 +243,9 @@ def orc_ok_hosts(report: dict) -> set[str]:
 def pyinfra_ok_hosts(text: str, names: list[str]) -> set[str]:
     """pyinfra prints `[host] Connected` for each host it reached and `[host] Error...` (or
     `No changes`, `Success`) per operation; a host that connected and shows no error is ok."""
-    connected = set(re.findall(r"^\s*\[([^\]]+)\] Connected", text, re.MULTILINE))
-    errored = set(re.findall(r"^\s*\[([^\]]+)\] .*(?:Error|Could not|Failed|failed)", text,
+    # the host name is padded to the longest one: "[web1]   Connected"
+    connected = set(re.findall(r"^\s*\[([^\]]+)\]\s+Connected", text, re.MULTILINE))
+    errored = set(re.findall(r"^\s*\[([^\]]+)\]\s+.*(?:Error|Could not|Failed|failed)", text,
                              re.MULTILINE))
     if "--> Disconnecting from hosts" not in text:
         return set()  # the run did not reach its end: nothing is known to be done
