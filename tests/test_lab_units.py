@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.errors import InputError
 from orchestrator.lab import light, network, sshkeys
-from orchestrator.lab.inventory_file import inventory_data
+from orchestrator.lab.inventory_file import inventory_data, write_known_hosts
 from orchestrator.lab.state import Lab, LabHost, check_count, check_name
 from tests.conftest import run_orc
 
@@ -158,3 +158,18 @@ def test_light_host_count_out_of_range_is_one_clear_line() -> None:
     assert proc.stderr.strip() == (
         "error: host count 1001 is out of range for light hosts: expected 1 to 1000"
     )
+
+
+def test_each_host_gets_its_own_known_hosts_line(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ORC_LAB_ROOT", str(tmp_path))
+    lab = Lab("kh", "10.213.8.0/22", kind="light",
+              hosts=[LabHost("kh1", "10.213.8.11"), LabHost("kh2", "10.213.8.12")])
+    keys = {}
+    for host in lab.hosts:
+        lab.host_dir(host).mkdir(parents=True)
+        keys[host.name] = sshkeys.generate(f"root@{host.name}").public_line
+    write_known_hosts(lab, keys)
+    assert len(lab.known_hosts_path.read_text().splitlines()) == 2
+    for host in lab.hosts:
+        (line,) = lab.host_known_hosts_path(host).read_text().splitlines()
+        assert line == f"{host.address},{host.name} {sshkeys.key_type_and_body(keys[host.name])}"

@@ -193,8 +193,14 @@ def target(lab: Lab, host: LabHost) -> Target:
         hostname=host.address,
         user="root",
         key_file=str(lab.key_path),
-        known_hosts_file=str(lab.known_hosts_path),
+        known_hosts_file=str(_known_hosts(lab, host)),
     )
+
+
+def _known_hosts(lab: Lab, host: LabHost) -> Path:
+    # the host's own line: a whole lab's file is read per connection (see write_known_hosts)
+    own = lab.host_known_hosts_path(host)
+    return own if own.exists() else lab.known_hosts_path
 
 
 def load(name: str = DEFAULT_NAME) -> Lab:
@@ -276,7 +282,7 @@ def ssh_argv(host_name: str, name: str = DEFAULT_NAME, command: list[str] | None
         )
     return [
         "ssh", "-i", str(lab.key_path),
-        "-o", f"UserKnownHostsFile={lab.known_hosts_path}",
+        "-o", f"UserKnownHostsFile={_known_hosts(lab, host)}",
         "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes",
         f"root@{host.address}", *(command or []),
     ]

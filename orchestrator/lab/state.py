@@ -111,6 +111,10 @@ class Lab:
     def host_dir(self, host: LabHost) -> Path:
         return self.dir / "hosts" / host.name
 
+    def host_known_hosts_path(self, host: LabHost) -> Path:
+        """The host's own line of the lab's known_hosts, when the lab wrote one."""
+        return self.host_dir(host) / "known_hosts"
+
     def host_root(self, host: LabHost) -> Path:
         return self.host_dir(host) / "root"
 
