@@ -12,6 +12,7 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orchestrator import statedir
 from orchestrator.errors import SecretsError
 
 STORE = Path(".orc") / "secrets-deployed.sqlite"
@@ -40,8 +41,7 @@ def check_version(host: str, secret_path: str, version: int, deployed: int | Non
 
 
 def _connect(store_path: Path) -> sqlite3.Connection:
-    store_path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(store_path, timeout=30, isolation_level=None)
+    conn = statedir.connect(store_path, timeout=30, isolation_level=None)
     conn.execute(_SCHEMA)
     return conn
 
