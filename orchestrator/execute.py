@@ -121,8 +121,6 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         return result
     emit("play", {"name": play.name, "hosts": names})
     vars_files = load_vars_files(play.vars_files)
-    if not options.dry_run:
-        _check_secret_versions(vars_files, names, options.allow_downgrade)
     base = play_variables(play, inventory, names, vars_files)
     # an operation ran (for crash tests, see journal.crash_point)
     session = open_session(inventory, names, on_op=lambda host, op, ok: journal.crash_point(1))
@@ -131,6 +129,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             result.hosts[name] = HostResult(name, error=session.unreachable[name],
                                             unreachable=True)
             emit("host", {"host": name, "status": "unreachable"})
+    _check_secret_versions(play, vars_files, session, options, result)
     records: dict[str, list[_Record]] = {}
     # One greenlet per host: facts are gathered concurrently, as pyinfra prepares hosts. The
     # state context is held around all of them: pyinfra's is process-wide, and a greenlet
@@ -204,24 +203,66 @@ def _settle(records: dict[str, list[_Record]], session: Session) -> set[str]:
     return settled
 
 
-def _check_secret_versions(vars_files: VarsFiles, names: list[str],
-                           allow_downgrade: bool) -> None:
-    """Refuse a replayed (older) secret file before any host is touched, then record it in
-    the store `orc secrets verify` reads, beside the file's repository."""
+def _check_secret_versions(play: Play, vars_files: VarsFiles, session: Session,
+                           options: RunOptions, result: PlayResult) -> None:
+    """Refuse a replayed (older) secret file or signer policy before any host is touched.
+
+    Each host's own record decides (see `replay`), so a controller without state (a fresh CI
+    clone) is refused too; an apply then records the new versions there and in the store
+    `orc secrets verify` reads. A host whose record cannot be read or written runs nothing."""
     if not vars_files.secret_files:
         return
     from orchestrator.secrets import replay
     from orchestrator.secrets.policy import find_root
 
+    versions = vars_files.versions()
+    hosts = dict(session.hosts)
+
+    def read(name: str) -> Any:
+        try:
+            return replay.read_host(hosts[name], _journal_sudo(play, hosts[name]))
+        except Exception as exc:  # a value, so gevent never prints it as a traceback
+            return exc
+
+    jobs = {name: gevent.spawn(read, name) for name in hosts}
+    gevent.joinall(list(jobs.values()))
+    records: dict[str, dict[str, int]] = {}
+    for name, job in jobs.items():
+        if isinstance(job.value, Exception):
+            _drop_host(name, f"secret versions: {job.value}", session, result)
+        else:
+            records[name] = replay.check_host(name, job.value, versions, options.allow_downgrade)
+    if options.dry_run:
+        return
     stores = {s.name: replay.default_store(find_root(Path(s.path).resolve().parent))
               for s in vars_files.secret_files}
     for secret in vars_files.secret_files:
-        replay.check_against_store(stores[secret.name], secret.name, secret.version,
-                                   allow_downgrade)
-    for secret in vars_files.secret_files:
-        for name in names:
-            replay.check_and_record(stores[secret.name], name, secret.name, secret.version,
-                                    allow_downgrade)
+        for name, version in secret.versions.items():
+            replay.check_against_store(stores[secret.name], name, version,
+                                       options.allow_downgrade)
+            for host in records:
+                replay.check_and_record(stores[secret.name], host, name, version,
+                                        options.allow_downgrade)
+
+    def write(name: str) -> Exception | None:
+        try:
+            replay.write_host(hosts[name], records[name], _journal_sudo(play, hosts[name]))
+        except Exception as exc:  # noqa: BLE001 - reported as the host's failure below
+            return exc
+        return None
+
+    jobs = {name: gevent.spawn(write, name) for name in records}
+    gevent.joinall(list(jobs.values()))
+    for name, job in jobs.items():
+        if job.value is not None:
+            _drop_host(name, f"secret versions: {job.value}", session, result)
+
+
+def _drop_host(name: str, error: str, session: Session, result: PlayResult) -> None:
+    """A host that fails before it is prepared: reported failed, and nothing runs on it."""
+    result.hosts[name] = HostResult(name, error=error, unreachable=False)
+    host = session.hosts.pop(name)
+    session.state.active_hosts.discard(host)
 
 
 def _add_host(play: Play, inventory: Inventory, name: str, host: Any, session: Session,

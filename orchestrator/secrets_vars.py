@@ -24,6 +24,10 @@ class VarsFiles:
     def plaintexts(self) -> set[str]:
         return {text for f in self.secret_files for text in f.plaintexts()}
 
+    def versions(self) -> dict[str, int]:
+        """Each secret file's version and its signer policy's: what a host must not go back on."""
+        return {name: version for f in self.secret_files for name, version in f.versions.items()}
+
 
 # a top-level `sops:` key, found in the bytes: no YAML parser reads a file before its signature
 _SOPS_KEY = re.compile(rb"^sops:", re.M)
