@@ -45,7 +45,7 @@ from orchestrator.playbook import Play, Playbook
 from orchestrator.results import (
     CHANGED, FAILED, NOT_RUN, OK, SKIPPED, HostResult, PlayResult, RunResult, TaskResult,
 )
-from orchestrator.secrets import mask
+from orchestrator.secrets import masking
 from orchestrator.secrets_vars import VarsFiles, load_vars_files
 from orchestrator.session import Session, open_session
 from orchestrator.tasks import Task
@@ -76,6 +76,7 @@ class _Record:
     metas: list[Any] = field(default_factory=list)
     previews: list[FilePreview] = field(default_factory=list)
     counts_as_change: bool = True  # False with `changed_when: false`
+    no_log: bool = False  # Ansible's `no_log`: the result is not shown
     notifiers: list[_Record] | None = None  # set for handlers: the records that notify them
     calls: list[OpCall] = field(default_factory=list)
     args: dict[str, Any] = field(default_factory=dict)  # rendered, for the journal's handlers
@@ -169,15 +170,34 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             pass  # per-host failures are read from each operation's metadata below
     if batches:
         _seal_journals(play, batches, session)
-    hidden = vars_files.plaintexts()
     for name, host_records in records.items():
         result.hosts[name] = _collect(name, host_records, session, options.dry_run,
                                       ran=name not in settled)
-        for task in result.hosts[name].tasks:  # secret values never reach a report
-            task.diff = task.diff and mask(task.diff, hidden)
-            task.error = task.error and mask(task.error, hidden)
+        for record in host_records:
+            if record.no_log:
+                _hide_no_log(record.result)
         emit("host", {"host": name, "status": result.hosts[name].status})
+    _hide_secrets(result)
     return result
+
+
+def _hide_no_log(task: TaskResult) -> None:
+    """Ansible's `no_log: true`: the task's result (error, diff, loop item) is not shown."""
+    task.error = task.error and masking.NO_LOG
+    task.diff = None
+    task.item = None if task.item is None else masking.MASK
+
+
+def _hide_secrets(result: PlayResult) -> None:
+    """Secret values, and every value rendered from one, never reach a report, the run index
+    or the terminal: masked whole in each field of each result (`masking.hide`)."""
+    for host in result.hosts.values():
+        host.error = masking.hide(host.error)
+        for task in host.tasks:
+            task.name = masking.hide(task.name) or task.name
+            task.diff = masking.hide(task.diff)
+            task.error = masking.hide(task.error)
+            task.item = masking.hide_value(task.item)
 
 
 def _would_run(records: list[_Record]) -> bool:
@@ -327,6 +347,8 @@ def _add_task(task: Task, host: Any, session: Session, variables: Variables, pla
             continue
         if task.changed_when is not None:
             record.counts_as_change = evaluate(task.changed_when, scoped, task.where)
+        no_log = task.no_log if task.no_log is not None else play.no_log
+        record.no_log = no_log is not None and evaluate(no_log, scoped, task.where)
         args = render_value(task.args, scoped, task.where)
         record.args = args
         ctx = HostContext(host, scoped, play.search_dirs(task), task.location)
@@ -383,6 +405,7 @@ def _record_journals(play: Play, records: dict[str, list[_Record]], session: Ses
                       for h in handlers if any(r is record for r in h.notifiers or [])]
             resources = [res for call in record.calls
                          for res in journal.resources_of(call.op, call.kwargs, record.task.undo)]
+            resources = [_hidden_resource(res, record.no_log) for res in resources]
             if not record.calls:  # a deploy.py's operations: rollback lists them, never silent
                 resources = [journal.Resource("unsupported", record.task.name, {
                     "why": "operations of a role's deploy.py are not recorded"})]
@@ -413,6 +436,15 @@ def _record_journals(play: Play, records: dict[str, list[_Record]], session: Ses
         session.state.active_hosts.discard(session.hosts[name])
         records.pop(name)
     return batches
+
+
+def _hidden_resource(resource: journal.Resource, no_log: bool) -> journal.Resource:
+    """A command line names what it ran, and may hold a secret: the journal (and `orc show`)
+    keep it masked, as they do every line of a `no_log` task."""
+    if resource.kind != "command":
+        return resource
+    key = masking.MASK if no_log else masking.hide(resource.key)
+    return journal.Resource(resource.kind, key or resource.key, resource.extra)
 
 
 def _seal_journals(play: Play, batches: dict[str, journal.Batch], session: Session) -> None:

@@ -20,7 +20,7 @@ from orchestrator.templating import check_file_syntax, check_syntax, is_template
 
 PLAY_KEYS = {
     "name", "hosts", "roles", "tasks", "pre_tasks", "post_tasks", "handlers", "vars",
-    "vars_files", "become", "become_user", "gather_facts", "tags",
+    "vars_files", "become", "become_user", "gather_facts", "tags", "no_log",
     # the rollout policy (waves, health, rollback)
     "serial", "max_fail_percentage", "any_errors_fatal", "canary", "health", "bake", "pause",
     "rollback",
@@ -43,6 +43,7 @@ class Play:
     become: bool | None = None
     become_user: str | None = None
     rollout: dict[str, Any] = field(default_factory=dict)
+    no_log: Any = None  # Ansible's no_log for every task of the play (a task's own wins)
 
     @property
     def location(self) -> dict:
@@ -137,4 +138,5 @@ def _play(raw: Any, path: Path) -> Play:
         become=raw.get("become"),
         become_user=raw.get("become_user"),
         rollout={k: raw[k] for k in ROLLOUT_KEYS if k in raw},
+        no_log=raw.get("no_log"),
     )

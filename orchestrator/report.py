@@ -10,6 +10,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from orchestrator.results import CHANGED, FAILED, OK, SKIPPED, UNREACHABLE, RunResult
+from orchestrator.secrets import masking
 
 COLOURS = {OK: "green", CHANGED: "yellow", FAILED: "red", UNREACHABLE: "red", SKIPPED: "cyan"}
 
@@ -60,4 +61,5 @@ def print_plan(run: RunResult, console: Console) -> None:
 
 
 def write_json(run: RunResult, path: Path) -> None:
-    path.write_text(json.dumps(run.to_dict(), indent=2, default=str) + "\n")
+    data = json.loads(json.dumps(run.to_dict(), default=str))
+    path.write_text(json.dumps(masking.hide_tree(data), indent=2) + "\n")

@@ -23,6 +23,7 @@ from typing import Any
 
 from orchestrator import statedir
 from orchestrator.errors import InputError, OrcError
+from orchestrator.secrets import masking  # no secret-derived text is stored in .orc/
 from orchestrator.inventory import Inventory, connection_for
 
 RUNNING, PAUSED, SUCCEEDED, FAILED, HALTED, ABORTED, INTERRUPTED = (
@@ -237,7 +238,8 @@ class RunStore:
         with self._db() as db:
             db.execute("INSERT OR REPLACE INTO waves VALUES (?,?,?,?,?,?,?,?)",
                        (run_id, play, wave, json.dumps(hosts), status, started, finished,
-                        json.dumps(report, default=str)))
+                        json.dumps(masking.hide_tree(json.loads(json.dumps(report,
+                                                                           default=str))))))
 
     def waves(self, run_id: str) -> list[dict[str, Any]]:
         with self._db() as db:
@@ -250,7 +252,8 @@ class RunStore:
         """Index what a host recorded (kind, key, task, summary): the bytes stay on the host."""
         with self._db() as db:
             db.executemany("INSERT OR REPLACE INTO preimages VALUES (?,?,?,?,?,?,?,?,?)",
-                           [(run_id, host, batch, *row) for row in rows])
+                           [(run_id, host, batch, *(masking.hide(v) if isinstance(v, str)
+                                                    else v for v in row)) for row in rows])
 
     def preimages(self, run_id: str) -> list[dict[str, Any]]:
         with self._db() as db:

@@ -58,7 +58,9 @@ def load_vars_files(paths: Iterable[Path]) -> VarsFiles:
         elif yamlfile.load(path) is not None:
             loaded.values.update(yamlfile.load_mapping(path))
     if secrets:
-        loaded.values["secrets"] = secrets
+        from orchestrator.secrets.masking import SecretTree
+
+        loaded.values["secrets"] = SecretTree(secrets)  # templates that read it are tracked
     return loaded
 
 

@@ -17,7 +17,7 @@ from orchestrator.yamlfile import Located
 KEYWORDS = {
     "name", "when", "loop", "with_items", "loop_control", "notify", "become", "become_user",
     "tags", "ignore_errors", "check_mode", "changed_when", "vars", "undo", "listen", "register",
-    "args",
+    "args", "no_log",
 }
 
 
@@ -42,6 +42,7 @@ class Task:
     vars: dict[str, Any] = field(default_factory=dict)
     undo: str | None = None
     role: str | None = None
+    no_log: Any = None  # Ansible's no_log (a bool or a template); None: the play's
 
     @property
     def where(self) -> str:
@@ -112,6 +113,7 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
         vars=dict(raw.get("vars") or {}),
         undo=raw.get("undo"),
         role=role,
+        no_log=raw.get("no_log"),
     )
 
 

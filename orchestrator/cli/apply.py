@@ -24,6 +24,7 @@ from orchestrator.report import COLOURS, print_plan, summary_table, write_json
 from orchestrator.results import RunResult
 from orchestrator.rollout import run_rollout, wave_table
 from orchestrator.runs import FAILED, INTERRUPTED, PAUSED, RunStore, lock_keys
+from orchestrator.secrets import masking
 
 DEFAULT_INVENTORY = "inventory/lab.yaml"
 
@@ -173,7 +174,8 @@ def _finish(report, verbose, json_path, junit_path, console) -> None:
     console.print(f"run [bold]{report.run_id}[/]: [{'green' if not report.failed else 'red'}]"
                   f"{report.status}[/]")
     if json_path:
-        json_path.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+        data = json.loads(json.dumps(report.to_dict(), default=str))
+        json_path.write_text(json.dumps(masking.hide_tree(data), indent=2) + "\n")
     if junit_path:
         junit.write(report, junit_path)
     sys.exit(4 if report.status == PAUSED else 1 if report.failed else 0)

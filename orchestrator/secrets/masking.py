@@ -79,3 +79,79 @@ def redacted(tree: Any) -> Any:
     if isinstance(tree, list):
         return SecretList(redacted(v) for v in tree)
     return tree
+
+
+# Everything this process must never print: the plaintexts of every secret file it decrypted,
+# and every value a template rendered from one (`orchestrator.templating` reports those). One
+# set per process, because an orc process prints for one estate, and an error may surface far
+# from the run that knew the secret (the CLI's error line, a traceback with --debug).
+_KNOWN: set[str] = set()
+# whole lines a template file produced from a secret: matched as lines, so a short one (a port,
+# a `}`) is hidden where it stands without masking every other occurrence of its text
+_LINES: set[str] = set()
+NO_LOG = ("the output has been hidden due to the fact that 'no_log: true' was specified for "
+          "this result")
+
+
+def is_secret(value: Any) -> bool:
+    """A value straight from a secret file (a mapping or list of one)."""
+    return isinstance(value, (SecretTree, SecretList))
+
+
+def remember(texts: Iterable[str]) -> None:
+    _KNOWN.update(t for t in texts if t)
+
+
+def remember_derived(value: Any, source: str = "") -> None:
+    """A rendered value that read a secret: all of it is secret, however it was transformed."""
+    remember(secret_strings(value))
+
+
+def remember_rendered_file(text: str, source: str) -> None:
+    """A template file that read a secret: the whole text, and each line it produced that is
+    not spelled out in the template itself (those came from expressions or loops)."""
+    remember_derived(text)
+    literal = {line.strip() for line in source.splitlines()}
+    _LINES.update(line.strip() for line in text.splitlines()
+                  if line.strip() and line.strip() not in literal)
+
+
+def known() -> set[str]:
+    return set(_KNOWN)
+
+
+def _hide_line(line: str) -> str:
+    bare = line.strip()
+    if bare in _LINES:
+        return line[: len(line) - len(line.lstrip())] + MASK
+    if line[:1] in "+- " and line[1:].strip() in _LINES:  # a line of a unified diff
+        return line[0] + MASK
+    return line
+
+
+def hide(text: str | None) -> str | None:
+    """`text` with every known secret and secret-derived value masked (None stays None)."""
+    if not text:
+        return text
+    if _LINES:
+        text = "".join(_hide_line(line.rstrip("\n")) + ("\n" if line.endswith("\n") else "")
+                       for line in text.splitlines(keepends=True))
+    return mask(text, _KNOWN)
+
+
+def hide_value(value: Any) -> Any:
+    """A value shown in output as it is (a loop item), or masked whole if it holds a secret."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = value if isinstance(value, str) else repr(value)
+    return value if hide(text) == text and not is_secret(value) else MASK
+
+
+def hide_tree(data: Any) -> Any:
+    """`hide` over every string of JSON-like data (a report), before it is serialised: a secret
+    with a quote or a backslash would not be found again in the JSON text."""
+    if isinstance(data, dict):
+        return {hide_tree(k): hide_tree(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [hide_tree(v) for v in data]
+    return hide(data) if isinstance(data, str) else data
