@@ -278,7 +278,8 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
         template = env.from_string(source)
         # a shared context reads `variables` as they are asked for, keeping them lazy
         context = template.new_context(scope, shared=True)
-        result = env.concat(template.root_render_func(context))  # type: ignore[attr-defined]
+        pieces = list(template.root_render_func(context))  # text, and each expression's output
+        result = env.concat(pieces)  # type: ignore[attr-defined]
     except jinja2.UndefinedError as err:
         tainted = scope.end_render()
         raise InputError(f"undefined variable: {_told(err.message, source, tainted)}",
@@ -301,6 +302,7 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
         raise
     if scope.end_render() and remember is not None:
         remember(result, source)
+        masking.remember_pieces(pieces, source)  # a command may print one expression alone
     return result
 
 

@@ -3,9 +3,11 @@ no state of its own (a CI runner on a fresh clone) cannot deploy an older signed
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -85,3 +87,116 @@ def test_a_fresh_clone_cannot_deploy_an_older_signed_secret(lab: Lab, lab_invent
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     assert ssh(host, "cat /tmp/orc-replay-marker").stdout == "old"
     assert json.loads(ssh(host, f"cat {HOST_RECORD}").stdout)["secrets/lab.yaml"] == old_version
+
+
+# secrets/lab.yaml's values, and what templates make of them
+PASSWORD = "VslEjkxgU15XNnnuRC0kzN7k"
+TOKEN = "61d7c1bb1570085251698bf5dec96147d639dcbb"
+DERIVED = {
+    "b64encode": base64.b64encode(PASSWORD.encode()).decode(),
+    "upper": PASSWORD.upper(),
+    "[:20]": PASSWORD[:20],
+    "dsn": f"postgres://app:{PASSWORD}@db/app",
+    "dsn | upper": f"postgres://app:{PASSWORD}@db/app".upper(),
+    "[:7] in a template file": f"short = {PASSWORD[:7]}",
+    "loop in a template file": f"char = {PASSWORD[0]}",
+}
+LEAKY = """\
+- hosts: all
+  vars_files: [secrets/lab.yaml]
+  vars:
+    dsn: "postgres://app:{{ secrets.db.password }}@db/app"
+  tasks:
+    - name: store the password
+      shell: "echo {{ secrets.db.password | b64encode }} {{ secrets.db.password | upper }}; exit 3"
+      ignore_errors: true
+    - copy: {content: "pw={{ secrets.db.password[:20] }}\\n", dest: /tmp/orc-leak-copy, mode: "0600"}
+    - template: {src: leak.j2, dest: /tmp/orc-leak-template, mode: "0600"}
+    - name: quiet
+      shell: "echo {{ dsn | upper }} >&2; exit 4"
+      no_log: true
+      ignore_errors: true
+"""
+TEMPLATE = """\
+# rendered by orc
+port = 5432
+dsn = {{ dsn }}
+short = {{ secrets.db.password[:7] }}
+{% for c in secrets.db.password[:1] %}
+char = {{ c }}
+{% endfor %}
+"""
+FAILING = """\
+- hosts: all
+  vars_files: [secrets/lab.yaml]
+  tasks:
+    - copy: {content: "{{ {}[secrets.app.token] }}", dest: /tmp/orc-leak-never}
+"""
+
+
+def _leaks(text: str) -> list[str]:
+    found = [name for name, value in DERIVED.items() if value in text]
+    return found + [s for s in (PASSWORD, TOKEN) if s in text]
+
+
+def test_no_secret_nor_anything_rendered_from_one_reaches_any_output(
+    lab: Lab, lab_inventory: Path, tmp_path: Path, ssh,
+) -> None:
+    """Before: plan -v showed `pw=<password[:20]>` in a diff, `orc show --json` and .orc/orc.db
+    held the b64 and upper-cased password in a command line, a failed render printed the
+    token (also with --debug), and .orc/ was 0755 with 0644 files."""
+    host = lab.hosts[2].name
+    clone = _clone(tmp_path)
+    (clone / "leaky.yaml").write_text(LEAKY)
+    (clone / "templates").mkdir()
+    (clone / "templates" / "leak.j2").write_text(TEMPLATE)
+    (clone / "failing.yaml").write_text(FAILING)
+    ssh(host, "rm -f /tmp/orc-leak-*")
+    state = tmp_path / "state"
+    common = ("-i", str(lab_inventory), "--limit", host)
+
+    plan = run_orc("plan", str(clone / "leaky.yaml"), *common, "-v")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert "+port = 5432" in plan.stdout, plan.stdout  # what does not come from a secret stays readable
+    assert "+********" in plan.stdout
+    apply = run_orc("apply", str(clone / "leaky.yaml"), *common, "--yes", "--ci", "-v",
+                    "--state-dir", str(state), "--json", str(tmp_path / "report.json"),
+                    "--junit", str(tmp_path / "report.xml"))
+    assert apply.returncode == 0, apply.stdout + apply.stderr
+    # the host got the real values
+    assert ssh(host, "cat /tmp/orc-leak-copy").stdout == f"pw={PASSWORD[:20]}\n"
+    assert f"short = {PASSWORD[:7]}" in ssh(host, "cat /tmp/orc-leak-template").stdout
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    run_id = report["run_id"]
+    show = run_orc("show", run_id, "--json", "--state-dir", str(state))
+    assert show.returncode == 0, show.stderr
+    quiet = [t for w in report["waves"] for h in w["apply"]["hosts"].values()
+             for t in h["tasks"] if t["name"] == "quiet"]
+    assert [t["error"] for t in quiet] == [
+        "the output has been hidden due to the fact that 'no_log: true' was "
+        "specified for this result"]
+
+    failed = run_orc("apply", str(clone / "failing.yaml"), *common, "--yes", "--ci",
+                     "--state-dir", str(state))
+    assert failed.returncode == 1
+    assert failed.stderr.strip() == ("error: " + str(clone / "failing.yaml") + ":4: undefined "
+                                     "variable: 'dict object' has no attribute '********'")
+    debug = run_orc("--debug", "apply", str(clone / "failing.yaml"), *common, "--yes", "--ci",
+                    "--state-dir", str(state))
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+    outputs = {
+        "plan -v": plan.stdout + plan.stderr,
+        "apply -v": apply.stdout + apply.stderr,
+        "--json": (tmp_path / "report.json").read_text(),
+        "--junit": (tmp_path / "report.xml").read_text(),
+        "show --json": show.stdout,
+        "failed render": failed.stdout + failed.stderr,
+        "--debug": debug.stdout + debug.stderr,
+    }
+    for path in state.iterdir():
+        outputs[f".orc/{path.name}"] = path.read_bytes().decode("latin-1")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert {name: _leaks(text) for name, text in outputs.items() if _leaks(text)} == {}

@@ -107,10 +107,19 @@ def remember_derived(value: Any, source: str = "") -> None:
     remember(secret_strings(value))
 
 
+def remember_pieces(pieces: list[Any], source: str) -> None:
+    """Each expression's output of a render that read a secret (the text between them is the
+    template's own): `echo {{ a }} {{ b }}` may print `a` and `b` without the rest. Pieces
+    shorter than a few characters are left out: masking each `1` or `on` would hide the output
+    itself; the whole value and whole lines still hide them."""
+    remember(str(p).strip() for p in pieces
+             if isinstance(p, str) and len(p.strip()) >= _MIN_LINE and p not in source)
+
+
 def remember_rendered_file(text: str, source: str) -> None:
     """A template file that read a secret: the whole text, and each line it produced that is
     not spelled out in the template itself (those came from expressions or loops)."""
-    remember_derived(text)
+    remember([text])  # not line by line: the template's own lines are no secret
     literal = {line.strip() for line in source.splitlines()}
     _LINES.update(line.strip() for line in text.splitlines()
                   if line.strip() and line.strip() not in literal)
