@@ -200,3 +200,30 @@ def test_no_secret_nor_anything_rendered_from_one_reaches_any_output(
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert {name: _leaks(text) for name, text in outputs.items() if _leaks(text)} == {}
+
+
+def test_purge_journals_removes_old_copies_but_not_the_locked_run(lab: Lab, lab_inventory: Path,
+                                                                   ssh) -> None:
+    host = lab.hosts[0].name
+    runs = "/var/lib/orc/runs"
+    setup = (f"mkdir -p {runs}/20000101-000000-aaaaaa/b/files {runs}/20000102-000000-bbbbbb "
+             f"{runs}/20000103-000000-cccccc && echo old-secret > "
+             f"{runs}/20000101-000000-aaaaaa/b/files/0 && "
+             f"cp -p /var/lib/orc/rollout.lock /tmp/orc-lock-saved 2>/dev/null; "
+             f"printf %s 20000101-000000-aaaaaa > /var/lib/orc/rollout.lock")
+    assert ssh(host, setup).returncode == 0
+    try:
+        before = set(ssh(host, f"ls -1 {runs}").stdout.split())
+        kept = run_orc("secrets", "purge-journals", host, "-i", str(lab_inventory), "--keep", "1")
+        assert kept.returncode == 0, kept.stdout + kept.stderr
+        left = set(ssh(host, f"ls -1 {runs}").stdout.split())
+        newest = max(before - {"20000101-000000-aaaaaa"})
+        assert left == {"20000101-000000-aaaaaa", newest}  # the lock holder and the newest
+        assert kept.stdout.strip() == f"{host}: 2 run journal(s) left"
+        ssh(host, "rm -f /var/lib/orc/rollout.lock")
+        purged = run_orc("secrets", "purge-journals", host, "-i", str(lab_inventory))
+        assert purged.stdout.strip() == f"{host}: 0 run journal(s) left"
+        assert ssh(host, f"ls -A {runs}").stdout == ""
+    finally:
+        ssh(host, "rm -f /var/lib/orc/rollout.lock; "
+                  "[ -e /tmp/orc-lock-saved ] && mv /tmp/orc-lock-saved /var/lib/orc/rollout.lock")

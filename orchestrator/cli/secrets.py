@@ -258,3 +258,32 @@ def root_status(ctx: click.Context) -> None:
                f"{', '.join(trust.key_ids())}")
     version = policy.load_signers(_root(ctx)).version
     click.echo(f"{policy.SIGNERS_FILE}: ok, version {version}")
+
+
+@secrets.command("purge-journals")
+@click.argument("pattern", default="all")
+@click.option("-i", "--inventory", "sources", multiple=True, metavar="SOURCE",
+              help="Inventory file, directory, script or host list (repeatable; default "
+              "inventory/lab.yaml).")
+@click.option("--keep", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Newest runs whose journals are kept on each host.")
+@click.option("-b", "--become/--no-become", default=None,
+              help="Through sudo, or not (default: as the inventory says).")
+def purge_journals(pattern: str, sources: tuple[str], keep: int, become: bool | None) -> None:
+    """Remove the run journals on the hosts PATTERN selects: they keep, for rollback, old
+    copies of the files runs replaced, secret-bearing ones too (after rotating a secret, purge
+    the old value). The run holding a host's rollout lock keeps its journal; a purged run can
+    no longer be rolled back."""
+    from orchestrator.cli.inventory import DEFAULT_INVENTORY
+    from orchestrator.inventory import load_inventory
+    from orchestrator.secrets import purge
+
+    inventory = load_inventory(list(sources) or [DEFAULT_INVENTORY])
+    failed = False
+    for done in purge.purge(inventory, pattern, keep, become):
+        if done.error is not None:
+            failed = True
+            click.echo(f"{done.host}: FAILED: {done.error}")
+        else:
+            click.echo(f"{done.host}: {done.left} run journal(s) left")
+    sys.exit(1 if failed else 0)
