@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -18,9 +19,14 @@ _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def private_dir(path: Path) -> Path:
-    """Make `path` (and missing parents) and narrow it to 0700, even if it existed wider."""
+    """Make `path` (and missing parents) and narrow it to 0700, even if it existed wider.
+
+    A shared directory given as the state dir (`--state-dir /tmp`: sticky, or another user's)
+    is left as it is; the files orc makes in it are 0600 all the same."""
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o777 != DIR_MODE:
+    info = path.stat()
+    if (info.st_mode & 0o777 != DIR_MODE and info.st_uid == os.geteuid()
+            and not info.st_mode & stat.S_ISVTX):
         os.chmod(path, DIR_MODE)
     return path
 

@@ -50,3 +50,11 @@ def test_the_secret_version_store_is_private(tmp_path: Path) -> None:
 def test_private_dir_creates_missing_parents(tmp_path: Path) -> None:
     made = statedir.private_dir(tmp_path / "a" / "b")
     assert _mode(made) == 0o700
+
+
+def test_a_shared_sticky_directory_given_as_state_dir_is_left_alone(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    RunStore(shared).list()
+    assert (_mode(shared), _mode(shared / "orc.db")) == (0o1777, 0o600)
