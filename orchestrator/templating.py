@@ -157,6 +157,11 @@ class Variables(Mapping):
         if self._reads:
             self._reads[-1][0] = True
 
+    def shadow(self) -> Variables:
+        """These variables with each secret value changed (`masking.shadow`), nothing cached."""
+        return Variables({k: masking.shadow(v) if masking.is_secret(v) else v
+                          for k, v in self._data.items()})
+
     def begin_render(self) -> None:
         self._reads.append([False])
 
@@ -268,9 +273,9 @@ def evaluate(expression: Any, variables: Mapping[str, Any], where: str = "") -> 
 
 
 def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], where: str,
-            remember: Any = masking.remember_derived) -> Any:
-    """Render `source`; when it read a secret, `remember(result, source)` keeps the result
-    out of every output (None: the result is never shown, as a `when:` outcome)."""
+            remember: Any = masking.remember_rendered) -> Any:
+    """Render `source`; when it read a secret, `remember` keeps what it made of the secret out
+    of every output (None: the result is never shown, as a `when:` outcome)."""
     scope = variables if isinstance(variables, Variables) else Variables(variables)
     scope.begin_render()
     tainted = False
@@ -301,9 +306,21 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
         scope.end_render()
         raise
     if scope.end_render() and remember is not None:
-        remember(result, source)
-        masking.remember_pieces(pieces, source)  # a command may print one expression alone
+        remember(masking.Rendered(source, result, pieces, _shadow(env, source, scope)))
     return result
+
+
+def _shadow(env: jinja2.Environment, source: str, scope: Variables) -> masking.Rendered | None:
+    """The same render with every secret value changed (same shape, other characters): what
+    differs from the real render is what the secrets made. None when it cannot be rendered
+    (a secret taken apart as a number, say): then everything the template computed counts."""
+    shadow = scope.shadow()
+    try:
+        template = env.from_string(source)
+        pieces = list(template.root_render_func(template.new_context(shadow, shared=True)))
+        return masking.Rendered(source, env.concat(pieces), pieces, None)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - any failure only makes the masking coarser
+        return None
 
 
 # what jinja quotes in a message: a name, a key, or the value that was looked up

@@ -108,3 +108,22 @@ def test_hashes_of_a_secret_are_hidden() -> None:
     digest = render_value("{{ sha(secrets.k) }}", variables)
     assert digest == hashlib.sha256(secret.encode()).hexdigest()
     assert masking.hide(digest) == MASK
+
+
+def test_only_what_the_secrets_made_is_hidden_not_the_rest_of_the_render(tmp_path: Path) -> None:
+    """The render is done again with the secrets changed: what differs is theirs. Plain
+    variables in the same template or command stay readable everywhere."""
+    secret = "H" + SECRET
+    variables = _variables(secret, message="plain message here", host="web-node-17")
+    template = tmp_path / "config.json.j2"
+    template.write_text('{\n  "message": {{ message | to_json }},\n'
+                        '  "token": {{ secrets.db.password | to_json }},\n'
+                        '  "length": {{ secrets.db.password | length }}\n}\n')
+    text = render_file(template, variables)
+    diff = "".join(f"+{line}\n" for line in text.splitlines())
+    assert masking.hide(diff) == (f'+{{\n+  "message": "plain message here",\n+{MASK}\n'
+                                  f'+  "length": {len(secret)}\n+}}\n')
+    command = render_value("deploy --host {{ host }} --pw {{ secrets.db.password | upper }}",
+                           variables)
+    assert masking.hide(command) == MASK
+    assert masking.hide(f"web-node-17: {secret.upper()}") == f"web-node-17: {MASK}"

@@ -6,9 +6,11 @@ appears. Booleans and nulls are not masked (two possible values hide nothing).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.secrets import scalars, yamlio
@@ -102,27 +104,78 @@ def remember(texts: Iterable[str]) -> None:
     _KNOWN.update(t for t in texts if t)
 
 
-def remember_derived(value: Any, source: str = "") -> None:
-    """A rendered value that read a secret: all of it is secret, however it was transformed."""
+def remember_derived(value: Any) -> None:
+    """A value that derives from a secret: all of it is secret, however it was transformed."""
     remember(secret_strings(value))
 
 
-def remember_pieces(pieces: list[Any], source: str) -> None:
-    """Each expression's output of a render that read a secret (the text between them is the
-    template's own): `echo {{ a }} {{ b }}` may print `a` and `b` without the rest. Pieces
-    shorter than a few characters are left out: masking each `1` or `on` would hide the output
-    itself; the whole value and whole lines still hide them."""
-    remember(str(p).strip() for p in pieces
-             if isinstance(p, str) and len(p.strip()) >= _MIN_LINE and p not in source)
+@dataclass(frozen=True)
+class Rendered:
+    """A render that read a secret: its source, result and output pieces (the template's own
+    text, and each expression's output, in order), and the same render with the secrets
+    changed (`shadow`), whose differences show what the secrets made."""
+
+    source: str
+    result: Any
+    pieces: list[Any]
+    shadow: Rendered | None
 
 
-def remember_rendered_file(text: str, source: str) -> None:
-    """A template file that read a secret: the whole text, and each line it produced that is
-    not spelled out in the template itself (those came from expressions or loops)."""
-    remember([text])  # not line by line: the template's own lines are no secret
-    literal = {line.strip() for line in source.splitlines()}
-    _LINES.update(line.strip() for line in text.splitlines()
-                  if line.strip() and line.strip() not in literal)
+def _derived_pieces(rendered: Rendered) -> list[str]:
+    shadow = rendered.shadow
+    if shadow is not None and len(shadow.pieces) == len(rendered.pieces):
+        return [str(p) for p, q in zip(rendered.pieces, shadow.pieces) if p != q]
+    return [str(p) for p in rendered.pieces if str(p) not in rendered.source]
+
+
+def remember_rendered(rendered: Rendered) -> None:
+    """The whole value, and each expression's output the secrets made (a command may print one
+    of them alone). Pieces shorter than a few characters are left out: masking each `1` or
+    `on` would hide the output itself; the whole value still hides them."""
+    remember_derived(rendered.result)
+    remember(p.strip() for p in _derived_pieces(rendered) if len(p.strip()) >= _MIN_LINE)
+
+
+def remember_rendered_file(rendered: Rendered) -> None:
+    """A template file: the whole text, the expressions' outputs the secrets made, and each
+    line that differs when the secrets do (a diff shows lines), however short."""
+    text = str(rendered.result)
+    remember([text])  # not line by line: most of its lines are no secret
+    remember(p.strip() for p in _derived_pieces(rendered) if len(p.strip()) >= _MIN_LINE)
+    lines = text.splitlines()
+    if rendered.shadow is not None:
+        other = str(rendered.shadow.result).splitlines()
+        matcher = difflib.SequenceMatcher(None, lines, other, autojunk=False)
+        same = {i for block in matcher.get_matching_blocks()
+                for i in range(block.a, block.a + block.size)}
+        made = [line for i, line in enumerate(lines) if i not in same]
+    else:
+        literal = {line.strip() for line in rendered.source.splitlines()}
+        made = [line for line in lines if line.strip() not in literal]
+    _LINES.update(line.strip() for line in made if line.strip())
+
+
+def shadow(value: Any) -> Any:
+    """A secret value changed but shaped the same: each letter and digit moved one on (a-z, A-Z,
+    0-9 each wrap around), numbers plus one, times a day later; booleans and nulls as they are.
+    Lists keep their length and mappings their keys, so loops and lookups go the same way."""
+    if isinstance(value, dict):
+        return SecretTree((k, shadow(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return SecretList(shadow(v) for v in value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return value.translate(_NEXT)
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, datetime):
+        return value + timedelta(days=1)
+    return value
+
+
+_ALPHABETS = ("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789")
+_NEXT = str.maketrans("".join(_ALPHABETS), "".join(a[1:] + a[0] for a in _ALPHABETS))
 
 
 def known() -> set[str]:
