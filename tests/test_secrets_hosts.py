@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import Lab
+from orchestrator.secrets import masking
 from orchestrator.secrets.replay import HOST_RECORD
 from tests.conftest import ORC, REPO, run_orc
 
@@ -126,6 +127,19 @@ short = {{ secrets.db.password[:7] }}
 char = {{ c }}
 {% endfor %}
 """
+QUIET_PLAY = """\
+- hosts: all
+  no_log: true
+  vars_files: [secrets/lab.yaml]
+  tasks:
+    - name: hidden by the play
+      shell: "echo {{ secrets.db.password | upper }} >&2; exit 5"
+      ignore_errors: true
+    - name: shown by its own no_log
+      shell: "echo visible-output >&2; exit 6"
+      no_log: false
+      ignore_errors: true
+"""
 FAILING = """\
 - hosts: all
   vars_files: [secrets/lab.yaml]
@@ -177,6 +191,15 @@ def test_no_secret_nor_anything_rendered_from_one_reaches_any_output(
         "the output has been hidden due to the fact that 'no_log: true' was "
         "specified for this result"]
 
+    (clone / "quiet.yaml").write_text(QUIET_PLAY)
+    quiet_play = run_orc("apply", str(clone / "quiet.yaml"), *common, "--yes", "--ci",
+                         "--state-dir", str(state), "--json", str(tmp_path / "quiet.json"))
+    assert quiet_play.returncode == 0, quiet_play.stdout + quiet_play.stderr
+    errors = {t["name"]: t["error"] for w in json.loads((tmp_path / "quiet.json").read_text())[
+        "waves"] for h in w["apply"]["hosts"].values() for t in h["tasks"]}
+    assert errors == {"hidden by the play": masking.NO_LOG,
+                      "shown by its own no_log": "ignored: visible-output"}
+
     failed = run_orc("apply", str(clone / "failing.yaml"), *common, "--yes", "--ci",
                      "--state-dir", str(state))
     assert failed.returncode == 1
@@ -194,6 +217,7 @@ def test_no_secret_nor_anything_rendered_from_one_reaches_any_output(
         "show --json": show.stdout,
         "failed render": failed.stdout + failed.stderr,
         "--debug": debug.stdout + debug.stderr,
+        "no_log play": quiet_play.stdout + (tmp_path / "quiet.json").read_text(),
     }
     for path in state.iterdir():
         outputs[f".orc/{path.name}"] = path.read_bytes().decode("latin-1")

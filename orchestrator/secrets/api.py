@@ -121,6 +121,6 @@ def load_verified(path: Path, *, repo_root: Path,
     """
     opened = open_verified(path, repo_root=repo_root, identities=identities)
     v = opened.verified
-    masking.remember(masking.secret_strings(opened.values))  # never printed by this process
+    masking.remember_plaintexts(masking.secret_strings(opened.values))  # never printed here
     return SecretFile(v.path, v.name, v.signature.version, v.signer.name,
                       masking.redacted(opened.values), v.policy_version)

@@ -87,7 +87,8 @@ def redacted(tree: Any) -> Any:
 # and every value a template rendered from one (`orchestrator.templating` reports those). One
 # set per process, because an orc process prints for one estate, and an error may surface far
 # from the run that knew the secret (the CLI's error line, a traceback with --debug).
-_KNOWN: set[str] = set()
+_PLAIN: set[str] = set()  # the plaintexts: masked first, so `"token": "********"` reads well
+_KNOWN: set[str] = set()  # values rendered from them
 # whole lines a template file produced from a secret: matched as lines, so a short one (a port,
 # a `}`) is hidden where it stands without masking every other occurrence of its text
 _LINES: set[str] = set()
@@ -102,6 +103,11 @@ def is_secret(value: Any) -> bool:
 
 def remember(texts: Iterable[str]) -> None:
     _KNOWN.update(t for t in texts if t)
+
+
+def remember_plaintexts(texts: Iterable[str]) -> None:
+    """The values of a secret file this process decrypted."""
+    _PLAIN.update(t for t in texts if t)
 
 
 def remember_derived(value: Any) -> None:
@@ -179,26 +185,41 @@ _NEXT = str.maketrans("".join(_ALPHABETS), "".join(a[1:] + a[0] for a in _ALPHAB
 
 
 def known() -> set[str]:
-    return set(_KNOWN)
+    return _PLAIN | _KNOWN
 
 
-def _hide_line(line: str) -> str:
-    bare = line.strip()
-    if bare in _LINES:
+def _hide_line(line: str, passes: list[list[str]]) -> str:
+    """A line with the known values in it masked; a line a secret made that holds none of them
+    (only short pieces: a loop over characters, a 3-letter prefix) is masked whole."""
+    masked = _mask_passes(line, passes)
+    if masked != line:
+        return masked
+    if line.strip() in _LINES:
         return line[: len(line) - len(line.lstrip())] + MASK
     if line[:1] in "+- " and line[1:].strip() in _LINES:  # a line of a unified diff
         return line[0] + MASK
     return line
 
 
+def _mask_passes(text: str, passes: list[list[str]]) -> str:
+    for ordered in passes:
+        if ordered:
+            text = re.sub("|".join(map(re.escape, ordered)), MASK, text)
+    return text
+
+
 def hide(text: str | None) -> str | None:
-    """`text` with every known secret and secret-derived value masked (None stays None)."""
+    """`text` with every secret, and every value rendered from one, masked (None stays None):
+    the plaintexts first, then what was rendered from them, longest first in each pass."""
     if not text:
         return text
-    if _LINES:
-        text = "".join(_hide_line(line.rstrip("\n")) + ("\n" if line.endswith("\n") else "")
-                       for line in text.splitlines(keepends=True))
-    return mask(text, _KNOWN)
+    passes = [sorted(found, key=len, reverse=True) for found in (_PLAIN, _KNOWN)]
+    if not _LINES:
+        return _mask_passes(text, passes)
+    # values that span lines first, then line by line
+    text = _mask_passes(text, [[s for s in p if "\n" in s] for p in passes])
+    return "".join(_hide_line(line.rstrip("\n"), passes) + ("\n" if line.endswith("\n") else "")
+                   for line in text.splitlines(keepends=True))
 
 
 def hide_value(value: Any) -> Any:
