@@ -15,7 +15,7 @@ from orchestrator import yamlfile
 from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
 from orchestrator.roles import Role, RoleRef, expand, parse_ref
-from orchestrator.tasks import Task, parse_tasks
+from orchestrator.tasks import Task, flag, literal_flag, parse_tasks
 from orchestrator.templating import check_file_syntax, check_syntax, is_template
 
 PLAY_KEYS = {
@@ -40,14 +40,26 @@ class Play:
     handlers: list[Task] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
     vars_files: list[Path] = field(default_factory=list)
-    become: bool | None = None
+    become: bool | str | None = None  # a template is rendered with the play's variables
     become_user: str | None = None
     rollout: dict[str, Any] = field(default_factory=dict)
-    no_log: Any = None  # Ansible's no_log for every task of the play (a task's own wins)
+    key_lines: dict[str, int] = field(default_factory=dict)  # the line of each play keyword
+    no_log: bool | str | None = None  # Ansible's no_log for all its tasks (a task's own wins)
 
     @property
     def location(self) -> dict:
         return {"path": self.path, "line": self.line}
+
+    def where_of(self, key: str) -> dict:
+        """`path=` and `line=` of one of the play's keywords, for an error about its value."""
+        return {"path": self.path, "line": self.key_lines.get(key, self.line)}
+
+    def flag(self, keyword: str, variables: Any = None) -> bool | None:
+        """A boolean play keyword (`become`), a template rendered with `variables` (the play's
+        own when none are given), converted as Ansible's `boolean()` does."""
+        value = getattr(self, keyword)
+        return flag(value, self.vars if variables is None else variables, keyword,
+                    self.where_of(keyword))
 
     def all_tasks(self) -> list[Task]:
         return [t for _, role in self.roles for t in role.tasks] + self.tasks
@@ -124,6 +136,7 @@ def _play(raw: Any, path: Path) -> Play:
     for section in ("pre_tasks", "tasks", "post_tasks"):
         tasks += parse_tasks(raw.get(section), path=str(path), extra_tags=play_tags)
     vars_files = [path.parent / str(f) for f in raw.get("vars_files") or []]
+    literal_flag(raw, "gather_facts", where)  # facts are read lazily: checked, nothing to skip
     roles = expand(refs, roles_path(path.parent), where)
     return Play(
         name=str(raw.get("name") or raw["hosts"]),
@@ -135,8 +148,9 @@ def _play(raw: Any, path: Path) -> Play:
         handlers=parse_tasks(raw.get("handlers"), path=str(path)),
         vars=dict(raw.get("vars") or {}),
         vars_files=vars_files,
-        become=raw.get("become"),
+        become=literal_flag(raw, "become", where),
         become_user=raw.get("become_user"),
         rollout={k: raw[k] for k in ROLLOUT_KEYS if k in raw},
-        no_log=raw.get("no_log"),
+        key_lines=dict(getattr(raw, "key_lines", {})),
+        no_log=literal_flag(raw, "no_log", where),
     )
