@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import yamlfile
+from orchestrator import inputfile, yamlfile
 from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
 from orchestrator.roles import Role, RoleRef, expand, parse_ref
@@ -72,7 +72,8 @@ class Play:
             if not source or not isinstance(value, str) or is_template(value):
                 continue
             dirs = self.search_dirs(task)[source[1]]
-            found = next((d / value for d in dirs if (d / value).is_file()), None)
+            # anything there is found, so a FIFO or device is refused when read, not skipped
+            found = next((d / value for d in dirs if inputfile.exists(d / value)), None)
             if found is None:
                 raise InputError(f"{task.module.name}: {source[1][:-1]} {value!r} not found "
                                  f"(looked in {', '.join(map(str, dirs))})", **task.location)

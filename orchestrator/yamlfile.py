@@ -60,8 +60,9 @@ def refuse_duplicates(loader: Any, node: yaml.MappingNode, *, merge_keys: bool =
         seen[key] = line
 
 
-class CheckedMappings:
-    """Mixin for a loader built on PyYAML's SafeConstructor: duplicate keys are refused."""
+class Checked:
+    """Mixin for every loader orc builds on PyYAML's SafeConstructor: duplicate keys are
+    refused, and a value its tag cannot build (`!!int x`) is a YAML error at its line."""
 
     merge_keys = True
 
@@ -69,8 +70,17 @@ class CheckedMappings:
         refuse_duplicates(self, node, merge_keys=self.merge_keys)
         return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)  # type: ignore[misc]
+        except (ValueError, TypeError, OverflowError, ArithmeticError):
+            # PyYAML's constructors call int(), float(), datetime() on the text as it is
+            raise yaml.constructor.ConstructorError(
+                None, None, f"not a valid {node.tag.rsplit(':', 1)[-1]} value",
+                node.start_mark) from None
 
-class Loader(yaml.SafeLoader):
+
+class Loader(Checked, yaml.SafeLoader):
     """Ansible's YAML 1.1 (PyYAML's safe schema, `<<` merges) with `Located` mappings."""
 
     path = ""
@@ -160,14 +170,15 @@ def parse(text: str | bytes, *, path: Path | str, loader: type = Loader,
     bounded (`check_shape`), every problem one `error` with the file and line.
 
     `loader` picks the schema: `Loader` for playbooks and roles, the inventory's and the
-    secrets' loaders (built with `CheckedMappings`) for theirs. Messages never quote the
+    secrets' loaders (built with `Checked`) for theirs. Messages never quote the
     document's text, only PyYAML's description of the problem.
     """
     if isinstance(text, bytes):
         text = inputfile.decode(text, error=error, name=str(path))
-    instance = loader(text)
-    instance.path = str(path)
+    instance = None
     try:
+        instance = loader(text)  # PyYAML's reader checks the characters here already
+        instance.path = str(path)
         root = instance.get_single_node()
         if root is None:
             return None
@@ -186,10 +197,14 @@ def parse(text: str | bytes, *, path: Path | str, loader: type = Loader,
                     line=_line_of_position(text, err.position)) from None
     except yaml.YAMLError as err:
         raise error(f"invalid YAML: {err}", path=path) from None
+    except (ValueError, TypeError, OverflowError, ArithmeticError):
+        # a value built after its node (PyYAML finishes collections last): no line to name
+        raise error("invalid YAML: a value does not match its tag", path=path) from None
     except RecursionError:
         raise error(f"invalid YAML: nested more than {MAX_DEPTH} levels deep", path=path) from None
     finally:
-        instance.dispose()
+        if instance is not None:
+            instance.dispose()
 
 
 def load(path: Path | str, *, loader: type = Loader, error: type[OrcError] = InputError) -> Any:

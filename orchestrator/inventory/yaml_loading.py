@@ -54,7 +54,7 @@ def _construct_vault(loader: yaml.SafeLoader, node: yaml.Node) -> Vaulted:
     return Vaulted(ciphertext)
 
 
-class InventoryLoader(yamlfile.CheckedMappings, _BaseLoader):  # type: ignore[misc, valid-type]
+class InventoryLoader(yamlfile.Checked, _BaseLoader):  # type: ignore[misc, valid-type]
     """pyyaml's safe loader plus the two Ansible tags that inventories use; duplicate keys are
     refused as everywhere in orc (Ansible warns and keeps the last)."""
 

@@ -156,7 +156,7 @@ _GoConstructor.add_constructor("tag:yaml.org,2002:map", _GoConstructor.construct
 _GoConstructor.add_constructor(None, _GoConstructor.construct_undefined)
 
 
-class _Loader(yamlfile.CheckedMappings, yaml.reader.Reader, yaml.scanner.Scanner,
+class _Loader(yamlfile.Checked, yaml.reader.Reader, yaml.scanner.Scanner,
               yaml.parser.Parser, yaml.composer.Composer, _GoConstructor, _GoResolver):
     # go-yaml refuses duplicate keys too; to sops `<<` is a key like any other
     merge_keys = False
