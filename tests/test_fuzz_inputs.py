@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from orchestrator.roletest.scenario import load_scenario
 from orchestrator.secrets import age, api, keys, policy, signature, sopsfile
 from orchestrator.secrets_vars import load_vars_files
 from orchestrator.templating import check_file_syntax, render_file
+from tests.support.alarm import CaseTimeout, time_limit
 
 REPO = Path(__file__).resolve().parent.parent
 INVENTORIES = REPO / "tests" / "data" / "inventories"
@@ -41,10 +40,6 @@ CASE_SECONDS = 10
 ORC = str(Path(sys.executable).parent / "orc")
 
 COUNTS: dict[str, Counter[str]] = defaultdict(Counter)
-
-
-class CaseTimeout(BaseException):
-    """A case ran past CASE_SECONDS (a BaseException, so no `except Exception` swallows it)."""
 
 
 @pytest.fixture(scope="module")
@@ -264,21 +259,6 @@ def mutate(data: st.DataObject, seed: bytes) -> bytes:
                 lines[n] = line[:at] + data.draw(st.sampled_from(SNIPPETS)) + line[at:]
             out = bytearray(b"\n".join(lines))
     return bytes(out)
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise CaseTimeout in the case if it runs past `seconds` (a hang becomes a failure)."""
-    def expire(signum, frame):
-        raise CaseTimeout(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def run_case(kind: str, root: Path, target: Path, content: bytes,
