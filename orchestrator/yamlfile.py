@@ -60,6 +60,10 @@ def refuse_duplicates(loader: Any, node: yaml.MappingNode, *, merge_keys: bool =
         seen[key] = line
 
 
+# what a constructor may raise that is not about the value: passed on as it is
+_PASSED_ON = (yaml.YAMLError, OrcError, RecursionError, MemoryError)
+
+
 class Checked:
     """Mixin for every loader orc builds on PyYAML's SafeConstructor: duplicate keys are
     refused, and a value its tag cannot build (`!!int x`) is a YAML error at its line."""
@@ -73,8 +77,11 @@ class Checked:
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)  # type: ignore[misc]
-        except (ValueError, TypeError, OverflowError, ArithmeticError):
-            # PyYAML's constructors call int(), float(), datetime() on the text as it is
+        except _PASSED_ON:
+            raise
+        except Exception:
+            # PyYAML's constructors call int(), float(), datetime(), dict lookups on the text as
+            # it is: `!!int x` is a ValueError, `!!bool x` a KeyError, `!!timestamp x` worse
             raise yaml.constructor.ConstructorError(
                 None, None, f"not a valid {node.tag.rsplit(':', 1)[-1]} value",
                 node.start_mark) from None
@@ -197,11 +204,13 @@ def parse(text: str | bytes, *, path: Path | str, loader: type = Loader,
                     line=_line_of_position(text, err.position)) from None
     except yaml.YAMLError as err:
         raise error(f"invalid YAML: {err}", path=path) from None
-    except (ValueError, TypeError, OverflowError, ArithmeticError):
-        # a value built after its node (PyYAML finishes collections last): no line to name
-        raise error("invalid YAML: a value does not match its tag", path=path) from None
     except RecursionError:
         raise error(f"invalid YAML: nested more than {MAX_DEPTH} levels deep", path=path) from None
+    except OrcError:
+        raise
+    except Exception:
+        # a value built after its node (PyYAML finishes collections last): no line to name
+        raise error("invalid YAML: a value does not match its tag", path=path) from None
     finally:
         if instance is not None:
             instance.dispose()

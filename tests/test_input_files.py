@@ -116,7 +116,8 @@ def test_alias_bombs_recursive_aliases_and_deep_nesting_are_refused() -> None:
 
 
 @pytest.mark.parametrize("text", ["a: !!int x", "a: !!float x", "a: !!timestamp 2024-13-45",
-                                  "a: [!!int x]", "a: !!binary x"])
+                                  "a: [!!int x]", "a: !!binary x", "a: !!bool x",
+                                  "a: !!timestamp x", "a: !!omap x", "a: !!map x"])
 def test_a_value_its_tag_cannot_build_is_a_yaml_error(text: str) -> None:
     with pytest.raises(InputError, match="^t:1: invalid YAML"):
         yamlfile.parse(text, path="t")
