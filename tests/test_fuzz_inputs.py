@@ -31,7 +31,7 @@ from orchestrator.playbook import load_playbook
 from orchestrator.roletest.scenario import load_scenario
 from orchestrator.secrets import age, api, keys, policy, signature, sopsfile
 from orchestrator.secrets_vars import load_vars_files
-from orchestrator.templating import check_file_syntax, render_file
+from orchestrator.templating import render_file
 from tests.support.alarm import CaseTimeout, time_limit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -93,7 +93,11 @@ def _load_playbook(playbook: str) -> Callable[[Path, Path], None]:
 
 
 def _load_template(root: Path, target: Path) -> None:
-    check_file_syntax(target)
+    """As orc meets a template: its syntax checked when the playbook loads, then rendered."""
+    playbook = root / "template-check.yaml"
+    playbook.write_text("- hosts: all\n  tasks:\n    - template:\n"
+                        f"        src: {target.relative_to(root)}\n        dest: /tmp/x\n")
+    load_playbook(playbook)
     variables = {"app_port": 8080, "app_token": "t", "app_name": "app", "nginx_port": 80,
                  "inventory_hostname": "web1", "ansible_host": "10.0.0.1", "motd": "hello",
                  "groups": {"all": ["web1"]}, "hostvars": {"web1": {}}}
@@ -201,6 +205,7 @@ SNIPPETS = [
     b"h[1:9999999999]", b"host[a:z:0]", b"- hosts: all", b"  tasks:", b"0o999", b"1e400",
     ALIAS_BOMB,
     b"[" * 400 + b"]" * 400, b"- " * 400 + b"x", b"{a: " * 300 + b"1" + b"}" * 300,
+    b"{{ " + b"(" * 2000 + b"x" + b")" * 2000 + b" }}",
     b"\xef\xbb\xbf", b"\x00", b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x1b[31m", b"\r", b"\x85",
     "\u2028".encode(), b"paths: ['" + b"*a" * 2000 + b"b']",
     b"path_regex: '['", b"age: 42", b"signature: " + b"A" * 5000,

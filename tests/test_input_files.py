@@ -158,3 +158,14 @@ def test_a_long_pathological_glob_is_matched_without_backtracking(pattern: str, 
                                                                   matches: bool) -> None:
     with time_limit(10):  # a hang fails the test; the time is not asserted
         assert PathGlob(pattern).fullmatch(path) is matches
+
+
+def test_a_template_nested_too_deeply_to_parse_is_one_error_at_its_task(tmp_path: Path) -> None:
+    deep = "{{ " + "(" * 3000 + "x" + ")" * 3000 + " }}"
+    (tmp_path / "deep.j2").write_text(deep + "\n")
+    playbook = tmp_path / "site.yaml"
+    for task in (f"command: echo '{deep}'", "template: {src: deep.j2, dest: /tmp/x}"):
+        playbook.write_text(f"- hosts: all\n  tasks:\n    - {task}\n")
+        with pytest.raises(InputError, match=r"site.yaml:3: a template in this task is nested "
+                                             r"too deeply to parse$"):
+            load_playbook(playbook)
