@@ -179,8 +179,8 @@ KINDS = [
         "roles/nginx/templates/site.conf.j2", "roles/common/templates/motd.j2",
     )), 200),
     Kind("scenario", (("roles/app/scenarios/default.yaml", _load_scenario),), 150),
-    Kind("secrets", (("secrets/lab.yaml", _load_secret),), 200),
-    Kind("signature", (("secrets/lab.yaml.sig", _load_signature),), 200),
+    Kind("secrets", (("secrets/lab.yaml", _load_secret),), 150),
+    Kind("signature", (("secrets/lab.yaml.sig", _load_signature),), 150),
     Kind("signers", (("secrets/signers.yaml", _load_signers),), 200),
     Kind("sops-config", ((".sops.yaml", _load_sops_config),), 150),
 ]
