@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from typing import Any
 
@@ -22,6 +23,8 @@ from orchestrator.modules.base import (
 from orchestrator.templating import render_file
 
 OWNERSHIP = {"mode": None, "owner": None, "group": None}
+# Ansible's types for them (mode is `raw`: an octal number or a string like "u=rw,g=r")
+OWNERSHIP_TYPES = {"mode": "raw", "owner": "str", "group": "str"}
 
 
 def _owned(args: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +44,10 @@ def _copy(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     if not args["force"] and ctx.host.get_fact(File, path=args["dest"]) is not None:
         return []  # force: false only creates the file; an existing one is left as it is
     if args["content"] is not None:
-        return [_put(args["dest"], str(args["content"]), args)]
+        content = args["content"]
+        # Ansible's copy action writes a mapping or a list given as content as JSON
+        text = json.dumps(content) if isinstance(content, (dict, list)) else str(content)
+        return [_put(args["dest"], text, args)]
     source = ctx.find("files", args["src"])
     kwargs = {"src": str(source), "dest": args["dest"], **_owned(args)}
     kwargs["mode"] = kwargs["mode"] or "644"
@@ -160,23 +166,35 @@ def _replace(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 
 MODULES = [
     Module("copy", {"src": None, "content": None, "dest": REQUIRED, "backup": False,
-                    "force": True, **OWNERSHIP}, _copy, source=("src", "files")),
+                    "force": True, **OWNERSHIP}, _copy, source=("src", "files"),
+           types={"src": "path", "content": "raw", "dest": "path", "backup": "bool",
+                  "force": "bool", **OWNERSHIP_TYPES}),
     Module("template", {"src": REQUIRED, "dest": REQUIRED, "backup": False,
                         "trim_blocks": True, "lstrip_blocks": False, **OWNERSHIP},
-           _template, source=("src", "templates")),
+           _template, source=("src", "templates"),
+           types={"src": "path", "dest": "path", "backup": "bool", "trim_blocks": "bool",
+                  "lstrip_blocks": "bool", **OWNERSHIP_TYPES}),
     Module("file", {"path": REQUIRED, "state": None, "src": None, "recurse": False,
                     "force": False, **OWNERSHIP}, _file,
            aliases={"dest": "path", "name": "path"},
-           choices={"state": ("file", "directory", "link", "absent", "touch")}),
+           choices={"state": ("file", "directory", "link", "absent", "touch")},
+           types={"path": "path", "state": "str", "src": "path", "recurse": "bool",
+                  "force": "bool", **OWNERSHIP_TYPES}),
     Module("lineinfile", {"path": REQUIRED, "line": None, "regexp": None, "state": "present",
                           "create": False, "backup": False, **OWNERSHIP}, _lineinfile,
            aliases={"dest": "path", "name": "path", "value": "line", "regex": "regexp"},
-           choices={"state": ("present", "absent")}),
+           choices={"state": ("present", "absent")},
+           types={"path": "path", "line": "str", "regexp": "str", "state": "str",
+                  "create": "bool", "backup": "bool", **OWNERSHIP_TYPES}),
     Module("blockinfile", {"path": REQUIRED, "block": "", "state": "present",
                            "marker": "# {mark} ANSIBLE MANAGED BLOCK", "marker_begin": "BEGIN",
                            "marker_end": "END", "create": False, "backup": False, **OWNERSHIP},
            _blockinfile, aliases={"dest": "path", "name": "path", "content": "block"},
-           choices={"state": ("present", "absent")}),
+           choices={"state": ("present", "absent")},
+           types={"path": "path", "block": "str", "state": "str", "marker": "str",
+                  "marker_begin": "str", "marker_end": "str", "create": "bool",
+                  "backup": "bool", **OWNERSHIP_TYPES}),
     Module("replace", {"path": REQUIRED, "regexp": REQUIRED, "replace": "", "backup": False},
-           _replace, aliases={"dest": "path", "name": "path"}),
+           _replace, aliases={"dest": "path", "name": "path"},
+           types={"path": "path", "regexp": "str", "replace": "str", "backup": "bool"}),
 ]
