@@ -140,6 +140,15 @@ def test_edit_that_breaks_the_yaml_is_refused_with_its_line_only(estate: Estate)
     assert (estate.root / "secrets/app.yaml").read_bytes() == content
 
 
+def test_edit_that_leaves_text_not_utf8_is_refused_with_its_line(estate: Estate) -> None:
+    content = (estate.root / "secrets/app.yaml").read_bytes()
+    run = editor(estate, "path.write_bytes(path.read_bytes() + b'broken: \\xff\\n')\n")
+    line = one_error_line(estate.orc("edit", "secrets/app.yaml", EDITOR=run),
+                          "secrets/app.yaml (as edited):", "not UTF-8 text")
+    assert "Traceback" not in line
+    assert (estate.root / "secrets/app.yaml").read_bytes() == content
+
+
 def test_edit_when_the_editor_fails_changes_nothing(estate: Estate) -> None:
     content = (estate.root / "secrets/app.yaml").read_bytes()
     one_error_line(estate.orc("edit", "secrets/app.yaml", EDITOR="false"), "status 1")
