@@ -247,7 +247,7 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
     except OrcError:
         raise
     except Exception as err:  # a filter or operator raised (`{{ 1 / 0 }}`): one line at its line
-        raise InputError(f"template error: {type(err).__name__}: {err}",
+        raise InputError(f"{type(err).__name__}: {err}",
                          **_template_where(where, err)) from None
 
 
