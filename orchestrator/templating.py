@@ -30,7 +30,8 @@ import jinja2
 import jinja2.nativetypes
 import yaml
 
-from orchestrator.errors import InputError
+from orchestrator import inputfile
+from orchestrator.errors import InputError, OrcError
 from orchestrator.secrets import masking
 
 
@@ -223,12 +224,11 @@ def check_syntax(value: Any, where: str) -> None:
 
 
 def check_file_syntax(path: Path) -> None:
+    source = inputfile.read_text(path)
     try:
-        _TEXT.parse(path.read_text(encoding="utf-8"))
+        _TEXT.parse(source)
     except jinja2.TemplateSyntaxError as err:
         raise InputError(f"template syntax: {err.message}", path=path, line=err.lineno) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read template: {err}", path=path) from None
 
 
 def render_file(path: Path, variables: Mapping[str, Any], *, trim_blocks: bool = True,
@@ -236,10 +236,7 @@ def render_file(path: Path, variables: Mapping[str, Any], *, trim_blocks: bool =
     """Render a template file as Ansible's template module does (`trim_blocks` on and
     `lstrip_blocks` off unless the task says otherwise); errors name the template and its
     line."""
-    try:
-        source = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"cannot read template: {err.strerror}", path=path) from None
+    source = inputfile.read_text(path)
     return _render(_file_environment(trim_blocks, lstrip_blocks), source, variables, str(path),
                    remember=masking.remember_rendered_file)
 
@@ -297,11 +294,15 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
         tainted = scope.end_render()
         raise InputError(f"template error: {_told(str(err), source, tainted)}",
                          **_split(where)) from None
-    except Exception as err:
+    except OrcError:
+        scope.end_render()
+        raise
+    except Exception as err:  # a filter or operator raised (`{{ 1 / 0 }}`): one line at its line
         if scope.end_render():  # a filter's own error (b64decode, int) may quote the value
             raise InputError(f"template error: {type(err).__name__} (its message is hidden: "
-                             "the expression read a secret)", **_split(where)) from None
-        raise
+                             "the expression read a secret)", **_template_where(where, err)) from None
+        raise InputError(f"{type(err).__name__}: {err}",
+                         **_template_where(where, err)) from None
     except BaseException:
         scope.end_render()
         raise
@@ -339,6 +340,20 @@ def _told(message: str | None, source: str, tainted: bool) -> str:
         return message
     return _QUOTED.sub(lambda m: m.group(0) if m.group(1) in source or _TYPE_NAME.fullmatch(
         m.group(1)) else f"'{masking.MASK}'", message)
+
+
+def _template_where(where: str, err: Exception) -> dict:
+    """`_split(where)`, with the template's own line when `where` names no line."""
+    found, line = _split(where), None
+    tb = err.__traceback__
+    while tb is not None:  # the innermost frame of compiled template code maps to a line
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            line = template.get_corresponding_lineno(tb.tb_lineno)
+        tb = tb.tb_next
+    if line is not None:
+        found.setdefault("line", line)
+    return found
 
 
 def _split(where: str) -> dict:

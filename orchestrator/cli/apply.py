@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from rich.table import Table
 
-from orchestrator import junit
+from orchestrator import junit, yamlfile
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.errors import InputError, OrcError
 from orchestrator.execute import RunOptions, run_playbook, selected
@@ -40,13 +39,13 @@ def _extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     for value in values:
         if value.startswith("@"):
-            data = yaml.safe_load(Path(value[1:]).read_text())
+            data = yamlfile.load(value[1:])
             if not isinstance(data, dict):
                 raise InputError("an extra vars file must be a mapping", path=value[1:])
             extra.update(data)
         elif "=" in value:
             key, _, raw = value.partition("=")
-            extra[key] = yaml.safe_load(raw) if raw else ""
+            extra[key] = yamlfile.parse(raw, path=f"-e {key}") if raw else ""
         else:
             raise InputError(f"-e {value!r}: expected key=value or @file.yaml")
     return extra

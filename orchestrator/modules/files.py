@@ -10,6 +10,7 @@ from typing import Any
 from pyinfra.facts.files import Directory, File
 from pyinfra.operations import files
 
+from orchestrator import inputfile
 from orchestrator.modules.base import (
     REQUIRED,
     FilePreview,
@@ -50,8 +51,9 @@ def _copy(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     source = ctx.find("files", args["src"])
     kwargs = {"src": str(source), "dest": args["dest"], **_owned(args)}
     kwargs["mode"] = kwargs["mode"] or "644"
+    content = inputfile.read_bytes(source, copy=True)  # a regular file within the copy limit
     try:
-        preview = FilePreview(args["dest"], source.read_text(encoding="utf-8"))
+        preview = FilePreview(args["dest"], content.decode("utf-8"))
     except UnicodeDecodeError:
         preview = None  # binary: the plan says it changes, without a text diff
     return [OpCall(files.put, kwargs, preview)]
