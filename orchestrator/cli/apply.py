@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -17,6 +16,7 @@ from orchestrator import junit
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.errors import InputError, OrcError
 from orchestrator.execute import RunOptions, run_playbook
+from orchestrator.extravars import parse_extra_vars
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import KEEP_RUNS
 from orchestrator.playbook import load_playbook
@@ -26,22 +26,6 @@ from orchestrator.rollout import run_rollout, wave_table
 from orchestrator.runs import FAILED, INTERRUPTED, PAUSED, RunStore, lock_keys
 
 DEFAULT_INVENTORY = "inventory/lab.yaml"
-
-
-def _extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    for value in values:
-        if value.startswith("@"):
-            data = yaml.safe_load(Path(value[1:]).read_text())
-            if not isinstance(data, dict):
-                raise InputError("an extra vars file must be a mapping", path=value[1:])
-            extra.update(data)
-        elif "=" in value:
-            key, _, raw = value.partition("=")
-            extra[key] = yaml.safe_load(raw) if raw else ""
-        else:
-            raise InputError(f"-e {value!r}: expected key=value or @file.yaml")
-    return extra
 
 
 def _tags(values: tuple[str, ...]) -> frozenset[str]:
@@ -68,7 +52,8 @@ def _load(playbook: Path, inventories: tuple[str, ...], limit, tags, skip_tags, 
     book = load_playbook(playbook)
     inventory = load_inventory(list(inventories) or [DEFAULT_INVENTORY],
                                playbook_dir=playbook.parent)
-    options = RunOptions(_extra_vars(extra_vars), _tags(tags), _tags(skip_tags), limit, dry_run)
+    options = RunOptions(parse_extra_vars(extra_vars), _tags(tags), _tags(skip_tags), limit,
+                         dry_run)
     return book, inventory, options
 
 
