@@ -11,7 +11,8 @@ Three forms, as documented for ansible-playbook's `--extra-vars`
 - an inline JSON or YAML mapping (the argument starts with `{`): typed.
 
 Later arguments win over earlier ones (a shallow update). Anything else is refused in one line:
-a list, a file that is not a mapping, a word without `=`.
+a list, a file that is not a mapping, a word without `=` (ansible-playbook drops such a word
+silently, so `-e msg=hello world` would deploy "hello": orc asks for quotes instead).
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def parse_key_values(text: str, original: str | None = None) -> dict[str, str]:
     for token in split_words(text):
         key, sep, raw = token.partition("=")
         if not sep or not key:
-            raise InputError(f"-e {original or text!r}: {token!r} is not key=value "
-                             "(or @file.yaml, or a JSON mapping)")
+            raise InputError(f"-e {original or text!r}: {token!r} is not key=value (quote a "
+                             "value with spaces: key='a b'; or @file.yaml, or a JSON mapping)")
         pairs[key] = decode_escapes(unquote(raw))
     return pairs
 
