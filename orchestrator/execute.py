@@ -17,6 +17,14 @@ operation is predicted to run any command is therefore settled: its predictions 
 from its true state, nothing would change it between the two reads, so running its operations
 would read the same facts again and do nothing. Settled hosts sit out `run_ops`, and their tasks
 are reported ok from the predictions.
+
+Errors are failures. A task that cannot be prepared on a host (a template raising, `{{ 1 / 0 }}`;
+an argument of the wrong type; a module or pyinfra refusing the operation) fails that host with
+the task's file:line and one line of why, and the other hosts go on, as in Ansible; since a host
+is prepared whole before anything runs, the failed host runs nothing at all (Ansible would have
+run its earlier tasks). The same input error on every host is said once, before any host is
+touched. An exception while pyinfra runs an operation fails that operation on that host only,
+and a journal that cannot be written (or sealed) fails its host.
 """
 
 from __future__ import annotations
@@ -24,12 +32,14 @@ from __future__ import annotations
 import difflib
 import inspect
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import gevent
+from pyinfra.api.command import FunctionCommand
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.deploy import add_deploy
 from pyinfra.api.operation import add_op
@@ -37,7 +47,8 @@ from pyinfra.api.operations import run_ops
 from pyinfra.context import ctx_state
 
 from orchestrator import journal
-from orchestrator.errors import InputError, OrcError
+from orchestrator.errors import HostError, InputError, OrcError
+from orchestrator.faults import fault_point
 from orchestrator.factcache import facts_read_once
 from orchestrator.inventory import Inventory
 from orchestrator.modules.base import FilePreview, HostContext, Module, OpCall
@@ -79,6 +90,9 @@ class _Record:
     notifiers: list[_Record] | None = None  # set for handlers: the records that notify them
     calls: list[OpCall] = field(default_factory=list)
     args: dict[str, Any] = field(default_factory=dict)  # rendered, for the journal's handlers
+    check_mode: bool = False  # the task's boolean keywords, rendered for this host
+    ignore_errors: bool = False
+    run_error: str | None = None  # an exception raised while pyinfra ran its operations
 
     def changed(self) -> bool:
         return self.counts_as_change and any(m.is_complete() and m.did_change()
@@ -88,6 +102,28 @@ class _Record:
         if self.notifiers is not None and not any(r.will_change() for r in self.notifiers):
             return False
         return self.counts_as_change and any(m.will_change for m in self.metas)
+
+
+@dataclass
+class _Prepared:
+    """A host's records as far as preparing them went, and what stopped it there."""
+
+    records: list[_Record] = field(default_factory=list)
+    error: OrcError | None = None
+
+
+def _unprepared(name: str, prepared: _Prepared, hidden: Any) -> HostResult:
+    """The result of a host whose preparation failed: the failing task (or the host, when no
+    task was being prepared) carries the reason, and nothing ran."""
+    result = HostResult(name)
+    for record in prepared.records:
+        if record.result.status not in (FAILED, SKIPPED):
+            record.result.status = NOT_RUN
+        record.result.error = record.result.error and mask(record.result.error, hidden)
+        result.tasks.append(record.result)
+    if not any(t.status == FAILED for t in result.tasks):
+        result.error = mask(str(prepared.error), hidden)
+    return result
 
 
 def tags_selected(tags: frozenset[str], options: RunOptions) -> bool:
@@ -124,6 +160,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     if not options.dry_run:
         _check_secret_versions(vars_files, names, options.allow_downgrade)
     base = play_variables(play, inventory, names, vars_files)
+    play_become = play.flag("become", Variables({**base, **options.extra_vars}))
     # an operation ran (for crash tests, see journal.crash_point)
     session = open_session(inventory, names, on_op=lambda host, op, ok: journal.crash_point(1))
     for name in names:
@@ -135,45 +172,62 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     # One greenlet per host: facts are gathered concurrently, as pyinfra prepares hosts. The
     # state context is held around all of them: pyinfra's is process-wide, and a greenlet
     # leaving add_op would otherwise unset it under the others.
-    def prepare(name: str, host: Any) -> list[_Record] | Exception:
+    def prepare(name: str, host: Any) -> _Prepared:
+        prepared = _Prepared()
         try:
             with facts_read_once(host):  # nothing runs while operations are added
-                return _add_host(play, inventory, name, host, session, base, options)
+                _add_host(play, inventory, name, host, session, base, options, play_become,
+                          prepared)
         except Exception as exc:  # a value, so gevent never prints it as a traceback
-            return exc
+            prepared.error = exc if isinstance(exc, OrcError) else HostError(_one_line(exc))
+        return prepared
 
     with ctx_state.use(session.state):
         greenlets = {name: gevent.spawn(prepare, name, host)
                      for name, host in session.hosts.items()}
         gevent.joinall(list(greenlets.values()))
-    for name, greenlet in greenlets.items():
-        outcome = greenlet.value
-        if isinstance(outcome, OrcError):
-            raise outcome  # bad input: nothing has run yet on any host
-        if isinstance(outcome, Exception):  # the host went away while facts were gathered
-            result.hosts[name] = HostResult(name, error=f"{type(outcome).__name__}: {outcome}")
-            session.state.active_hosts.discard(session.hosts[name])
-        else:
-            records[name] = outcome
+    outcomes = {name: greenlet.value for name, greenlet in greenlets.items()}
+    errors = {str(p.error) for p in outcomes.values() if p.error is not None}
+    if len(errors) == 1 and all(isinstance(p.error, InputError) for p in outcomes.values()):
+        # the same error on every host: the input is wrong whatever the host (an undefined
+        # variable, a bad argument); said once, and nothing has run anywhere
+        error = next(iter(outcomes.values())).error
+        assert error is not None
+        raise type(error)(mask(error.message, vars_files.plaintexts()), path=error.path,
+                          line=error.line)
+    for name, prepared in outcomes.items():
+        if prepared.error is None:
+            records[name] = prepared.records
+            continue
+        # a host that cannot be prepared whole runs nothing: it fails, the others go on
+        result.hosts[name] = _unprepared(name, prepared, vars_files.plaintexts())
+        session.state.active_hosts.discard(session.hosts[name])
+        emit("host", {"host": name, "status": result.hosts[name].status})
     batches: dict[str, journal.Batch] = {}
     if options.run_id and not options.dry_run:
-        batches = _record_journals(play, records, session, options.run_id, options.keep_runs,
-                                   result, emit)
+        batches = _record_journals(play, play_become, records, session, options.run_id,
+                                   options.keep_runs, result, emit)
         journal.crash_point()
     settled: set[str] = set()
     if not options.dry_run:
         settled = _settle(records, session)
+    stopped: str | None = None
     if not options.dry_run and session.state.active_hosts:
         try:
             run_ops(session.state)
         except PyinfraError:
             pass  # per-host failures are read from each operation's metadata below
+        except Exception as exc:  # noqa: BLE001 - the run stopped: its hosts fail below
+            stopped = _one_line(exc)
+    sealing: dict[str, str] = {}
     if batches:
-        _seal_journals(play, batches, session)
+        sealing = _seal_journals(play_become, batches, session)
     hidden = vars_files.plaintexts()
     for name, host_records in records.items():
         result.hosts[name] = _collect(name, host_records, session, options.dry_run,
-                                      ran=name not in settled)
+                                      ran=name not in settled, stopped=stopped)
+        if name in sealing and not result.hosts[name].failed:
+            result.hosts[name].error = sealing[name]
         for task in result.hosts[name].tasks:  # secret values never reach a report
             task.diff = task.diff and mask(task.diff, hidden)
             task.error = task.error and mask(task.error, hidden)
@@ -188,7 +242,7 @@ def _would_run(records: list[_Record]) -> bool:
     a command whose change is ignored still has to run."""
     return any(meta.will_change for record in records
                if record.result.status != SKIPPED and record.notifiers is None
-               and not record.task.check_mode
+               and not record.check_mode
                for meta in record.metas)
 
 
@@ -225,15 +279,18 @@ def _check_secret_versions(vars_files: VarsFiles, names: list[str],
 
 
 def _add_host(play: Play, inventory: Inventory, name: str, host: Any, session: Session,
-              base: dict[str, Any], options: RunOptions) -> list[_Record]:
+              base: dict[str, Any], options: RunOptions, play_become: bool | None,
+              prepared: _Prepared) -> None:
+    """Add a host's operations, task by task, to `prepared.records`; the first task that
+    cannot be prepared raises (an OrcError naming it) and is left there as failed."""
     facts = LazyFacts(host)
-    records: list[_Record] = []
+    records = prepared.records
     for ref, role in play.roles:
         for task in role.tasks:
             if selected(task, options, ref.tags):
                 variables = task_variables(base, inventory, name, facts, task,
                                            options.extra_vars, role=role, ref=ref)
-                records += _add_task(task, host, session, variables, play, ref.when)
+                _add_task(task, host, session, variables, play, play_become, ref.when, records)
         if role.deploys and tags_selected(ref.tags, options):
             # deploy.py has no tags or `when` of its own: the role's, from the play, decide
             variables = task_variables(base, inventory, name, facts, _deploy_task(role),
@@ -243,17 +300,11 @@ def _add_host(play: Play, inventory: Inventory, name: str, host: Any, session: S
     for task in play.tasks:
         if selected(task, options):
             variables = task_variables(base, inventory, name, facts, task, options.extra_vars)
-            records += _add_task(task, host, session, variables, play, None)
+            _add_task(task, host, session, variables, play, play_become, None, records)
     by_name: dict[str, list[_Record]] = {}
     for record in records:
         for notified in record.task.notify:
             by_name.setdefault(notified, []).append(record)
-    for handler in play.all_handlers():
-        notifiers = [r for key in (handler.name, *handler.listen) for r in by_name.get(key, [])]
-        if not notifiers:
-            continue
-        variables = task_variables(base, inventory, name, facts, handler, options.extra_vars)
-        records += _add_task(handler, host, session, variables, play, None, notifiers)
     known = {h.name for h in play.all_handlers()} | {k for h in play.all_handlers()
                                                       for k in h.listen}
     for record in records:
@@ -261,73 +312,169 @@ def _add_host(play: Play, inventory: Inventory, name: str, host: Any, session: S
             if notified not in known:
                 raise InputError(f"notify {notified!r}: no handler of that name",
                                  **record.task.location)
-    return records
+    for handler in play.all_handlers():
+        notifiers = [r for key in (handler.name, *handler.listen) for r in by_name.get(key, [])]
+        if not notifiers:
+            continue
+        variables = task_variables(base, inventory, name, facts, handler, options.extra_vars)
+        _add_task(handler, host, session, variables, play, play_become, None, records,
+                  notifiers)
 
 
 def _add_task(task: Task, host: Any, session: Session, variables: Variables, play: Play,
-              role_when: Any, notifiers: list[_Record] | None = None) -> list[_Record]:
+              play_become: bool | None, role_when: Any, records: list[_Record],
+              notifiers: list[_Record] | None = None) -> None:
+    """Add one task's operations on one host to `records`. Whatever goes wrong on the way
+    (rendering, a module's build, pyinfra's own checks of the operation) fails this task on
+    this host with one line naming it, as an OrcError."""
     guard = (lambda: any(r.changed() for r in notifiers)) if notifiers is not None else None
-    if task.loop is not None:
-        items = render_value(task.loop, variables, task.where)
-        if not isinstance(items, list):
-            raise InputError(f"loop must be a list, got {type(items).__name__}", **task.location)
-    else:
-        items = [None]
-    records = []
-    for item in items:
-        scoped = variables.child(**{task.loop_var: item}) if task.loop is not None else variables
+
+    def new_record(item: Any) -> _Record:
         result = TaskResult(task.name, task.where, NOT_RUN, role=task.role,
                             handler=guard is not None, item=item)
-        record = _Record(task, result, notifiers=notifiers)
-        records.append(record)
-        conditions = [c for c in (role_when, task.when) if c is not None]
-        if conditions and not all(evaluate(c, scoped, task.where) for c in conditions):
-            result.status = SKIPPED
-            continue
-        if task.changed_when is not None:
-            record.counts_as_change = evaluate(task.changed_when, scoped, task.where)
-        args = render_value(task.args, scoped, task.where)
-        record.args = args
-        ctx = HostContext(host, scoped, play.search_dirs(task), task.location)
+        records.append(_Record(task, result, notifiers=notifiers))
+        return records[-1]
+
+    try:
+        items = _loop_items(task, variables)
+    except Exception as exc:
+        _fail(new_record(None), exc, task, "loop")
+    for item in items:
+        record = new_record(item)
+        scoped = variables.child(**{task.loop_var: item}) if task.loop is not None else variables
         try:
-            calls = task.module.build(args, ctx)
-        except (ValueError, TypeError) as err:
+            _prepare(record, scoped, host, session, play, play_become, role_when, guard)
+        except Exception as exc:
+            _fail(record, exc, task, task.module.name)
+
+
+def _loop_items(task: Task, variables: Variables) -> list[Any]:
+    if task.loop is None:
+        return [None]
+    with _stage("loop", task):
+        items = render_value(task.loop, variables, task.where)
+    if not isinstance(items, list):
+        raise InputError(f"loop must be a list, got {type(items).__name__}", **task.location)
+    return items
+
+
+# exceptions whose message says it all; others are named by their type too (KeyError: 'x')
+_SELF_EXPLAINED = (OrcError, ValueError, TypeError, ArithmeticError, RecursionError, OSError)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, _SELF_EXPLAINED) else f"{type(exc).__name__}: {text}"
+
+
+@contextmanager
+def _stage(what: str, task: Task) -> Iterator[None]:
+    """Any exception but an OrcError (a template's `{{ 1 / 0 }}`, a recursive macro, pyinfra
+    refusing an argument) becomes one line naming the task and what was being done."""
+    try:
+        yield
+    except OrcError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - templates and operations may raise anything
+        raise InputError(f"{what}: {_one_line(exc)}", **task.location) from None
+
+
+def _fail(record: _Record, exc: Exception, task: Task, stage: str) -> NoReturn:
+    """Mark `record` failed with the reason, and stop preparing its host (raises)."""
+    if isinstance(exc, OrcError):
+        error = exc
+    else:
+        error = InputError(f"{stage}: {_one_line(exc)}", **task.location)
+    ours = (error.path, error.line) == (task.path, task.line)
+    record.result.status = FAILED
+    record.result.error = error.message if ours else str(error)
+    raise error from None
+
+
+def _prepare(record: _Record, scoped: Variables, host: Any, session: Session, play: Play,
+             play_become: bool | None, role_when: Any, guard: Callable[[], bool] | None
+             ) -> None:
+    """Render one task (one loop item) for one host and add its pyinfra operations."""
+    task, result = record.task, record.result
+    conditions = [c for c in (role_when, task.when) if c is not None]
+    with _stage("when", task):
+        holds = all(evaluate(c, scoped, task.where) for c in conditions)
+    if not holds:
+        result.status = SKIPPED
+        return
+    if task.changed_when is not None:
+        with _stage("changed_when", task):
+            record.counts_as_change = evaluate(task.changed_when, scoped, task.where)
+    with _stage("template", task):
+        record.check_mode = bool(task.flag("check_mode", scoped))
+        record.ignore_errors = bool(task.flag("ignore_errors", scoped))
+        task_become = task.flag("become", scoped)
+        rendered = render_value(task.args, scoped, task.where)
+    args = task.module.convert(rendered, task.location)
+    record.args = args
+    ctx = HostContext(host, scoped, play.search_dirs(task), task.location)
+    with _stage(task.module.name, task):
+        calls = task.module.build(args, ctx)
+    become = task_become if task_become is not None else play_become
+    global_args: dict[str, Any] = {"name": task.name}
+    if become:
+        global_args["_sudo"] = True
+        user = task.become_user or play.become_user
+        if user:
+            global_args["_sudo_user"] = user
+    if record.ignore_errors:
+        global_args["_ignore_errors"] = True
+    checks = [g for g in (guard, (lambda: False) if record.check_mode else None) if g]
+    if checks:
+        global_args["_if"] = checks
+    for call in calls:
+        try:
+            inspect.signature(call.op._inner).bind(**call.kwargs)
+        except TypeError as err:
             raise InputError(f"{task.module.name}: {err}", **task.location) from None
-        become = task.become if task.become is not None else play.become
-        global_args: dict[str, Any] = {"name": task.name}
-        if become:
-            global_args["_sudo"] = True
-            user = task.become_user or play.become_user
-            if user:
-                global_args["_sudo_user"] = user
-        if task.ignore_errors:
-            global_args["_ignore_errors"] = True
-        checks = [g for g in (guard, (lambda: False) if task.check_mode else None) if g]
-        if checks:
-            global_args["_if"] = checks
-        for call in calls:
-            try:
-                inspect.signature(call.op._inner).bind(**call.kwargs)
-            except TypeError as err:
-                raise InputError(f"{task.module.name}: {err}", **task.location) from None
+        with _stage(task.module.name, task):  # pyinfra reads facts and checks arguments here
             metas = add_op(session.state, call.op, host=host, **global_args, **call.kwargs)
-            record.metas.append(metas[host])
-            record.calls.append(call)
-            if call.preview:
-                record.previews.append(call.preview)
-        if not calls:
-            result.status = OK  # nothing to do (e.g. `creates:` already there)
-    return records
+        record.metas.append(metas[host])
+        record.calls.append(call)
+        if call.preview:
+            record.previews.append(call.preview)
+        _guard_run(session, host, record)
+    if not calls:
+        result.status = OK  # nothing to do (e.g. `creates:` already there)
 
 
+def _guard_run(session: Session, host: Any, record: _Record) -> None:
+    """Make an exception raised while pyinfra runs the operation just added fail that
+    operation on this host only (pyinfra would let it stop the run on every host), and keep
+    its text for the report."""
+    data = session.state.ops[host].get(host.op_hash_order[-1])
+    if data is None:
+        return
+    generate = data.command_generator
 
-def _journal_sudo(play: Play, host: Any) -> bool:
+    def guarded() -> Any:
+        try:
+            fault_point("run", host.name)
+            yield from generate()
+        except Exception as exc:  # noqa: BLE001 - any exception fails this host's operation
+            record.run_error = _one_line(exc)
+            yield FunctionCommand(_failed_operation, (), {})
+
+    data.command_generator = guarded
+
+
+def _failed_operation(state: Any, host: Any) -> bool:
+    return False  # pyinfra counts the command, and so the operation, as failed on this host
+
+
+def _journal_sudo(play_become: bool | None, host: Any) -> bool:
     """The journal lives under /var/lib/orc: root's, through sudo when the play or the
     inventory (ansible_become) says the host is reached as another user."""
-    return bool(play.become) or bool(host.data.get("_sudo"))
+    return bool(play_become) or bool(host.data.get("_sudo"))
 
 
-def _record_journals(play: Play, records: dict[str, list[_Record]], session: Session,
+def _record_journals(play: Play, play_become: bool | None,
+                     records: dict[str, list[_Record]], session: Session,
                      run_id: str, keep: int, result: PlayResult, emit: Event
                      ) -> dict[str, journal.Batch]:
     """Record every host's pre-images (in parallel) before anything runs; a host whose journal
@@ -336,7 +483,7 @@ def _record_journals(play: Play, records: dict[str, list[_Record]], session: Ses
         handlers = [r for r in host_records if r.notifiers is not None]
         found = []
         for record in host_records:
-            if record.result.status == SKIPPED or record.task.check_mode or not record.metas:
+            if record.result.status == SKIPPED or record.check_mode or not record.metas:
                 continue
             notify = [{"name": h.task.name, "module": h.task.module.name, "args": h.args}
                       for h in handlers if any(r is record for r in h.notifiers or [])]
@@ -353,7 +500,7 @@ def _record_journals(play: Play, records: dict[str, list[_Record]], session: Ses
         host = session.hosts[name]
         try:
             return journal.record(host, run_id, play.name, planned(host_records),
-                                  _journal_sudo(play, host), keep)
+                                  _journal_sudo(play_become, host), keep)
         except Exception as exc:  # a value, so gevent never prints it as a traceback
             return exc
 
@@ -368,24 +515,32 @@ def _record_journals(play: Play, records: dict[str, list[_Record]], session: Ses
                 batches[name] = job.value
                 emit("journal", {"host": name, "batch": job.value})
             continue
-        result.hosts[name] = HostResult(name, error=f"journal: {job.value}")
+        # the host runs nothing without its journal: a failure, whose tasks did not run
+        tasks = [r.result for r in records.pop(name)]
+        for task in tasks:
+            task.status = SKIPPED if task.status == SKIPPED else NOT_RUN
+        result.hosts[name] = HostResult(name, tasks, error=f"journal: {_one_line(job.value)}")
         session.state.active_hosts.discard(session.hosts[name])
-        records.pop(name)
+        emit("host", {"host": name, "status": result.hosts[name].status})
     return batches
 
 
-def _seal_journals(play: Play, batches: dict[str, journal.Batch], session: Session) -> None:
+def _seal_journals(play_become: bool | None, batches: dict[str, journal.Batch],
+                   session: Session) -> dict[str, str]:
     """Record what the run left of each journaled resource (in parallel), for a later
-    rollback's drift check. A host that cannot be read now keeps a journal without one, and
-    its rollback then restores without that check, as after a crash."""
-    def seal(name: str) -> None:
+    rollback's drift check. A host where that fails keeps a journal without one (its rollback
+    then restores without that check, as after a crash) and is failed: returned with why."""
+    def seal(name: str) -> str | None:
         host = session.hosts[name]
         try:
-            journal.seal(host, batches[name], _journal_sudo(play, host))
-        except Exception:  # noqa: BLE001 - the host went away during the run
-            pass
+            journal.seal(host, batches[name], _journal_sudo(play_become, host))
+        except Exception as exc:  # noqa: BLE001 - a value, never a traceback from gevent
+            return f"journal: after the run: {_one_line(exc)}"
+        return None
 
-    gevent.joinall([gevent.spawn(seal, name) for name in batches])
+    jobs = {name: gevent.spawn(seal, name) for name in batches}
+    gevent.joinall(list(jobs.values()))
+    return {name: job.value for name, job in jobs.items() if job.value}
 
 
 def _deploy_task(role: Any) -> Task:
@@ -427,10 +582,11 @@ def _add_deploys(role: Any, host: Any, session: Session, variables: Variables) -
 
 
 def _collect(name: str, records: list[_Record], session: Session, dry_run: bool,
-             ran: bool = True) -> HostResult:
+             ran: bool = True, stopped: str | None = None) -> HostResult:
     """A host's task results: predictions for a plan; for an apply, what ran, or, on a host
     that was settled (`ran` false: nothing predicted to run), ok for every task that would
-    have run, as running it would have found."""
+    have run, as running it would have found. A task that did not run when it should have
+    fails the host (`stopped`: why pyinfra's run ended early)."""
     host = session.hosts[name]
     result = HostResult(name)
     for record in records:
@@ -444,7 +600,7 @@ def _collect(name: str, records: list[_Record], session: Session, dry_run: bool,
             if changing and record.previews:
                 task_result.diff = _diff(host, name, record.previews)
             continue
-        if record.task.check_mode:
+        if record.check_mode:
             task_result.status = SKIPPED
             continue
         if record.notifiers is not None and not any(r.changed() for r in record.notifiers):
@@ -457,15 +613,16 @@ def _collect(name: str, records: list[_Record], session: Session, dry_run: bool,
             task_result.status = SKIPPED if task_result.handler else NOT_RUN
             continue
         errors = [m for m in record.metas if m.did_error()]
-        if errors and not record.task.ignore_errors:
+        reason = record.run_error or (_error_text(errors[0]) if errors else None)
+        if errors and not record.ignore_errors:
             task_result.status = FAILED
-            task_result.error = _error_text(errors[0])
+            task_result.error = reason
         else:
             task_result.status = CHANGED if record.changed() else OK
             if errors:
-                task_result.error = f"ignored: {_error_text(errors[0])}"
+                task_result.error = f"ignored: {reason}"
     if any(r.status == NOT_RUN for r in result.tasks) and not result.failed:
-        result.error = "stopped before all tasks ran"
+        result.error = "stopped before all tasks ran" + (f": {stopped}" if stopped else "")
     return result
 
 

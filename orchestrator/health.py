@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from orchestrator.errors import InputError
+from orchestrator import coerce
+from orchestrator.errors import InputError, OrcError
 from orchestrator.modules.base import nearest
 from orchestrator.templating import Variables, render_value
 
@@ -38,6 +39,7 @@ class HealthCheck:
     timeout: float = 5.0
     retries: int = 2
     interval: float = 1.0
+    where: str = ""  # file:line of the check, for the error of a check that raised
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,11 @@ class CheckResult:
 
 
 def parse_duration(value: Any, where: dict, what: str = "duration") -> float:
-    """`30s`, `2m`, `1h`, `500ms` or a number of seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    """`30s`, `2m`, `1h`, `500ms` or a number of seconds (never negative)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value)
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(value))
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*",
+                         value if isinstance(value, str) else "")
     if not match:
         raise InputError(f"{what} {value!r}: expected a number of seconds or e.g. '30s', '2m'",
                          **where)
@@ -62,33 +65,78 @@ def parse_duration(value: Any, where: dict, what: str = "duration") -> float:
     return number * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
 
 
+def _key_where(item: Any, key: str, where: dict) -> dict:
+    """The file and line of one key of a check, when the loader kept them."""
+    line_of = getattr(item, "line_of", None)
+    return {**where, "line": line_of(key)} if line_of else where
+
+
+def _statuses(value: Any, where: dict) -> tuple[int, ...]:
+    values = value if isinstance(value, list) else [value]
+    try:
+        codes = tuple(coerce.integer(v) for v in values)
+    except coerce.ConversionError as err:
+        raise InputError(f"health check status: {err} (expected an HTTP status or a list)",
+                         **where) from None
+    if not codes or not all(100 <= c <= 599 for c in codes):
+        raise InputError(f"health check status {value!r}: expected HTTP statuses (100-599)",
+                         **where)
+    return codes
+
+
+def _retries(value: Any, where: dict) -> int:
+    try:
+        retries = coerce.integer(value)
+    except coerce.ConversionError as err:
+        raise InputError(f"health check retries: {err}", **where) from None
+    if retries < 0:
+        raise InputError(f"health check retries {value!r}: expected 0 or more", **where)
+    return retries
+
+
 def parse_checks(raw: Any, where: dict) -> list[HealthCheck]:
+    """The checks of a play's `health:`; each key is checked here, before any host is touched,
+    and a bad value is an error at its line."""
     if raw is None:
         return []
     if not isinstance(raw, list):
         raise InputError("health: expected a list of checks", **where)
     checks = []
     for item in raw:
+        item_where = {**where, "line": getattr(item, "line", None) or where.get("line")}
         if not isinstance(item, dict):
-            raise InputError("a health check is a mapping like `http: URL`", **where)
+            raise InputError("a health check is a mapping like `http: URL`", **item_where)
         kinds = [k for k in item if k in KINDS]
         unknown = [k for k in item if k not in KINDS and k not in OPTIONS]
         if unknown:
             raise InputError(f"health check: unknown key {unknown[0]!r}"
-                             f"{nearest(unknown[0], list(KINDS) + sorted(OPTIONS))}", **where)
+                             f"{nearest(str(unknown[0]), list(KINDS) + sorted(OPTIONS))}",
+                             **_key_where(item, unknown[0], item_where))
         if len(kinds) != 1:
-            raise InputError(f"a health check names exactly one of {', '.join(KINDS)}", **where)
+            raise InputError(f"a health check names exactly one of {', '.join(KINDS)}",
+                             **item_where)
         kind = kinds[0]
-        status = item.get("status", 200)
+        if kind == "python":
+            _plugin(str(item[kind]), _key_where(item, kind, item_where))
+        at = {key: _key_where(item, key, item_where) for key in OPTIONS}
+        body = item.get("body")
+        if body is not None:
+            try:
+                re.compile(str(body))
+            except re.error as err:
+                raise InputError(f"health check body: not a regular expression: {err}",
+                                 **at["body"]) from None
         checks.append(HealthCheck(
             kind=kind,
             target=item[kind],
             name=str(item.get("name") or f"{kind} {item[kind]}"),
-            status=tuple(status) if isinstance(status, list) else (int(status),),
-            body=item.get("body"),
-            timeout=parse_duration(item.get("timeout", 5), where, "timeout"),
-            retries=int(item.get("retries", 2)),
-            interval=parse_duration(item.get("interval", 1), where, "interval"),
+            status=_statuses(item.get("status", 200), at["status"]),
+            body=None if body is None else str(body),
+            timeout=parse_duration(item.get("timeout", 5), at["timeout"], "timeout"),
+            retries=_retries(item.get("retries", 2), at["retries"]),
+            interval=parse_duration(item.get("interval", 1), at["interval"], "interval"),
+            where=":".join(str(v) for v in (item_where.get("path"), item_where.get("line"))
+                           if v is not None),
         ))
     return checks
 
@@ -118,11 +166,16 @@ def _tcp(address: str, check: HealthCheck) -> tuple[bool, str]:
         return False, f"tcp {address}: {err}"
 
 
-def _python(name: str, host: str, variables: Mapping[str, Any]) -> tuple[bool, str]:
+def _plugin(name: str, where: dict | None = None) -> Any:
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not found:
-        raise InputError(f"no health check plugin {name!r} in entry points {ENTRY_POINT_GROUP}")
-    outcome = found[0].load()(host, dict(variables))
+        raise InputError(f"no health check plugin {name!r} in entry points {ENTRY_POINT_GROUP}",
+                         **(where or {}))
+    return found[0]
+
+
+def _python(name: str, host: str, variables: Mapping[str, Any]) -> tuple[bool, str]:
+    outcome = _plugin(name).load()(host, dict(variables))
     if isinstance(outcome, tuple):
         return bool(outcome[0]), str(outcome[1])
     return bool(outcome), f"{name}: {'ok' if outcome else 'failed'}"
@@ -133,21 +186,33 @@ CommandRunner = Callable[[str, str, float], tuple[bool, str]]
 
 def run_check(check: HealthCheck, host: str, variables: Mapping[str, Any],
               run_command: CommandRunner) -> CheckResult:
-    target = render_value(check.target, variables)
+    """One check on one host, tried until it passes or its retries are spent. Whatever it
+    raises (its target's template, a plugin) fails the check on that host, in one line."""
     attempts = 0
     while True:
         attempts += 1
-        if check.kind == "http":
-            ok, detail = _http(str(target), check)
-        elif check.kind == "tcp":
-            ok, detail = _tcp(str(target), check)
-        elif check.kind == "command":
-            ok, detail = run_command(host, str(target), check.timeout)
-        else:
-            ok, detail = _python(str(target), host, variables)
+        try:
+            ok, detail = _attempt(check, host, variables, run_command)
+        except Exception as exc:  # noqa: BLE001 - the check fails; other hosts go on
+            text = " ".join(str(exc).split())
+            if not isinstance(exc, OrcError):
+                text = f"{type(exc).__name__}: {text}"
+            ok, detail = False, f"{check.where or check.name}: {text}"
         if ok or attempts > check.retries:
             return CheckResult(check.name, host, ok, detail, attempts, time.time())
         time.sleep(check.interval)
+
+
+def _attempt(check: HealthCheck, host: str, variables: Mapping[str, Any],
+             run_command: CommandRunner) -> tuple[bool, str]:
+    target = render_value(check.target, variables)
+    if check.kind == "http":
+        return _http(str(target), check)
+    if check.kind == "tcp":
+        return _tcp(str(target), check)
+    if check.kind == "command":
+        return run_command(host, str(target), check.timeout)
+    return _python(str(target), host, variables)
 
 
 def check_hosts(checks: list[HealthCheck], hosts: list[str],
@@ -158,7 +223,11 @@ def check_hosts(checks: list[HealthCheck], hosts: list[str],
         return {h: [] for h in hosts}
 
     def one_host(host: str) -> list[CheckResult]:
-        variables = variables_for(host)
+        try:
+            variables = variables_for(host)
+        except Exception as exc:  # noqa: BLE001 - the host fails its checks, in one line
+            return [CheckResult(c.name, host, False, f"{c.name}: {type(exc).__name__}: {exc}",
+                                0, time.time()) for c in checks]
         return [run_check(c, host, variables, run_command) for c in checks]
 
     with ThreadPoolExecutor(max_workers=min(32, len(hosts))) as pool:

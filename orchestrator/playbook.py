@@ -15,7 +15,7 @@ from orchestrator import yamlfile
 from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
 from orchestrator.roles import Role, RoleRef, expand, parse_ref
-from orchestrator.tasks import Task, parse_tasks
+from orchestrator.tasks import Task, flag, literal_flag, parse_tasks
 from orchestrator.templating import check_file_syntax, check_syntax, is_template
 
 PLAY_KEYS = {
@@ -40,13 +40,25 @@ class Play:
     handlers: list[Task] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
     vars_files: list[Path] = field(default_factory=list)
-    become: bool | None = None
+    become: bool | str | None = None  # a template is rendered with the play's variables
     become_user: str | None = None
     rollout: dict[str, Any] = field(default_factory=dict)
+    key_lines: dict[str, int] = field(default_factory=dict)  # the line of each play keyword
 
     @property
     def location(self) -> dict:
         return {"path": self.path, "line": self.line}
+
+    def where_of(self, key: str) -> dict:
+        """`path=` and `line=` of one of the play's keywords, for an error about its value."""
+        return {"path": self.path, "line": self.key_lines.get(key, self.line)}
+
+    def flag(self, keyword: str, variables: Any = None) -> bool | None:
+        """A boolean play keyword (`become`), a template rendered with `variables` (the play's
+        own when none are given), converted as Ansible's `boolean()` does."""
+        value = getattr(self, keyword)
+        return flag(value, self.vars if variables is None else variables, keyword,
+                    self.where_of(keyword))
 
     def all_tasks(self) -> list[Task]:
         return [t for _, role in self.roles for t in role.tasks] + self.tasks
@@ -123,6 +135,7 @@ def _play(raw: Any, path: Path) -> Play:
     for section in ("pre_tasks", "tasks", "post_tasks"):
         tasks += parse_tasks(raw.get(section), path=str(path), extra_tags=play_tags)
     vars_files = [path.parent / str(f) for f in raw.get("vars_files") or []]
+    literal_flag(raw, "gather_facts", where)  # facts are read lazily: checked, nothing to skip
     roles = expand(refs, roles_path(path.parent), where)
     return Play(
         name=str(raw.get("name") or raw["hosts"]),
@@ -134,7 +147,8 @@ def _play(raw: Any, path: Path) -> Play:
         handlers=parse_tasks(raw.get("handlers"), path=str(path)),
         vars=dict(raw.get("vars") or {}),
         vars_files=vars_files,
-        become=raw.get("become"),
+        become=literal_flag(raw, "become", where),
         become_user=raw.get("become_user"),
         rollout={k: raw[k] for k in ROLLOUT_KEYS if k in raw},
+        key_lines=dict(getattr(raw, "key_lines", {})),
     )

@@ -27,7 +27,7 @@ def summary_table(run: RunResult, verbose: bool = False) -> Table:
         for host in play.hosts.values():
             status = host.status
             failed = [t for t in host.tasks if t.status == FAILED]
-            detail = host.error or (f"{failed[0].name}: {failed[0].error}" if failed else "")
+            detail = host.reason or ""  # the same words as the wave's reason
             table.add_row(play.name, host.host, f"[{COLOURS.get(status, 'white')}]{status}[/]",
                           str(host.changed), str(len(failed)), detail)
             if verbose:

@@ -26,7 +26,7 @@ class TaskResult:
 class HostResult:
     host: str
     tasks: list[TaskResult] = field(default_factory=list)
-    error: str | None = None  # unreachable, or why the host stopped
+    error: str | None = None  # unreachable, or why the host stopped: a failure either way
     unreachable: bool = False
 
     @property
@@ -35,7 +35,21 @@ class HostResult:
 
     @property
     def failed(self) -> bool:
-        return self.unreachable or any(t.status == FAILED for t in self.tasks)
+        """Whether the host did not do all it was asked: unreachable, stopped (its journal,
+        its preparation or the run ended it: `error`), or a task failed."""
+        return (self.unreachable or self.error is not None
+                or any(t.status == FAILED for t in self.tasks))
+
+    @property
+    def reason(self) -> str | None:
+        """Why the host failed, in one line: the host's error, else the first failed task's
+        place (file:line) and error."""
+        if self.error is not None:
+            return self.error
+        task = next((t for t in self.tasks if t.status == FAILED), None)
+        if task is None:
+            return None
+        return f"{task.where}: {task.error or 'failed'}"
 
     @property
     def status(self) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from orchestrator import hostlock
+from orchestrator import coerce, hostlock
 from orchestrator.adhoc import target_for
 from orchestrator.errors import InputError
 from orchestrator.execute import RunOptions, run_play
@@ -25,6 +25,7 @@ from orchestrator.results import PlayResult
 from orchestrator.runs import (
     ABORTED, FAILED, HALTED, PAUSED, ROLLED_BACK, RUNNING, SUCCEEDED, Run, RunStore,
 )
+from orchestrator.tasks import flag
 from orchestrator.templating import Variables
 from orchestrator.waves import Wave, plan_waves, wave_failed
 
@@ -47,22 +48,50 @@ class Policy:
 
     @classmethod
     def of(cls, play: Play) -> Policy:
-        raw, where = play.rollout, play.location
+        """Each key converted to its type (booleans and numbers as Ansible converts them); a
+        value that is not one is an error at the key's line."""
+        raw = play.rollout
         rollback = str(raw.get("rollback", "manual"))
         if rollback not in ROLLBACK_POLICIES:
             raise InputError(f"rollback: {rollback!r} is not one of {', '.join(ROLLBACK_POLICIES)}",
-                             **where)
+                             **play.where_of("rollback"))
         canary = raw.get("canary") or []
+        canary = [canary] if isinstance(canary, str) else canary
+        if not isinstance(canary, list) or not all(isinstance(h, str) for h in canary):
+            raise InputError("canary: expected a host name or a list of them",
+                             **play.where_of("canary"))
         return cls(
             serial=raw.get("serial"),
-            canary=tuple([canary] if isinstance(canary, str) else canary),
-            max_fail_percentage=raw.get("max_fail_percentage"),
-            any_errors_fatal=bool(raw.get("any_errors_fatal", False)),
-            health=tuple(parse_checks(raw.get("health"), where)),
-            bake=parse_duration(raw.get("bake", 0), where, "bake"),
-            pause=bool(raw.get("pause", False)),
+            canary=tuple(canary),
+            max_fail_percentage=percentage(raw.get("max_fail_percentage"),
+                                           play.where_of("max_fail_percentage")),
+            any_errors_fatal=bool(play_flag(play, "any_errors_fatal")),
+            health=tuple(parse_checks(raw.get("health"), play.where_of("health"))),
+            bake=parse_duration(raw.get("bake", 0), play.where_of("bake"), "bake"),
+            pause=bool(play_flag(play, "pause")),
             rollback=rollback,
         )
+
+
+def play_flag(play: Play, key: str) -> bool | None:
+    """A boolean rollout key, a template rendered with the play's variables, converted as
+    Ansible's `boolean()` does."""
+    return flag(play.rollout.get(key), play.vars, key, play.where_of(key))
+
+
+def percentage(value: Any, where: dict) -> float | None:
+    """`max_fail_percentage`: a number, or a string such as "30" or "30%" (as Ansible reads
+    its percent fields)."""
+    if value is None:
+        return None
+    try:
+        number = coerce.number(value.strip().removesuffix("%") if isinstance(value, str)
+                               else value)
+    except coerce.ConversionError:
+        raise InputError(f"max_fail_percentage: {value!r} is not a percentage", **where) from None
+    if not 0 <= number <= 100:
+        raise InputError(f"max_fail_percentage: {value!r} is not between 0 and 100", **where)
+    return number
 
 
 @dataclass
@@ -149,7 +178,7 @@ def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory:
     emit("wave", {"play": play.name, "wave": wave.index, "hosts": list(wave.hosts)})
     report.apply = run_play(play, inventory, list(wave.hosts), options, emit)
     report.applied = time.time()
-    failed = {h: (r.error or "a task failed") for h, r in report.apply.hosts.items() if r.failed}
+    failed = {h: r.reason or "failed" for h, r in report.apply.hosts.items() if r.failed}
     healthy_candidates = [h for h in wave.hosts if h not in failed]
     variables, runner = _variables_for(play, inventory), _command_runner(inventory)
     if policy.health and healthy_candidates:
@@ -172,6 +201,10 @@ def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory:
             failed.update({h: f"during bake: {why}" for h, why in turned.items()})
             if turned:
                 break
+    for host, why in failed.items():  # the apply's table says what the wave says
+        applied = report.apply.hosts.get(host)
+        if applied is not None and not applied.failed:
+            applied.error = f"health: {why}"
     report.failed_hosts = sorted(failed)
     bad = wave_failed(len(failed), len(wave.hosts), policy.max_fail_percentage) or (
         policy.any_errors_fatal and bool(failed))
@@ -194,10 +227,11 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
     report.waves = [_wave_from_dict(w) for w in store.waves(run.id)]
     start_play, start_wave = run.position["play"], run.position["wave"]
     failed_hosts: set[str] = {h for w in report.waves for h in w.failed_hosts}
+    policies = [Policy.of(play) for play in book.plays]  # every play's, before any host
     for play_index, play in enumerate(book.plays):
         if play_index < start_play:
             continue
-        policy = Policy.of(play)
+        policy = policies[play_index]
         names = [h for h in inventory.select(play.hosts, options.limit) if h not in failed_hosts]
         waves = plan_waves(play.name, names, policy.serial, list(policy.canary), play.location)
         first = start_wave if play_index == start_play else 0
@@ -247,7 +281,8 @@ def _roll_back(report: RolloutReport, play: Play, policy: Policy, inventory: Inv
             continue
         done |= set(hosts)
         try:
-            back = rollback(inventory, run_id, hosts, sudo=bool(play.become), on_event=emit)
+            back = rollback(inventory, run_id, hosts, sudo=bool(play.flag("become")),
+                            on_event=emit)
         except DriftError as err:  # hand changes since the wave: left to `orc rollback`
             result["ok"], result["error"] = False, str(err)
             break

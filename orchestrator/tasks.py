@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator import modules
+from orchestrator import coerce, modules
 from orchestrator.errors import InputError
 from orchestrator.modules.base import Module, nearest
+from orchestrator.templating import Variables, is_template, render_value
 from orchestrator.yamlfile import Located
 
 KEYWORDS = {
@@ -33,11 +34,12 @@ class Task:
     loop_var: str = "item"
     notify: tuple[str, ...] = ()
     listen: tuple[str, ...] = ()
-    become: bool | None = None
+    # booleans, or a template rendered per host (see `flag`)
+    become: bool | str | None = None
     become_user: str | None = None
     tags: frozenset[str] = frozenset()
-    ignore_errors: bool = False
-    check_mode: bool | None = None
+    ignore_errors: bool | str = False
+    check_mode: bool | str | None = None
     changed_when: Any = None
     vars: dict[str, Any] = field(default_factory=dict)
     undo: str | None = None
@@ -50,6 +52,46 @@ class Task:
     @property
     def location(self) -> dict:
         return {"path": self.path, "line": self.line}
+
+    def flag(self, keyword: str, variables: Variables) -> bool | None:
+        """A boolean keyword's value on one host: a template is rendered with the host's
+        variables, then converted as Ansible's `boolean()` does ("false" is false)."""
+        value = getattr(self, keyword)
+        return flag(value, variables, keyword, self.location)
+
+
+def flag(value: Any, variables: Any, keyword: str, where: dict) -> bool | None:
+    """`value` of a boolean keyword (None: unset), rendered when it is a template."""
+    if isinstance(value, str) and is_template(value):
+        value = render_value(value, variables, f"{where.get('path')}:{where.get('line')}")
+    if value is None:
+        return None
+    try:
+        return coerce.boolean(value)
+    except coerce.ConversionError as err:
+        raise InputError(f"{keyword}: {err}", **where) from None
+
+
+def literal_flag(raw: Any, keyword: str, where: dict) -> bool | str | None:
+    """A boolean keyword as loaded: checked now unless it is a template (checked per host)."""
+    value = raw.get(keyword) if isinstance(raw, dict) else None
+    if value is None or (isinstance(value, str) and is_template(value)):
+        return value
+    return flag(value, {}, keyword, _key_where(raw, keyword, where))
+
+
+def _key_where(raw: Any, key: str, where: dict) -> dict:
+    return {**where, "line": raw.line_of(key)} if isinstance(raw, Located) else where
+
+
+def _mapping(raw: Any, key: str, where: dict) -> dict[str, Any]:
+    """A keyword that holds a mapping (`vars`, `loop_control`); unset is empty."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{key}: expected a mapping", **_key_where(raw, key, where))
+    return dict(value)
 
 
 def _strings(value: Any, what: str, where: dict) -> tuple[str, ...]:
@@ -90,7 +132,15 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
                     **raw["args"]}
     args = module.normalise(raw_args, key_where)
     loop = raw.get("loop", raw.get("with_items"))
-    loop_control = raw.get("loop_control") or {}
+    loop_control = _mapping(raw, "loop_control", where)
+    loop_var = loop_control.get("loop_var", "item")
+    if not isinstance(loop_var, str) or not loop_var.isidentifier():
+        raise InputError(f"loop_control: loop_var {loop_var!r} is not a variable name",
+                         **_key_where(raw, "loop_control", where))
+    become_user = raw.get("become_user")
+    if become_user is not None and not isinstance(become_user, str):
+        raise InputError("become_user: expected a user name",
+                         **_key_where(raw, "become_user", where))
     tags = frozenset(_strings(raw.get("tags"), "tags", where)) | extra_tags
     return Task(
         name=str(raw.get("name") or f"{module.name}"),
@@ -100,16 +150,16 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
         line=line,
         when=raw.get("when"),
         loop=loop,
-        loop_var=loop_control.get("loop_var", "item"),
+        loop_var=loop_var,
         notify=_strings(raw.get("notify"), "notify", where),
         listen=_strings(raw.get("listen"), "listen", where),
-        become=raw.get("become"),
-        become_user=raw.get("become_user"),
+        become=literal_flag(raw, "become", where),
+        become_user=become_user,
         tags=tags,
-        ignore_errors=bool(raw.get("ignore_errors", False)),
-        check_mode=raw.get("check_mode"),
+        ignore_errors=literal_flag(raw, "ignore_errors", where) or False,
+        check_mode=literal_flag(raw, "check_mode", where),
         changed_when=raw.get("changed_when"),
-        vars=dict(raw.get("vars") or {}),
+        vars=_mapping(raw, "vars", where),
         undo=raw.get("undo"),
         role=role,
     )

@@ -61,8 +61,34 @@ def _pyinfra_passthrough(key: str, where: dict) -> Module:
     def build(values: dict[str, Any], ctx: HostContext) -> list[OpCall]:
         return [OpCall(op, dict(values))]
 
+    types = {name: _pyinfra_type(p) for name, p in params.items() if name in args}
     return Module(key, args, build, irreversible=module_name == "server" and op_name in
-                  ("shell", "script", "script_template"))
+                  ("shell", "script", "script_template"), types=types)
+
+
+_ANNOTATED = {"int": "int", "bool": "bool", "float": "float", "str": "str", "list[str]": "list"}
+
+
+def _pyinfra_type(param: inspect.Parameter) -> str:
+    """An operation argument's type for conversion (coerce.KINDS), from its annotation when it
+    names exactly one simple type (`int | None` is int), else from its default (`present=True`
+    is a bool); anything else is taken as it comes."""
+    annotation = param.annotation
+    if annotation is inspect.Parameter.empty:
+        annotation = None
+    elif isinstance(annotation, type):
+        annotation = annotation.__name__
+    if isinstance(annotation, str):
+        parts = [p.strip() for p in annotation.split("|") if p.strip() != "None"]
+        if len(parts) == 1 and parts[0] in _ANNOTATED:
+            return _ANNOTATED[parts[0]]
+        return "raw"
+    default = param.default
+    if isinstance(default, bool):
+        return "bool"
+    if isinstance(default, int):
+        return "int"
+    return "raw"
 
 
 __all__ = ["BUILTIN", "HostContext", "Module", "OpCall", "is_module_key", "lookup", "names"]

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator import coerce
 from orchestrator.errors import InputError
 
 REQUIRED = object()
+TYPE_NAMES = {"str": "a string", "path": "a path (a string)", "int": "an integer",
+              "float": "a number", "bool": "a boolean", "list": "a list", "raw": "any value"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class Module:
     irreversible: bool = False
     # the argument naming a local file, and the role directory it lives in ("files"/"templates")
     source: tuple[str, str] | None = None
+    # argument -> its type as Ansible's documentation of the module names it (coerce.KINDS)
+    types: dict[str, str] = field(default_factory=dict)
 
     def normalise(self, raw: Any, where: dict) -> dict[str, Any]:
         """Check and complete a task's arguments (names, required, choices) at load time."""
@@ -96,14 +101,39 @@ class Module:
                 if default is REQUIRED:
                     raise InputError(f"{self.name} needs the argument {name!r}", **where)
                 args[name] = default
-        for name, allowed in self.choices.items():
-            value = args.get(name)
-            if value is not None and isinstance(value, str) and "{{" not in value \
-                    and value not in allowed:
-                raise InputError(
-                    f"{self.name}: {name}={value!r} is not one of {', '.join(allowed)}", **where
-                )
-        return args
+        return self.convert(args, where, literal_only=True)
+
+    def convert(self, args: dict[str, Any], where: dict, literal_only: bool = False
+                ) -> dict[str, Any]:
+        """Each argument as its declared type, converted as Ansible converts it (`"3600"` for
+        an int, `"no"` for a bool), and checked against its choices. At load time
+        (`literal_only`) values still holding a template are left for the host's rendering."""
+        converted = dict(args)
+        for name, value in args.items():
+            if literal_only and _templated(value):
+                continue
+            kind = self.types.get(name, "raw")
+            try:
+                converted[name] = coerce.convert(value, kind)
+            except coerce.ConversionError as err:
+                raise InputError(f"{self.name}: argument {name!r} expects {TYPE_NAMES[kind]}: "
+                                 f"{err}", **where) from None
+            allowed = self.choices.get(name)
+            if allowed and converted[name] is not None and converted[name] not in allowed:
+                raise InputError(f"{self.name}: {name}={converted[name]!r} is not one of "
+                                 f"{', '.join(allowed)}", **where)
+        return converted
+
+
+def _templated(value: Any) -> bool:
+    """Whether a value still holds a template (rendered per host, converted then)."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(_templated(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_templated(v) for v in value)
+    return False
 
 
 def nearest(word: str, candidates: list[str]) -> str:

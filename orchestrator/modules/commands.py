@@ -65,12 +65,20 @@ def _get_url(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 
 COMMAND_ARGS = {"cmd": None, "argv": None, "chdir": None, "creates": None, "removes": None,
                 "executable": None}
+COMMAND_TYPES = {"cmd": "str", "argv": "list", "chdir": "path", "creates": "path",
+                 "removes": "path", "executable": "path"}
 
 MODULES = [
-    Module("command", COMMAND_ARGS, _run(False), free_form="cmd", irreversible=True),
-    Module("shell", COMMAND_ARGS, _run(True), free_form="cmd", irreversible=True),
+    Module("command", COMMAND_ARGS, _run(False), free_form="cmd", irreversible=True,
+           types=COMMAND_TYPES),
+    Module("shell", COMMAND_ARGS, _run(True), free_form="cmd", irreversible=True,
+           types=COMMAND_TYPES),
     Module("git", {"repo": REQUIRED, "dest": REQUIRED, "version": "HEAD", "update": True,
-                   "depth": None}, _git, aliases={"name": "repo"}),
+                   "depth": None}, _git, aliases={"name": "repo"},
+           types={"repo": "str", "dest": "path", "version": "str", "update": "bool",
+                  "depth": "int"}),
     Module("get_url", {"url": REQUIRED, "dest": REQUIRED, "mode": None, "owner": None,
-                       "group": None, "checksum": None, "force": False}, _get_url),
+                       "group": None, "checksum": None, "force": False}, _get_url,
+           types={"url": "str", "dest": "path", "mode": "raw", "owner": "str", "group": "str",
+                  "checksum": "str", "force": "bool"}),
 ]

@@ -24,6 +24,8 @@ from orchestrator.modules.base import (
 from orchestrator.templating import render_file
 
 OWNERSHIP = {"mode": None, "owner": None, "group": None}
+# Ansible's types for them (mode is `raw`: an octal number or a string like "u=rw,g=r")
+OWNERSHIP_TYPES = {"mode": "raw", "owner": "str", "group": "str"}
 
 
 def _owned(args: dict[str, Any], ctx: HostContext, path: str, directory: bool = False,
@@ -216,25 +218,37 @@ def _replace(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 
 MODULES = [
     Module("copy", {"src": None, "content": None, "dest": REQUIRED, "backup": False,
-                    "force": True, **OWNERSHIP}, _copy, source=("src", "files")),
+                    "force": True, **OWNERSHIP}, _copy, source=("src", "files"),
+           types={"src": "path", "content": "raw", "dest": "path", "backup": "bool",
+                  "force": "bool", **OWNERSHIP_TYPES}),
     Module("template", {"src": REQUIRED, "dest": REQUIRED, "backup": False,
                         "trim_blocks": True, "lstrip_blocks": False, "newline_sequence": "\n",
                         **OWNERSHIP},
            _template, source=("src", "templates"),
-           choices={"newline_sequence": ("\n", "\r", "\r\n")}),
+           choices={"newline_sequence": ("\n", "\r", "\r\n")},
+           types={"src": "path", "dest": "path", "backup": "bool", "trim_blocks": "bool",
+                  "lstrip_blocks": "bool", "newline_sequence": "str", **OWNERSHIP_TYPES}),
     Module("file", {"path": REQUIRED, "state": None, "src": None, "recurse": False,
                     "force": False, **OWNERSHIP}, _file,
            aliases={"dest": "path", "name": "path"},
-           choices={"state": ("file", "directory", "link", "absent", "touch")}),
+           choices={"state": ("file", "directory", "link", "absent", "touch")},
+           types={"path": "path", "state": "str", "src": "path", "recurse": "bool",
+                  "force": "bool", **OWNERSHIP_TYPES}),
     Module("lineinfile", {"path": REQUIRED, "line": None, "regexp": None, "state": "present",
                           "create": False, "backup": False, **OWNERSHIP}, _lineinfile,
            aliases={"dest": "path", "name": "path", "value": "line", "regex": "regexp"},
-           choices={"state": ("present", "absent")}),
+           choices={"state": ("present", "absent")},
+           types={"path": "path", "line": "str", "regexp": "str", "state": "str",
+                  "create": "bool", "backup": "bool", **OWNERSHIP_TYPES}),
     Module("blockinfile", {"path": REQUIRED, "block": "", "state": "present",
                            "marker": "# {mark} ANSIBLE MANAGED BLOCK", "marker_begin": "BEGIN",
                            "marker_end": "END", "create": False, "backup": False, **OWNERSHIP},
            _blockinfile, aliases={"dest": "path", "name": "path", "content": "block"},
-           choices={"state": ("present", "absent")}),
+           choices={"state": ("present", "absent")},
+           types={"path": "path", "block": "str", "state": "str", "marker": "str",
+                  "marker_begin": "str", "marker_end": "str", "create": "bool",
+                  "backup": "bool", **OWNERSHIP_TYPES}),
     Module("replace", {"path": REQUIRED, "regexp": REQUIRED, "replace": "", "backup": False},
-           _replace, aliases={"dest": "path", "name": "path"}),
+           _replace, aliases={"dest": "path", "name": "path"},
+           types={"path": "path", "regexp": "str", "replace": "str", "backup": "bool"}),
 ]

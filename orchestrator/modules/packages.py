@@ -52,14 +52,21 @@ def _pip(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 
 APT_ARGS = {"name": None, "state": "present", "update_cache": False, "cache_valid_time": None,
             "purge": False, "install_recommends": False}
+APT_TYPES = {"name": "list", "state": "str", "update_cache": "bool", "cache_valid_time": "int",
+             "purge": "bool", "install_recommends": "bool"}
 
 MODULES = [
     Module("apt", APT_ARGS, _apt, aliases={"pkg": "name", "package": "name",
                                            "update-cache": "update_cache"},
-           choices={"state": STATES}),
-    Module("package", APT_ARGS, _apt, aliases={"pkg": "name"}, choices={"state": STATES}),
+           choices={"state": STATES}, types=APT_TYPES),
+    # `package` is apt here: its arguments are apt's, with apt's types
+    Module("package", APT_ARGS, _apt, aliases={"pkg": "name"}, choices={"state": STATES},
+           types=APT_TYPES),
     Module("pip", {"name": None, "version": None, "state": "present", "requirements": None,
                    "virtualenv": None, "virtualenv_command": None, "virtualenv_python": None,
                    "executable": None, "extra_args": None}, _pip,
-           choices={"state": STATES}),
+           choices={"state": STATES},
+           types={"name": "list", "version": "str", "state": "str", "requirements": "str",
+                  "virtualenv": "path", "virtualenv_command": "path",
+                  "virtualenv_python": "str", "executable": "path", "extra_args": "str"}),
 ]

@@ -81,24 +81,34 @@ def _cron(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 
 SERVICE_ARGS = {"name": REQUIRED, "state": None, "enabled": None, "daemon_reload": False}
 SERVICE_STATES = {"state": ("started", "stopped", "restarted", "reloaded")}
+SERVICE_TYPES = {"name": "str", "state": "str", "enabled": "bool", "daemon_reload": "bool"}
 
 MODULES = [
-    Module("service", SERVICE_ARGS, _service, choices=SERVICE_STATES),
+    Module("service", SERVICE_ARGS, _service, choices=SERVICE_STATES, types=SERVICE_TYPES),
     Module("systemd", SERVICE_ARGS, _service, aliases={"unit": "name", "service": "name"},
-           choices=SERVICE_STATES),
+           choices=SERVICE_STATES, types=SERVICE_TYPES),
     Module("user", {"name": REQUIRED, "state": "present", "uid": None, "group": None,
                     "groups": None, "append": False, "home": None, "shell": None,
                     "system": False, "create_home": True, "comment": None, "password": None},
-           _user, choices={"state": ("present", "absent")}),
+           _user, choices={"state": ("present", "absent")},
+           types={"name": "str", "state": "str", "uid": "int", "group": "str", "groups": "list",
+                  "append": "bool", "home": "path", "shell": "path", "system": "bool",
+                  "create_home": "bool", "comment": "str", "password": "str"}),
     Module("group", {"name": REQUIRED, "state": "present", "gid": None, "system": False},
-           _group, choices={"state": ("present", "absent")}),
-    Module("hostname", {"name": REQUIRED}, _hostname),
+           _group, choices={"state": ("present", "absent")},
+           types={"name": "str", "state": "str", "gid": "int", "system": "bool"}),
+    Module("hostname", {"name": REQUIRED}, _hostname, types={"name": "str"}),
     Module("sysctl", {"name": REQUIRED, "value": REQUIRED, "state": "present",
                       "sysctl_set": True, "sysctl_file": "/etc/sysctl.conf", "reload": True},
            _sysctl, aliases={"key": "name", "val": "value"},
-           choices={"state": ("present",)}),
+           choices={"state": ("present",)},
+           types={"name": "str", "value": "str", "state": "str", "sysctl_set": "bool",
+                  "sysctl_file": "path", "reload": "bool"}),
     Module("cron", {"name": None, "job": None, "state": "present", "user": None,
                     "minute": "*", "hour": "*", "day": "*", "month": "*", "weekday": "*",
                     "special_time": None}, _cron,
-           choices={"state": ("present", "absent")}),
+           choices={"state": ("present", "absent")},
+           types={"name": "str", "job": "str", "state": "str", "user": "str", "minute": "str",
+                  "hour": "str", "day": "str", "month": "str", "weekday": "str",
+                  "special_time": "str"}),
 ]

@@ -88,8 +88,11 @@ def failures(run: RunResult) -> list[Offence]:
     found: list[Offence] = []
     for play in run.plays:
         for host in play.hosts.values():
-            if host.unreachable or (host.error and not host.tasks):
-                found.append(Offence(host.host, "", "", "unreachable", host.error))
+            if host.error and (host.unreachable or not any(t.status == FAILED
+                                                            for t in host.tasks)):
+                # unreachable, or stopped (its preparation, its run): a failure either way
+                found.append(Offence(host.host, "", "", "unreachable" if host.unreachable
+                                     else FAILED, host.error))
             found += [Offence(host.host, t.name, t.where, FAILED, t.error)
                       for t in host.tasks if t.status == FAILED]
     return found
