@@ -6,7 +6,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 ORC := $(VENV)/bin/orc
-DEBIAN_PACKAGES := debootstrap systemd-container apt-cacher-ng openssh-client iproute2 curl
+DEBIAN_PACKAGES := debootstrap systemd-container apt-cacher-ng openssh-client iproute2 curl chromium
 LAB_HOSTS ?= 3
 # the example estate's secrets are encrypted to this published, example-only key
 export ORC_AGE_KEY_FILE ?= $(CURDIR)/secrets/example-keys/age.key

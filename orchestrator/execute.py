@@ -76,6 +76,7 @@ class RunOptions:
     allow_downgrade: bool = False  # deploy a secret older than the hosts already have
     run_id: str | None = None  # set: pre-images are recorded on each host before it changes
     keep_runs: int = journal.KEEP_RUNS  # journals kept on each host (0: all)
+    forks: int | None = None  # hosts worked on at once (Ansible's --forks); None: up to 50
 
 
 @dataclass
@@ -161,13 +162,16 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         _check_secret_versions(vars_files, names, options.allow_downgrade)
     base = play_variables(play, inventory, names, vars_files)
     play_become = play.flag("become", Variables({**base, **options.extra_vars}))
-    # an operation ran (for crash tests, see journal.crash_point)
-    session = open_session(inventory, names, on_op=lambda host, op, ok: journal.crash_point(1))
+    hidden = vars_files.plaintexts()
+    progress = _Progress(emit, hidden)
+    session = open_session(inventory, names, on_op=progress.on_op, parallel=options.forks)
+    progress.session = session
     for name in names:
         if name in session.unreachable:
             result.hosts[name] = HostResult(name, error=session.unreachable[name],
                                             unreachable=True)
-            emit("host", {"host": name, "status": "unreachable"})
+            emit("host", {"host": name, "status": "unreachable",
+                          "error": session.unreachable[name]})
     records: dict[str, list[_Record]] = {}
     # One greenlet per host: facts are gathered concurrently, as pyinfra prepares hosts. The
     # state context is held around all of them: pyinfra's is process-wide, and a greenlet
@@ -198,11 +202,13 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     for name, prepared in outcomes.items():
         if prepared.error is None:
             records[name] = prepared.records
+            progress.know(name, prepared.records)
             continue
         # a host that cannot be prepared whole runs nothing: it fails, the others go on
         result.hosts[name] = _unprepared(name, prepared, vars_files.plaintexts())
         session.state.active_hosts.discard(session.hosts[name])
-        emit("host", {"host": name, "status": result.hosts[name].status})
+        emit("host", {"host": name, "status": result.hosts[name].status,
+                      "error": result.hosts[name].reason})
     batches: dict[str, journal.Batch] = {}
     if options.run_id and not options.dry_run:
         batches = _record_journals(play, play_become, records, session, options.run_id,
@@ -219,10 +225,10 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             pass  # per-host failures are read from each operation's metadata below
         except Exception as exc:  # noqa: BLE001 - the run stopped: its hosts fail below
             stopped = _one_line(exc)
+        progress.flush()
     sealing: dict[str, str] = {}
     if batches:
         sealing = _seal_journals(play_become, batches, session)
-    hidden = vars_files.plaintexts()
     for name, host_records in records.items():
         result.hosts[name] = _collect(name, host_records, session, options.dry_run,
                                       ran=name not in settled, stopped=stopped)
@@ -231,8 +237,44 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         for task in result.hosts[name].tasks:  # secret values never reach a report
             task.diff = task.diff and mask(task.diff, hidden)
             task.error = task.error and mask(task.error, hidden)
-        emit("host", {"host": name, "status": result.hosts[name].status})
+        emit("host", {"host": name, "status": result.hosts[name].status,
+                      "error": result.hosts[name].reason})
     return result
+
+
+class _Progress:
+    """pyinfra's per-operation callbacks as orc events while operations run: `op` (a host
+    finished a task's operation) and `task-failed` (host, task, reason) the moment it fails,
+    not when the wave ends. Also the journal's crash point after each operation."""
+
+    def __init__(self, emit: Event, hidden: Any):
+        self.emit, self.hidden = emit, hidden
+        self.session: Session | None = None
+        self.records: dict[tuple[str, str], _Record] = {}  # (host, operation hash) -> task
+        self.reporters: list[Any] = []
+
+    def know(self, host: str, records: list[_Record]) -> None:
+        for record in records:
+            for meta in record.metas:
+                self.records.setdefault((host, meta._hash), record)
+
+    def on_op(self, host: str, op_hash: str, ok: bool) -> None:
+        journal.crash_point(1)  # an operation ran (for crash tests)
+        record = self.records.get((host, op_hash))
+        self.emit("op", {"host": host, "task": record.task.name if record else "", "ok": ok})
+        if not ok and record is not None and not record.ignore_errors:
+            # pyinfra completes the operation's output right after this callback returns
+            self.reporters.append(gevent.spawn(self._failed, host, op_hash, record.task))
+
+    def _failed(self, host: str, op_hash: str, task: Task) -> None:
+        meta = self.session.state.get_op_data_for_host(self.session.hosts[host],
+                                                       op_hash).operation_meta
+        reason = _error_text(meta) if meta.is_complete() else "operation failed"
+        self.emit("task-failed", {"host": host, "task": task.name, "where": task.where,
+                                  "error": mask(reason, self.hidden)})
+
+    def flush(self) -> None:
+        gevent.joinall(self.reporters)
 
 
 def _would_run(records: list[_Record]) -> bool:

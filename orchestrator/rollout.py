@@ -108,6 +108,7 @@ class WaveReport:
     reason: str | None = None
     apply: PlayResult | None = None
     health: dict[str, list[CheckResult]] = field(default_factory=dict)
+    rollback: dict[str, Any] | None = None  # the automatic rollback this wave's failure started
 
 
 @dataclass
@@ -251,6 +252,10 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
                     if policy.rollback != "manual":
                         report.rollback = _roll_back(report, play, policy, inventory, run.id,
                                                      emit)
+                        wave_report.rollback = report.rollback  # kept in the index for reports
+                        store.record_wave(run.id, play_index, wave.index, list(wave.hosts),
+                                          wave_report.status, wave_report.started,
+                                          wave_report.finished, asdict(wave_report))
                         if policy.rollback == "auto" and report.rollback["ok"]:
                             return _finish(report, store, ROLLED_BACK, position, emit)
                     return _finish(report, store, HALTED, position, emit)

@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from orchestrator import lab as lab_api
 from orchestrator.adhoc import group_outputs
-from orchestrator.cli.run import fold_hosts
 from orchestrator.lab import machine
 from orchestrator.lab.state import Lab
 from orchestrator.remote import CommandResult
+from orchestrator.report.hosts import fold_hosts
 from tests.conftest import TEST_LAB, run_orc
 
 
@@ -91,8 +91,8 @@ def test_identical_answers_collapse_into_one_group_in_first_seen_order() -> None
 
 
 def test_host_lists_fold_numbered_names_into_ranges() -> None:
-    assert fold_hosts(["web1", "web2", "web3", "web5", "db", "web10"]) == "web[1-3,5,10], db"
-    assert fold_hosts(["node01", "node02", "node9"]) == "node[01-02], node9"
+    assert fold_hosts(["web1", "web2", "web3", "web5", "db", "web10"]) == "web[1:3], web5, web10, db"
+    assert fold_hosts(["node01", "node02", "node9"]) == "node[01:02], node9"
     assert fold_hosts(["solo3"]) == "solo3"
 
 

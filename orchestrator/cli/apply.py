@@ -1,4 +1,8 @@
-"""`orc apply` and `orc plan`: a playbook onto inventory hosts through pyinfra."""
+"""`orc apply` and `orc plan`: a playbook onto inventory hosts through pyinfra.
+
+Options are ansible-playbook's where it has one (`-i -l -t --skip-tags -e -f --check --diff
+--list-hosts --list-tasks --syntax-check --start-at-task`), so a team's habits carry over.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +12,25 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.live import Live
 from rich.table import Table
 
 from orchestrator import junit
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.errors import InputError, OrcError
-from orchestrator.execute import RunOptions, run_playbook
+from orchestrator.execute import RunOptions, run_playbook, selected
 from orchestrator.extravars import parse_extra_vars
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import KEEP_RUNS
 from orchestrator.playbook import load_playbook
-from orchestrator.report import COLOURS, print_plan, summary_table, write_json
-from orchestrator.results import RunResult
+from orchestrator.preflight import check_policies, preflight
+from orchestrator.report.console import make_console, print_plan, rollout_line, rollout_table
+from orchestrator.report.hosts import count, fold_hosts
+from orchestrator.report.live import LiveRollout, LogLines
+from orchestrator.report.model import waves_from_store
+from orchestrator.report.plan import write_json, write_markdown
 from orchestrator.rollout import run_rollout, wave_table
 from orchestrator.runs import FAILED, INTERRUPTED, PAUSED, RunStore, lock_keys
+from orchestrator.startat import start_at_task
 
 DEFAULT_INVENTORY = "inventory/lab.yaml"
 
@@ -33,6 +40,7 @@ def _tags(values: tuple[str, ...]) -> frozenset[str]:
 
 
 def run_options(f):
+    """The options `plan` and `apply` share, named as ansible-playbook names them."""
     f = click.argument("playbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))(f)
     f = click.option("-i", "--inventory", "inventories", multiple=True,
                      help=f"Inventory source (repeatable; default {DEFAULT_INVENTORY}).")(f)
@@ -41,54 +49,138 @@ def run_options(f):
     f = click.option("--skip-tags", multiple=True, help="Skip tasks with these tags.")(f)
     f = click.option("-e", "--extra-vars", multiple=True,
                      help="key=value or @file.yaml; highest precedence.")(f)
-    f = click.option("-v", "--verbose", is_flag=True, help="Show every task per host.")(f)
-    f = click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write a JSON report here.")(f)
+    f = click.option("-f", "--forks", type=click.IntRange(min=1),
+                     help="Hosts worked on at once (default: up to 50).")(f)
+    f = click.option("--start-at-task", metavar="NAME",
+                     help="Start at the first task matching NAME (a shell pattern; "
+                          "`role : task` also matches).")(f)
+    f = click.option("--list-hosts", is_flag=True,
+                     help="List each play's hosts and waves; run nothing.")(f)
+    f = click.option("--list-tasks", is_flag=True,
+                     help="List each play's tasks (after -t/--skip-tags); run nothing.")(f)
+    f = click.option("--syntax-check", is_flag=True,
+                     help="Load the playbook and check its rollout policies; run nothing.")(f)
+    f = click.option("-v", "--verbose", "--per-host", "verbose", is_flag=True,
+                     help="Every host on its own, not grouped; every task of each.")(f)
     return f
 
 
 def _load(playbook: Path, inventories: tuple[str, ...], limit, tags, skip_tags, extra_vars,
-          dry_run: bool):
+          dry_run: bool, forks: int | None = None, start_at: str | None = None):
     book = load_playbook(playbook)
+    if start_at:
+        book = start_at_task(book, start_at)
     inventory = load_inventory(list(inventories) or [DEFAULT_INVENTORY],
                                playbook_dir=playbook.parent)
     options = RunOptions(parse_extra_vars(extra_vars), _tags(tags), _tags(skip_tags), limit,
-                         dry_run)
+                         dry_run, forks=forks)
     return book, inventory, options
 
 
+def _listings(book, inventory, options, list_hosts: bool, list_tasks: bool,
+              syntax_check: bool) -> bool:
+    """`--list-hosts`, `--list-tasks`, `--syntax-check`, shaped as ansible-playbook prints
+    them; True when one was asked for (and nothing else is to run)."""
+    if not (list_hosts or list_tasks or syntax_check):
+        return False
+    check_policies(book, inventory, options)
+    click.echo(f"\nplaybook: {book.path}")
+    if syntax_check and not (list_hosts or list_tasks):
+        return True
+    waves = wave_table(book, inventory, options.limit)
+    for number, play in enumerate(book.plays, 1):
+        click.echo(f"\n  play #{number} ({play.hosts}): {play.name}")
+        if list_hosts:
+            hosts = inventory.select(play.hosts, options.limit)
+            click.echo(f"    pattern: {play.hosts}\n    hosts ({len(hosts)}):")
+            for host in hosts:
+                click.echo(f"      {host}")
+            for wave in waves[number - 1][1]:
+                click.echo(f"    wave {wave.index + 1} ({count(len(wave.hosts), 'host')}): "
+                           f"{fold_hosts(wave.hosts)}")
+        if list_tasks:
+            click.echo("    tasks:")
+            for ref, role in play.roles:
+                for task in role.tasks:
+                    if selected(task, options, ref.tags):
+                        click.echo(f"      {role.name} : {task.name}\t"
+                                   f"TAGS: [{', '.join(sorted(task.tags | ref.tags))}]")
+            for task in play.tasks:
+                if selected(task, options):
+                    click.echo(f"      {task.name}\tTAGS: [{', '.join(sorted(task.tags))}]")
+    return True
+
+
 @click.command()
 @run_options
-def plan(playbook, inventories, limit, tags, skip_tags, extra_vars, verbose, json_path) -> None:
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the plan as JSON here (schema orc-plan/1, see the README).")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the plan as Markdown here (a CI job summary, a pull request comment).")
+@click.option("--diff/--no-diff", default=True, show_default=True,
+              help="Show unified diffs of the files that would change.")
+def plan(playbook, inventories, limit, tags, skip_tags, extra_vars, forks, start_at_task,
+         list_hosts, list_tasks, syntax_check, verbose, json_path, markdown_path, diff) -> None:
     """Show what `apply` would change on each host (diffs of files); change nothing.
 
-    Exit code: 0 nothing would change, 2 something would change, 1 error.
+    Hosts whose changes are the same share one block; `-v` shows every host. Exit code: 0
+    nothing would change, 2 something would change, 1 error.
     """
     book, inventory, options = _load(playbook, inventories, limit, tags, skip_tags, extra_vars,
-                                     dry_run=True)
-    console = Console()
-    with console.status("gathering facts"):
+                                     True, forks, start_at_task)
+    if _listings(book, inventory, options, list_hosts, list_tasks, syntax_check):
+        return
+    _plan(book, inventory, options, verbose, json_path, markdown_path, diff)
+
+
+def _plan(book, inventory, options, verbose, json_path, markdown_path, diff) -> None:
+    console = make_console()
+    with make_console(stderr=True).status("gathering facts"):
         run = run_playbook(book, inventory, options)
-    print_plan(run, console)
-    waves = Table(title="waves")
+    waves = wave_table(book, inventory, options.limit)
+    addresses = _addresses(inventory, run)
+    print_plan(run, console, per_host=verbose, diffs=diff, addresses=addresses)
+    table = Table(title="waves")
     for column in ("play", "wave", "hosts"):
-        waves.add_column(column)
-    for play_name, play_waves in wave_table(book, inventory, limit):
+        table.add_column(column)
+    table.add_column("count", justify="right")
+    for play_name, play_waves in waves:
         for wave in play_waves:
-            waves.add_row(play_name, str(wave.index + 1), ", ".join(wave.hosts))
-    console.print(waves)
+            table.add_row(play_name, str(wave.index + 1), fold_hosts(wave.hosts),
+                          str(len(wave.hosts)))
+    console.print(table)
     if json_path:
-        write_json(run, json_path)
+        write_json(run, [w for _, w in waves], json_path)
+    if markdown_path:
+        write_markdown(run, [w for _, w in waves], markdown_path, addresses)
     sys.exit(1 if run.failed else 2 if run.changed else 0)
 
 
+def _addresses(inventory, run) -> dict[str, str]:
+    """Each planned host's `ansible_host`, so a plan can show diffs that differ only by it once."""
+    found = {}
+    for play in run.plays:
+        for name in play.hosts:
+            address = inventory.host_vars(name).get("ansible_host")
+            if isinstance(address, str) and "{" not in address:
+                found[name] = address
+    return found
+
+
 @click.command()
 @run_options
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the run's report as JSON here.")
+@click.option("-C", "--check", is_flag=True,
+              help="Change nothing: show the plan, as `orc plan` does (Ansible's --check).")
+@click.option("-D", "--diff", is_flag=True,
+              help="With --check: show unified diffs of the files that would change.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--ci", is_flag=True, help="No prompts, no live display: plain lines for logs.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a JUnit XML report here (a test case per host per wave).")
-@click.option("--pause-after-wave", type=int, help="Pause the run after this wave of each play.")
+@click.option("--pause-after-wave", type=click.IntRange(min=1),
+              help="Pause the run after this wave (1: the first) of each play.")
 @click.option("--allow-downgrade", is_flag=True,
               help="Deploy a secret older than the version the hosts already have.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
@@ -96,29 +188,43 @@ def plan(playbook, inventories, limit, tags, skip_tags, extra_vars, verbose, jso
 @click.option("--keep-runs", type=click.IntRange(min=0), default=KEEP_RUNS, show_default=True,
               envvar="ORC_KEEP_RUNS",
               help="Runs whose journals (on each host) and index entries are kept; 0 keeps all.")
-def apply(playbook, inventories, limit, tags, skip_tags, extra_vars, verbose, json_path, yes,
-          ci, junit_path, pause_after_wave, allow_downgrade, state_dir, keep_runs) -> None:
+def apply(playbook, inventories, limit, tags, skip_tags, extra_vars, forks, start_at_task,
+          list_hosts, list_tasks, syntax_check, verbose, json_path, check, diff, yes, ci,
+          junit_path, pause_after_wave, allow_downgrade, state_dir, keep_runs) -> None:
     """Roll a playbook out in canary waves: apply, health-gate and bake each wave.
 
     Exit codes: 0 every wave succeeded; 1 a host failed, a wave halted the run, or an error;
-    4 the run paused (continue with `orc resume RUN`).
+    4 the run paused (continue with `orc resume RUN`). With --check: `orc plan`'s codes.
     """
+    if diff and not check:
+        raise InputError("--diff shows what a plan would change: use it with --check "
+                         "(orc apply --check --diff, or orc plan)")
+    if check and (junit_path or pause_after_wave is not None):
+        raise InputError("--check changes nothing: --junit and --pause-after-wave have no run "
+                         "to report or pause")
     book, inventory, options = _load(playbook, inventories, limit, tags, skip_tags, extra_vars,
-                                     dry_run=False)
+                                     check, forks, start_at_task)
+    if _listings(book, inventory, options, list_hosts, list_tasks, syntax_check):
+        return
+    if check:
+        _plan(book, inventory, options, verbose, json_path, None, diff)
+        return
     options = RunOptions(**{**options.__dict__, "allow_downgrade": allow_downgrade,
                             "keep_runs": keep_runs})
-    console = Console()
+    preflight(book, inventory, options)  # before a run is recorded: it needs no host
+    console = make_console()
     interactive = is_interactive(console, ci)
     hosts = sorted({h for play in book.plays for h in inventory.select(play.hosts, limit)})
     if interactive and not yes:
         click.confirm(f"Roll {playbook} out to {len(hosts)} host(s)?", abort=True)
     store = RunStore(state_dir)
-    stored = {**_stored_options(options), "pause_after_wave": pause_after_wave}
+    stored = {**_stored_options(options), "pause_after_wave": pause_after_wave,
+              "start_at_task": start_at_task}
     run = store.start(str(playbook.resolve()), _sources(inventories), stored,
                       lock_keys(inventory, hosts))
     store.prune(keep_runs)
     _finish(_execute(book, inventory, options, store, run, pause_after_wave, interactive,
-                     console), verbose, json_path, junit_path, console)
+                     console), store, verbose, json_path, junit_path, console)
 
 
 def _sources(inventories: tuple[str, ...]) -> list[str]:
@@ -128,7 +234,8 @@ def _sources(inventories: tuple[str, ...]) -> list[str]:
 def _stored_options(options: RunOptions) -> dict[str, Any]:
     return {"extra_vars": options.extra_vars, "tags": sorted(options.tags),
             "skip_tags": sorted(options.skip_tags), "limit": options.limit,
-            "allow_downgrade": options.allow_downgrade, "keep_runs": options.keep_runs}
+            "allow_downgrade": options.allow_downgrade, "keep_runs": options.keep_runs,
+            "forks": options.forks}
 
 
 def _execute(book, inventory, options, store, run, pause_after_wave, interactive, console):
@@ -142,21 +249,25 @@ def _execute(book, inventory, options, store, run, pause_after_wave, interactive
 
 def _rollout(book, inventory, options, store, run, pause_after_wave, interactive, console):
     if interactive:
-        view = LiveRollout(book, console)
-        with view:
+        planned = {name: len(waves) for name, waves in wave_table(book, inventory,
+                                                                  options.limit)}
+        with LiveRollout(str(book.path), console, planned) as view:
             return run_rollout(book, inventory, options, store, run,
                                pause_after_wave=pause_after_wave, on_event=view.update)
     click.echo(f"run {run.id}")
     return run_rollout(book, inventory, options, store, run, pause_after_wave=pause_after_wave,
-                       on_event=log_line)
+                       on_event=LogLines().update)
 
 
-def _finish(report, verbose, json_path, junit_path, console) -> None:
-    for wave in report.waves:
-        if wave.apply is not None:
-            console.print(summary_table(RunResult(report.playbook, False, [wave.apply]), verbose))
-    console.print(f"run [bold]{report.run_id}[/]: [{'green' if not report.failed else 'red'}]"
-                  f"{report.status}[/]")
+def _finish(report, store, verbose, json_path, junit_path, console) -> None:
+    """One summary for the whole run (every wave, its hosts, health and time) and one line."""
+    # a resumed run's earlier waves come from the index, whole, like the waves just run
+    report.waves = waves_from_store(store.waves(report.run_id)) or report.waves
+    if report.waves:
+        console.print(rollout_table(report, verbose))
+    console.print(rollout_line(report))
+    if report.status == PAUSED:
+        console.print(f"continue with `orc resume {report.run_id}`, or `orc abort` it")
     if json_path:
         json_path.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     if junit_path:
@@ -164,71 +275,12 @@ def _finish(report, verbose, json_path, junit_path, console) -> None:
     sys.exit(4 if report.status == PAUSED else 1 if report.failed else 0)
 
 
-def log_line(kind: str, data: dict) -> None:
-    """CI mode: one plain line per event, nothing that needs a terminal."""
-    if kind == "wave":
-        click.echo(f"{data['play']}: wave {data['wave'] + 1}: {', '.join(data['hosts'])}")
-    elif kind == "host":
-        click.echo(f"  {data['host']}: {data['status']}")
-    elif kind == "health":
-        click.echo(f"  health checks on {len(data['hosts'])} host(s)")
-    elif kind == "wave-done":
-        reason = f" ({data['reason']})" if data.get("reason") else ""
-        click.echo(f"  wave {data['wave'] + 1}: {data['status']}{reason}")
-    elif kind == "rolled-back":
-        click.echo(f"  rollback ({data['mode']}) of {', '.join(data['hosts'])}: "
-                   f"{'ok' if data['ok'] else 'FAILED'}")
-    elif kind == "run":
-        click.echo(f"run {data['run']}: {data['status']}")
-
-
-class LiveRollout:
-    """Waves as rows, the hosts of each with their status, health and the bake countdown."""
-
-    def __init__(self, book, console: Console):
-        self.book = book
-        self.console = console
-        self.rows: list[dict[str, Any]] = []
-        self.live = Live(self.render(), console=console, refresh_per_second=8, transient=True)
-
-    def __enter__(self):
-        self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self.live.__exit__(*exc)
-
-    def render(self) -> Table:
-        table = Table(title=f"rolling out {getattr(self.book, 'path', '')}")
-        for column in ("play", "wave", "hosts", "state"):
-            table.add_column(column)
-        for row in self.rows:
-            hosts = " ".join(f"[{COLOURS.get(st, 'white')}]{h}[/]" for h, st in row["hosts"].items())
-            table.add_row(row["play"], str(row["wave"] + 1), hosts, row["state"])
-        return table
-
-    def update(self, kind: str, data: dict) -> None:
-        if kind == "wave":
-            self.rows.append({"play": data["play"], "wave": data["wave"], "state": "applying",
-                              "hosts": {h: "running" for h in data["hosts"]}})
-        elif self.rows and kind == "host" and data["host"] in self.rows[-1]["hosts"]:
-            self.rows[-1]["hosts"][data["host"]] = data["status"]
-        elif self.rows and kind == "health":
-            self.rows[-1]["state"] = "health checks"
-        elif self.rows and kind == "bake":
-            self.rows[-1]["state"] = f"baking, {data['remaining']:.0f} s left"
-        elif self.rows and kind == "wave-done":
-            self.rows[-1]["state"] = data["status"] + (f": {data['reason']}" if data["reason"]
-                                                       else "")
-        self.live.update(self.render())
-
-
 @click.command()
 @click.argument("run_id")
 @click.option("--ci", is_flag=True, help="No live display: plain lines for logs.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-v", "--verbose", is_flag=True)
+@click.option("-v", "--verbose", "--per-host", "verbose", is_flag=True)
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
               show_default=True)
 def resume(run_id, ci, json_path, junit_path, verbose, state_dir) -> None:
@@ -239,14 +291,17 @@ def resume(run_id, ci, json_path, junit_path, verbose, state_dir) -> None:
         raise InputError(f"run {stored.id} is {stored.status}: only a paused or interrupted run "
                          "can be resumed")
     book = load_playbook(Path(stored.playbook))
-    inventory = load_inventory(stored.inventory, playbook_dir=Path(stored.playbook).parent)
     saved = stored.options
+    if saved.get("start_at_task"):
+        book = start_at_task(book, saved["start_at_task"])
+    inventory = load_inventory(stored.inventory, playbook_dir=Path(stored.playbook).parent)
     options = RunOptions(saved.get("extra_vars") or {}, frozenset(saved.get("tags") or ()),
                          frozenset(saved.get("skip_tags") or ()), saved.get("limit"), False,
                          bool(saved.get("allow_downgrade")),
-                         keep_runs=saved.get("keep_runs", KEEP_RUNS))
+                         keep_runs=saved.get("keep_runs", KEEP_RUNS), forks=saved.get("forks"))
+    preflight(book, inventory, options)
     run = store.start(stored.playbook, stored.inventory, saved, stored.hosts, run_id=stored.id)
-    console = Console()
+    console = make_console()
     interactive = is_interactive(console, ci)
     _finish(_execute(book, inventory, options, store, run, saved.get("pause_after_wave"),
-                     interactive, console), verbose, json_path, junit_path, console)
+                     interactive, console), store, verbose, json_path, junit_path, console)

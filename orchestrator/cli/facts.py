@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from orchestrator import facts as facts_api
 from orchestrator.adhoc import select_hosts
 from orchestrator.cli.run import forks_option, inventory_option, load, timeout_option
+from orchestrator.report.console import make_console
 
 
 def _epilog() -> str:
@@ -85,7 +85,7 @@ def render(found: list[facts_api.HostFacts], labels: list[str], limit: int) -> N
                               *[""] * (len(labels) - 1))
             else:
                 table.add_row(host.host, *[_cell(host, label, limit) for label in labels])
-    Console().print(table)
+    make_console().print(table)
 
 
 def _cell(host: facts_api.HostFacts, label: str, limit: int) -> str:

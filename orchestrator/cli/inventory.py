@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
@@ -19,6 +18,7 @@ from orchestrator.inventory import Inventory, load_inventory, match
 from orchestrator.inventory.listing import graph_lines
 from orchestrator.inventory.patterns import hosts_of_group
 from orchestrator.inventory.values import dumps
+from orchestrator.report.console import make_console
 
 DEFAULT_INVENTORY = Path("inventory/lab.yaml")
 
@@ -83,4 +83,4 @@ def inventory(sources: tuple[str, ...], action: str | None, host: str | None, sh
     elif action == "list" or not sys.stdout.isatty():
         click.echo(dumps(inv.to_ansible_list(limit) if limit else inv.to_ansible_list()))
     else:
-        Console().print(_tree(inv, set(selected if selected is not None else inv.hosts)))
+        make_console().print(_tree(inv, set(selected if selected is not None else inv.hosts)))

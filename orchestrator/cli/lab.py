@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from orchestrator import lab as lab_api
+from orchestrator.report.console import make_console
 
 name_option = click.option(
     "--name", default=lab_api.DEFAULT_NAME, show_default=True,
@@ -44,7 +44,7 @@ vagrant_dir_option = click.option(
 @vagrant_dir_option
 def up(count: int, name: str, inventory_path: Path, use_vagrant: bool, vagrant_dir: Path) -> None:
     """Start COUNT lab hosts (default 3); only hosts that are missing or down are started."""
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     if use_vagrant:
         from orchestrator.lab import vagrant
 
@@ -74,7 +74,7 @@ def up(count: int, name: str, inventory_path: Path, use_vagrant: bool, vagrant_d
 @vagrant_dir_option
 def down(name: str, use_vagrant: bool, vagrant_dir: Path) -> None:
     """Stop every host of the lab and remove its containers, mounts, bridge and files."""
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     if use_vagrant:
         from orchestrator.lab import vagrant
 
@@ -94,7 +94,7 @@ def box(force: bool) -> None:
     from orchestrator.lab import box as box_api
     from orchestrator.lab import vagrant
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     with console.status("building the box", spinner="dots") as spinner:
         def progress(line: str) -> None:
             spinner.update(f"[bold]box[/]: {line}")
@@ -124,7 +124,7 @@ def status(name: str, as_json: bool) -> None:
         colour = "green" if row.state == "running" and row.ssh == "ok" else "red"
         table.add_row(row.name, row.address, f"[{colour}]{row.state}[/]",
                       f"[{colour}]{row.ssh}[/]", row.system)
-    Console().print(table)
+    make_console().print(table)
 
 
 @lab.command(context_settings={"ignore_unknown_options": True})

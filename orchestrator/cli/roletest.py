@@ -12,6 +12,7 @@ from rich.table import Table
 
 from orchestrator import roletest
 from orchestrator.errors import InputError
+from orchestrator.report.console import make_console
 from orchestrator.roletest import FAILED, PASSED, RoleTestResult, StepResult
 
 MARKS = {PASSED: "[green]✓[/]", FAILED: "[red]✗[/]", roletest.SKIPPED: "[cyan]-[/]"}
@@ -107,7 +108,7 @@ def test(role: str | None, all_roles: bool, scenario: str | None, hosts: int | N
         return
     if (keep or step) and len(scenarios) > 1:
         raise InputError("--keep and --step work on one scenario: name a ROLE and a --scenario")
-    console = Console()
+    console = make_console()
     results: list[RoleTestResult] = []
     for chosen in scenarios:
         console.rule(f"[bold]orc test {escape(chosen.label)}[/] on "

@@ -29,16 +29,19 @@ from orchestrator.runs import RunStore
               help="Overwrite changes made on the hosts since the run, and restore again a run "
                    "already rolled back.")
 @click.option("--ci", is_flag=True, help="Never ask: changes since the run stop the rollback.")
+@click.option("--yes", "-y", is_flag=True,
+              help="Answer yes to the question orc would ask: overwrite changes made on the "
+                   "hosts since the run (they are listed in the report).")
 @click.option("-v", "--verbose", is_flag=True, help="List every resource, not only changes.")
-def rollback(run_id, inventories, limit, playbook, state_dir, become, force, ci,
+def rollback(run_id, inventories, limit, playbook, state_dir, become, force, ci, yes,
              verbose) -> None:
     """Restore every resource RUN changed to its state before the run, newest first, then run
     the playbook's health checks on the restored hosts.
 
     Hosts are those of the run in the index; with `-i` and no index entry, every inventory
     host that holds a journal of RUN. A resource changed on a host since the run (drift) stops
-    the rollback before anything is restored: on a terminal orc lists it and asks, elsewhere
-    `--force` is needed. Exit code 0 restored and healthy, 1 a restore or health check failed
+    the rollback before anything is restored: on a terminal orc lists it and asks (`--yes`
+    answers yes), elsewhere `--yes` or `--force` is needed. Exit code 0 restored and healthy, 1 a restore or health check failed
     (or drift stopped it), 3 restored but some tasks are irreversible (commands without
     `undo:`).
     """
@@ -46,10 +49,17 @@ def rollback(run_id, inventories, limit, playbook, state_dir, become, force, ci,
     interactive = is_interactive(console, ci)
     outcome = roll_back(RunStore(state_dir), run_id, list(inventories), limit=limit,
                         playbook=playbook, sudo=become, force=force,
-                        confirm=(lambda drift: _ask(drift, console)) if interactive else None)
+                        confirm=_confirm(yes, interactive, console))
     _render(outcome, verbose, Console())
     irreversible = any(h.irreversible for h in outcome.report.hosts.values())
     sys.exit(1 if outcome.failed else 3 if irreversible else 0)
+
+
+def _confirm(yes: bool, interactive: bool, console: Console):
+    """What answers the drift question: --yes, the person at the terminal, or nobody."""
+    if yes:
+        return lambda drift: True
+    return (lambda drift: _ask(drift, console)) if interactive else None
 
 
 def _ask(drift: list[Drift], console: Console) -> bool:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from orchestrator import adhoc
 from orchestrator.cli.inventory import DEFAULT_INVENTORY
 from orchestrator.inventory import Inventory, load_inventory
+from orchestrator.report.console import make_console
+from orchestrator.report.hosts import fold_hosts
 
 inventory_option = click.option(
     "-i", "--inventory", "sources", multiple=True, metavar="SOURCE",
@@ -113,7 +112,7 @@ def as_data(result: adhoc.AdhocRun) -> dict:
 
 
 def render(result: adhoc.AdhocRun, lines: int) -> None:
-    console = Console()
+    console = make_console()
     table = Table(show_lines=True)
     table.add_column("hosts", style="bold", overflow="fold")
     table.add_column("exit", justify="right")
@@ -154,36 +153,3 @@ def _output(group: adhoc.OutputGroup, limit: int) -> str:
         shown = shown[:limit] + [f"[dim]... {len(shown) - limit} more lines[/]"]
     return "\n".join(shown)
 
-
-_NUMBERED = re.compile(r"^(.*?)(\d+)$")
-
-
-def fold_hosts(names: Iterable[str]) -> str:
-    """`web1 web2 web3 db1` as `web[1-3], db1`, so thirty hosts still fit in one cell."""
-    runs: dict[tuple[str, int], list[str]] = {}  # (prefix, zero-padded width) -> numbers
-    for name in names:
-        match = _NUMBERED.match(name)
-        if match is None:
-            runs.setdefault((name, -1), [])
-            continue
-        digits = match[2]
-        width = len(digits) if digits.startswith("0") and len(digits) > 1 else 0
-        runs.setdefault((match[1], width), []).append(digits)
-    parts = []
-    for (prefix, _), numbers in runs.items():
-        if len(numbers) <= 1:
-            parts.append(prefix + "".join(numbers))
-        else:
-            parts.append(f"{prefix}[{_ranges(numbers)}]")
-    return ", ".join(parts)
-
-
-def _ranges(numbers: list[str]) -> str:
-    ordered = sorted(set(numbers), key=int)
-    spans: list[list[str]] = []
-    for digits in ordered:
-        if spans and int(digits) == int(spans[-1][-1]) + 1:
-            spans[-1].append(digits)
-        else:
-            spans.append([digits])
-    return ",".join(s[0] if len(s) == 1 else f"{s[0]}-{s[-1]}" for s in spans)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from orchestrator.report.console import make_console, rollout_table
+from orchestrator.report.html import write_html
+from orchestrator.report.model import waves_from_store
 from orchestrator.rollout import abort as abort_run
 from orchestrator.runs import RunStore
 
@@ -40,15 +43,21 @@ def runs(state_dir: Path, as_json: bool) -> None:
                       f"play {run.position['play'] + 1} wave {run.position['wave'] + 1}"
                       if pending else "-",
                       _when(run.created), _when(run.updated))
-    Console().print(table)
+    make_console().print(table)
 
 
 @click.command()
 @click.argument("run_id")
 @state_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def show(run_id: str, state_dir: Path, as_json: bool) -> None:
-    """Show one run: its waves, and per host what happened."""
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the run as one self-contained HTML page here (timeline, hosts, "
+                   "diffs, health, rollback).")
+@click.option("-v", "--verbose", "--per-host", "verbose", is_flag=True,
+              help="A row per host, not per group of hosts that fared alike.")
+def show(run_id: str, state_dir: Path, as_json: bool, html_path: Path | None,
+         verbose: bool) -> None:
+    """Show one run: its waves, and per host what happened; --html writes a page of it."""
     store = RunStore(state_dir)
     run = store.get(run_id)
     waves = store.waves(run.id)
@@ -56,33 +65,30 @@ def show(run_id: str, state_dir: Path, as_json: bool) -> None:
         click.echo(json.dumps({"run": run.__dict__, "waves": waves,
                                "preimages": store.preimages(run.id)}, indent=2, default=str))
         return
-    console = Console()
+    reports = waves_from_store(waves)
+    if html_path:
+        write_html(run, reports, store.preimages(run.id), html_path)
+        click.echo(f"wrote {html_path}")
+        return
+    console = make_console()
     console.print(f"run [bold]{run.id}[/]: {run.status} — {run.playbook}")
-    for wave in waves:
-        table = Table(title=f"{wave['play']}: wave {wave['index'] + 1} ({wave['status']}, "
-                            f"{_when(wave['started'])})")
-        for column in ("host", "status", "changed", "detail"):
-            table.add_column(column)
-        apply = (wave.get("apply") or {}).get("hosts", {})
-        for host in wave["hosts"]:
-            result = apply.get(host, {})
-            tasks = result.get("tasks", [])
-            changed = sum(t["status"] == "changed" for t in tasks)
-            status = "failed" if host in wave["failed_hosts"] else "ok"
-            failed = [t for t in tasks if t["status"] == "failed"]
-            detail = result.get("error") or (f"{failed[0]['name']}: {failed[0]['error']}"
-                                             if failed else "")
-            if not detail and host in wave["failed_hosts"]:
-                bad = [c for c in wave.get("health", {}).get(host, []) if not c["ok"]]
-                detail = bad[-1]["detail"] if bad else ""
-            table.add_row(host, status, str(changed), detail)
-        console.print(table)
+    if reports:
+        console.print(rollout_table(_Report(run.id, Path(run.playbook).name, reports), verbose))
     recorded: dict[str, dict[str, int]] = {}
     for image in store.preimages(run.id):
         kinds = recorded.setdefault(image["host"], {})
         kinds[image["kind"]] = kinds.get(image["kind"], 0) + 1
     for host, kinds in sorted(recorded.items()):
         console.print(f"{host}: recorded " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+
+
+@dataclass
+class _Report:
+    """What `rollout_table` reads of a rollout, for a run read back from the index."""
+
+    run_id: str
+    playbook: str
+    waves: list
 
 
 @click.command()
