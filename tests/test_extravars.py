@@ -49,7 +49,7 @@ def test_files_are_typed_and_later_arguments_win(tmp_path: Path) -> None:
     ("a=1 stray", "'stray' is not key=value"),
     ("a='open", "quote is not closed"),
     ("./vars.yaml", "write -e @./vars.yaml"),
-    ("@/nonexistent/vars.yaml", "no such file"),
+    ("@/nonexistent/vars.yaml", "vars.yaml: does not exist"),
 ])
 def test_refusals(argument: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
