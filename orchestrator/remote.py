@@ -7,6 +7,7 @@ results, so one bad host never hides the answers of the others.
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import signal
@@ -27,6 +28,11 @@ HOST_KEY_UNKNOWN = "host key unknown: not in known_hosts"
 AUTH_FAILED = "authentication failed"
 TIMED_OUT = "unreachable: timed out"
 REFUSED = "unreachable: connection refused"
+
+# paramiko's transport thread logs a traceback when a port does not speak SSH; the failure is
+# the host's row instead
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+logging.getLogger("paramiko").propagate = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,8 @@ def connect(target: Target, timeout: float = 10.0) -> Connection:
         port=target.port,
         connect_timeout=max(1, int(timeout)),
         connect_kwargs={
-            "key_filename": keys,
+            # fabric merges key_filename as a list: None there fails every connection
+            **({"key_filename": keys} if keys else {}),
             "password": target.password,
             "allow_agent": keys is None and target.password is None,
             "look_for_keys": keys is None and target.password is None,
