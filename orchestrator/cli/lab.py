@@ -42,9 +42,16 @@ vagrant_dir_option = click.option(
               help="Write the inventory of the Vagrant machines running in --vagrant-dir "
                    "(after `vagrant up`) instead of starting containers.")
 @vagrant_dir_option
-def up(count: int, name: str, inventory_path: Path, use_vagrant: bool, vagrant_dir: Path) -> None:
+@click.option("--light", is_flag=True,
+              help="Hosts that run sshd alone (no systemd, a few MB each, up to 1000) for "
+                   "plays without services; the lab stays light until `orc lab down`.")
+def up(count: int, name: str, inventory_path: Path, use_vagrant: bool, vagrant_dir: Path,
+       light: bool) -> None:
     """Start COUNT lab hosts (default 3); only hosts that are missing or down are started."""
     console = make_console(stderr=True)
+    if use_vagrant and light:
+        raise click.UsageError("--light and --vagrant exclude each other: Vagrant machines "
+                               "are whatever their Vagrantfile makes")
     if use_vagrant:
         from orchestrator.lab import vagrant
 
@@ -59,9 +66,10 @@ def up(count: int, name: str, inventory_path: Path, use_vagrant: bool, vagrant_d
                                     "I: Unpacking", "I: Configuring")):
                 console.log(line)
 
-        the_lab = lab_api.up(count, name, inventory_path, progress)
+        the_lab = lab_api.up(count, name, inventory_path, progress, light=light)
+    kind = "light host(s)" if the_lab.light else "host(s)"
     console.print(
-        f"lab [bold]{name}[/]: {len(the_lab.hosts)} host(s) on {the_lab.bridge} "
+        f"lab [bold]{name}[/]: {len(the_lab.hosts)} {kind} on {the_lab.bridge} "
         f"({the_lab.subnet}); inventory {inventory_path}"
     )
 
@@ -112,7 +120,8 @@ def box(force: bool) -> None:
 @name_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status(name: str, as_json: bool) -> None:
-    """Show each host: address, whether it runs, whether SSH answers, systemd's state."""
+    """Show each host: address, whether it runs, whether SSH answers, systemd's state
+    ("sshd only" for light hosts)."""
     rows = lab_api.status(name)
     if as_json:
         click.echo(json.dumps([row.__dict__ for row in rows], indent=2))

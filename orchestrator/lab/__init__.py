@@ -1,4 +1,5 @@
-"""The built-in lab: throwaway Debian hosts with systemd, on this machine, reached over real SSH."""
+"""The built-in lab: throwaway Debian hosts on this machine, reached over real SSH: full hosts
+boot systemd, light hosts run sshd alone."""
 
 from orchestrator.lab.lifecycle import (
     DEFAULT_NAME,

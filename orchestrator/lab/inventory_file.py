@@ -15,12 +15,20 @@ from orchestrator.lab.state import Lab
 
 
 def write_known_hosts(lab: Lab, host_keys: dict[str, str]) -> None:
-    lines = [
-        f"{host.address},{host.name} {key_type_and_body(host_keys[host.name])}"
+    """The lab's known_hosts (every host, for the inventory) and one file per host beside it.
+
+    The lab's own SSH (status, exec, ssh) reads the host's file: paramiko's `HostKeys.load`
+    compares each line with every line before it, so loading a 1,000-line file for each of
+    1,000 connections costs minutes of CPU."""
+    lines = {
+        host.name: f"{host.address},{host.name} {key_type_and_body(host_keys[host.name])}\n"
         for host in lab.hosts
         if host.name in host_keys
-    ]
-    lab.known_hosts_path.write_text("\n".join(lines) + "\n")
+    }
+    lab.known_hosts_path.write_text("".join(lines.values()))
+    for host in lab.hosts:
+        if host.name in lines and lab.host_dir(host).is_dir():
+            lab.host_known_hosts_path(host).write_text(lines[host.name])
 
 
 def inventory_data(lab: Lab) -> dict:
@@ -48,9 +56,11 @@ def inventory_data(lab: Lab) -> dict:
 
 def write_inventory(lab: Lab, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
+    what = ("light hosts (sshd alone in its own namespaces)" if lab.light
+            else "systemd-nspawn containers")
     header = (
         f"# Lab {lab.name!r}: written by `orc lab up`, removed by `orc lab down`.\n"
-        f"# Hosts are systemd-nspawn containers on bridge {lab.bridge} ({lab.subnet}).\n"
+        f"# Hosts are {what} on bridge {lab.bridge} ({lab.subnet}).\n"
     )
     path.write_text(header + yaml.safe_dump(inventory_data(lab), sort_keys=False))
     return path

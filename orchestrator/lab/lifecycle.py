@@ -17,9 +17,12 @@ from pathlib import Path
 
 from orchestrator.errors import InputError, LabError
 from orchestrator.lab import image, machine, network, proxy, sshkeys
+from orchestrator.lab import light as light_host
 from orchestrator.lab.inventory_file import write_inventory, write_known_hosts
-from orchestrator.lab.state import Lab, LabHost, check_count, check_name, lab_root
-from orchestrator.lab.system import ensure_inotify_capacity, require_root, require_tools
+from orchestrator.lab.state import PREFIXLEN, Lab, LabHost, check_count, check_name, lab_root
+from orchestrator.lab.system import (
+    ensure_inotify_capacity, ensure_neighbour_capacity, require_root, require_tools,
+)
 from orchestrator.remote import CommandResult, Target, run_command, run_many
 
 DEFAULT_NAME = "lab"
@@ -54,15 +57,24 @@ def up(
     name: str = DEFAULT_NAME,
     inventory_path: Path | None = Path("inventory/lab.yaml"),
     progress: Progress = _quiet,
+    light: bool = False,
 ) -> Lab:
+    """Start the lab's hosts 1..count that are missing or down; return the lab.
+
+    `light`: hosts run sshd alone (see `light.py`), up to 1,000 on a /22, instead of booting
+    systemd; a lab is light or full from its first `up` until its `down`."""
+    kind = "light" if light else "full"
     check_name(name)
-    check_count(count)
+    check_count(count, kind)
     require_root("orc lab up")
-    require_tools("systemd-nspawn", "ip", "apt-cacher-ng")
+    require_tools("unshare" if light else "systemd-nspawn", "ip", "apt-cacher-ng")
     base = image.ensure(progress)
-    ensure_inotify_capacity()
+    if light:
+        ensure_neighbour_capacity()
+    else:
+        ensure_inotify_capacity()
     with locked(name):
-        lab = claim_network(name)
+        lab = claim_network(name, kind)
         if inventory_path is not None:
             lab.inventory_path = str(inventory_path.resolve())
         lab.proxy_pid = proxy.start(lab)
@@ -77,17 +89,31 @@ def up(
                 continue
             if host is not None:  # stopped or killed from outside: start it afresh
                 progress(f"{host_name} is down: recreating it")
-                machine.stop(lab, host)
+                if light:
+                    light_host.stop(lab, [host])
+                else:
+                    machine.stop(lab, host)
             else:
                 host = LabHost(host_name, lab.host_address(index))
                 lab.hosts.append(host)
             to_boot.append(host)
         lab.hosts.sort(key=lambda h: int(h.name[len(name):]))
 
+        prepare = light_host.prepare if light else machine.prepare
         host_keys = {}
         for host in lab.hosts:
-            host_keys[host.name] = machine.prepare(lab, host, base, controller_key) \
+            host_keys[host.name] = prepare(lab, host, base, controller_key) \
                 if host in to_boot else _host_public_key(lab, host)
+        if light:
+            write_known_hosts(lab, host_keys)
+            if lab.inventory_path:
+                write_inventory(lab, Path(lab.inventory_path))
+            progress(f"starting {len(to_boot)} light host(s), {light_host.BATCH} at a time")
+            light_host.start(lab, to_boot, base, started=lab.save)
+            lab.save()
+            if to_boot:
+                progress(f"{len(to_boot)} light host(s) answer on port 22")
+            return lab
         for host in to_boot:
             progress(f"booting {host.name} ({host.address})")
             machine.boot(lab, host)
@@ -99,14 +125,22 @@ def up(
         return lab
 
 
-def claim_network(name: str) -> Lab:
-    """The lab's state, its /24 picked and claimed by its bridge (hold `locked(name)`).
+def claim_network(name: str, kind: str = "full") -> Lab:
+    """The lab's state, its subnet (a /24, or a /22 for light hosts) picked and claimed by its
+    bridge (hold `locked(name)`). InputError if the lab exists with the other kind of hosts.
 
-    Picking a free /24 and creating the bridge is one step for all labs at once, so two labs
+    Picking a free subnet and creating the bridge is one step for all labs at once, so two labs
     coming up together never share a subnet."""
     with locked("subnets"):
-        lab = Lab.load(name) or Lab(name=name,
-                                    subnet=network.pick_subnet(name, _other_subnets(name)))
+        lab = Lab.load(name) or Lab(
+            name=name, kind=kind,
+            subnet=network.pick_subnet(name, _other_subnets(name), PREFIXLEN[kind]),
+        )
+        if lab.kind != kind:
+            raise InputError(
+                f"lab {name!r} has {lab.kind} hosts, not {kind} ones: take it down first "
+                f"(orc lab down --name {name})"
+            )
         network.ensure_bridge(lab.bridge, lab.bridge_address, lab.prefixlen)
     return lab
 
@@ -159,8 +193,14 @@ def target(lab: Lab, host: LabHost) -> Target:
         hostname=host.address,
         user="root",
         key_file=str(lab.key_path),
-        known_hosts_file=str(lab.known_hosts_path),
+        known_hosts_file=str(_known_hosts(lab, host)),
     )
+
+
+def _known_hosts(lab: Lab, host: LabHost) -> Path:
+    # the host's own line: a whole lab's file is read per connection (see write_known_hosts)
+    own = lab.host_known_hosts_path(host)
+    return own if own.exists() else lab.known_hosts_path
 
 
 def load(name: str = DEFAULT_NAME) -> Lab:
@@ -174,8 +214,10 @@ def load(name: str = DEFAULT_NAME) -> Lab:
 def status(name: str = DEFAULT_NAME) -> list[HostStatus]:
     lab = load(name)
     running = [h for h in lab.hosts if machine.is_running(h)]
+    # a light host runs no system manager: SSH answering is all there is to ask
     answers = run_many(
-        [target(lab, h) for h in running], "systemctl is-system-running", timeout=5
+        [target(lab, h) for h in running],
+        "echo sshd only" if lab.light else "systemctl is-system-running", timeout=5,
     )
     rows = []
     for host in lab.hosts:
@@ -213,7 +255,10 @@ def down(name: str = DEFAULT_NAME, progress: Progress = _quiet) -> None:
             # a lab whose state file was lost may still have its bridge
             network.remove_link(f"orc-{name}")
             return
-        if lab.hosts:
+        if lab.hosts and lab.light:
+            light_host.stop(lab, lab.hosts)
+            progress(f"stopped {len(lab.hosts)} light host(s)")
+        elif lab.hosts:
             with ThreadPoolExecutor(max_workers=min(16, len(lab.hosts))) as pool:
                 for host in pool.map(lambda h: (machine.stop(lab, h), h)[1], list(lab.hosts)):
                     progress(f"stopped {host.name}")
@@ -237,7 +282,7 @@ def ssh_argv(host_name: str, name: str = DEFAULT_NAME, command: list[str] | None
         )
     return [
         "ssh", "-i", str(lab.key_path),
-        "-o", f"UserKnownHostsFile={lab.known_hosts_path}",
+        "-o", f"UserKnownHostsFile={_known_hosts(lab, host)}",
         "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes",
         f"root@{host.address}", *(command or []),
     ]

@@ -37,22 +37,22 @@ def prepare(lab: Lab, host: LabHost, base: Path, controller_key: sshkeys.KeyPair
         ])
     etc = root / "etc"
     # created afresh (0644), not written over: the base image's /etc/hostname is 0755
-    _install_file(etc / "hostname", f"{host.name}\n".encode())
-    _install_file(etc / "hosts", (
+    install_file(etc / "hostname", f"{host.name}\n".encode())
+    install_file(etc / "hosts", (
         f"127.0.0.1\tlocalhost\n127.0.1.1\t{host.name}\n::1\tlocalhost ip6-localhost\n"
     ).encode())
-    _install_file(etc / "systemd" / "network" / "10-orc-lab.network", (
+    install_file(etc / "systemd" / "network" / "10-orc-lab.network", (
         "[Match]\nName=host0\n\n[Network]\n"
         f"Address={host.address}/{lab.prefixlen}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n"
     ).encode())
-    _install_file(etc / "apt" / "apt.conf.d" / "01orc-proxy",
+    install_file(etc / "apt" / "apt.conf.d" / "01orc-proxy",
                   f'Acquire::http::Proxy "{lab.proxy_url}";\n'.encode())
     host_key = sshkeys.load_or_create(host_key_path(lab, host), f"root@{host.name}")
-    _install_file(etc / "ssh" / "ssh_host_ed25519_key", host_key.private_openssh, 0o600)
-    _install_file(etc / "ssh" / "ssh_host_ed25519_key.pub", host_key.public_line.encode() + b"\n")
+    install_file(etc / "ssh" / "ssh_host_ed25519_key", host_key.private_openssh, 0o600)
+    install_file(etc / "ssh" / "ssh_host_ed25519_key.pub", host_key.public_line.encode() + b"\n")
     ssh_dir = root / "root" / ".ssh"
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
-    _install_file(ssh_dir / "authorized_keys", controller_key.public_line.encode() + b"\n", 0o600)
+    install_file(ssh_dir / "authorized_keys", controller_key.public_line.encode() + b"\n", 0o600)
     return host_key.public_line
 
 
@@ -72,14 +72,14 @@ def boot(lab: Lab, host: LabHost) -> None:
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
     )
     host.pid, host.leader, host.pidns = proc.pid, None, None
-    outer = _pid_namespace(proc.pid)
+    outer = pid_namespace(proc.pid)
     deadline = time.monotonic() + 10
     while host.leader is None and time.monotonic() < deadline:
         if proc.poll() is not None:
             raise LabError(f"{host.name} did not start; see {lab.host_dir(host)}/console.log")
         # nspawn forks a short-lived helper first; the host is the child in a new PID namespace
-        for child in _children(proc.pid):
-            namespace = _pid_namespace(child)
+        for child in children(proc.pid):
+            namespace = pid_namespace(child)
             if namespace and namespace != outer:
                 host.leader, host.pidns = child, namespace
                 break
@@ -88,22 +88,22 @@ def boot(lab: Lab, host: LabHost) -> None:
         raise LabError(f"{host.name}: no container process after 10 s")
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
 
 
-def _pid_namespace(pid: int | None) -> str | None:
+def pid_namespace(pid: int | None) -> str | None:
     try:
         return os.readlink(f"/proc/{pid}/ns/pid") if pid else None
     except OSError:
         return None
 
 
-def _leader_alive(host: LabHost) -> bool:
-    if not host.leader or _pid_namespace(host.leader) != host.pidns:
+def leader_alive(host: LabHost) -> bool:
+    if not host.leader or pid_namespace(host.leader) != host.pidns:
         return False
     try:
         state = Path(f"/proc/{host.leader}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -114,7 +114,7 @@ def _leader_alive(host: LabHost) -> bool:
 
 def is_running(host: LabHost) -> bool:
     """The host runs while its systemd does, whether or not nspawn is still around it."""
-    return _leader_alive(host)
+    return leader_alive(host)
 
 
 def stop(lab: Lab, host: LabHost) -> None:
@@ -123,10 +123,10 @@ def stop(lab: Lab, host: LabHost) -> None:
     terminate(host.pid, NSPAWN_MARKER, timeout=15)
     # Killing PID 1 of the host's PID namespace ends every process in it (an nspawn killed
     # from outside leaves its container running without it).
-    if _leader_alive(host):
+    if leader_alive(host):
         os.kill(host.leader, signal.SIGKILL)  # type: ignore[arg-type]
     deadline = time.monotonic() + 10
-    while _leader_alive(host) and time.monotonic() < deadline:
+    while leader_alive(host) and time.monotonic() < deadline:
         time.sleep(0.05)
     root = lab.host_root(host)
     if os.path.ismount(root):
@@ -139,7 +139,7 @@ def stop(lab: Lab, host: LabHost) -> None:
 
 
 
-def _install_file(path: Path, data: bytes, mode: int = 0o644) -> None:
+def install_file(path: Path, data: bytes, mode: int = 0o644) -> None:
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as fh:

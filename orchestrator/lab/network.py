@@ -1,4 +1,4 @@
-"""The lab's private bridge and /24.
+"""The lab's private bridge and subnet (a /24 for full labs, a /22 for light ones).
 
 Hosts get a static address on the bridge and no gateway: the only things they can reach are each
 other and the apt proxy on the bridge address. Nothing is routed or NATed anywhere else.
@@ -14,8 +14,8 @@ from pathlib import Path
 from orchestrator.errors import LabError
 from orchestrator.lab.system import run
 
-# Candidate /24s live in 10.213.0.0/16; the lab name picks a starting point so a lab keeps its
-# subnet across machines unless something else already uses it.
+# Candidate subnets live in 10.213.0.0/16; the lab name picks a starting point so a lab keeps
+# its subnet across machines unless something else already uses it.
 POOL = ipaddress.ip_network("10.213.0.0/16")
 
 
@@ -33,15 +33,17 @@ def used_networks() -> list[ipaddress.IPv4Network]:
     return nets
 
 
-def pick_subnet(name: str, taken: list[str]) -> str:
+def pick_subnet(name: str, taken: list[str], prefixlen: int = 24) -> str:
+    """A subnet of `prefixlen` bits in POOL overlapping no route of this machine and no
+    subnet in `taken`; LabError when none is left."""
     used = used_networks() + [ipaddress.ip_network(s) for s in taken]
-    subnets = list(POOL.subnets(new_prefix=24))
+    subnets = list(POOL.subnets(new_prefix=prefixlen))
     start = int(hashlib.sha256(name.encode()).hexdigest(), 16) % len(subnets)
     for offset in range(len(subnets)):
         candidate = subnets[(start + offset) % len(subnets)]
         if not any(candidate.overlaps(u) for u in used):
             return str(candidate)
-    raise LabError(f"no free /24 left in {POOL} for lab {name!r}")
+    raise LabError(f"no free /{prefixlen} left in {POOL} for lab {name!r}")
 
 
 def bridge_exists(bridge: str) -> bool:

@@ -16,8 +16,15 @@ from pathlib import Path
 from orchestrator.errors import InputError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
-MAX_HOSTS = 200
 FIRST_HOST_OCTET = 11
+
+# What a lab's hosts are: "full" boots systemd in systemd-nspawn (about 40 MB a host), "light"
+# runs sshd alone in its own namespaces (a few MB a host) for workloads without services.
+KINDS = ("full", "light")
+# Full hosts: what this machine's memory holds. Light hosts: a Linux bridge takes at most 1024
+# ports (BR_MAX_PORTS), and a /22 holds 1,022 addresses from .1 (the bridge) on.
+MAX_HOSTS = {"full": 200, "light": 1000}
+PREFIXLEN = {"full": 24, "light": 22}
 
 
 def lab_root() -> Path:
@@ -29,7 +36,7 @@ def cache_root() -> Path:
 
 
 def check_name(name: str) -> str:
-    # The bridge (orc-NAME) and the veths nspawn makes (vb-NAMEnn) must fit Linux's 15 characters.
+    # The bridge (orc-NAME) and the hosts' veths (vb-NAMEnnnn) must fit Linux's 15 characters.
     if not NAME_RE.match(name):
         raise InputError(
             f"lab name {name!r} is not valid: expected 1-8 lowercase letters or digits, "
@@ -38,9 +45,12 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_count(count: int) -> int:
-    if not 1 <= count <= MAX_HOSTS:
-        raise InputError(f"host count {count} is out of range: expected 1 to {MAX_HOSTS}")
+def check_count(count: int, kind: str = "full") -> int:
+    if not 1 <= count <= MAX_HOSTS[kind]:
+        what = "" if kind == "full" else f" for {kind} hosts"
+        raise InputError(
+            f"host count {count} is out of range{what}: expected 1 to {MAX_HOSTS[kind]}"
+        )
     return count
 
 
@@ -48,8 +58,8 @@ def check_count(count: int) -> int:
 class LabHost:
     name: str
     address: str
-    pid: int | None = None  # systemd-nspawn
-    leader: int | None = None  # the host's own systemd: PID 1 of its PID namespace
+    pid: int | None = None  # systemd-nspawn (full host) or `unshare` (light host)
+    leader: int | None = None  # PID 1 of the host's PID namespace: its systemd, or its sshd
     pidns: str | None = None  # that namespace ("pid:[inode]"), so a reused pid is not mistaken
 
     @property
@@ -60,10 +70,11 @@ class LabHost:
 @dataclass
 class Lab:
     name: str
-    subnet: str  # e.g. "10.213.7.0/24"
+    subnet: str  # e.g. "10.213.7.0/24" (full) or "10.213.8.0/22" (light)
     hosts: list[LabHost] = field(default_factory=list)
     inventory_path: str | None = None
     proxy_pid: int | None = None
+    kind: str = "full"  # one of KINDS; fixed when the lab is made
 
     @property
     def dir(self) -> Path:
@@ -82,6 +93,10 @@ class Lab:
         return ipaddress.ip_network(self.subnet).prefixlen
 
     @property
+    def light(self) -> bool:
+        return self.kind == "light"
+
+    @property
     def key_path(self) -> Path:
         return self.dir / "id_ed25519"
 
@@ -95,6 +110,10 @@ class Lab:
 
     def host_dir(self, host: LabHost) -> Path:
         return self.dir / "hosts" / host.name
+
+    def host_known_hosts_path(self, host: LabHost) -> Path:
+        """The host's own line of the lab's known_hosts, when the lab wrote one."""
+        return self.host_dir(host) / "known_hosts"
 
     def host_root(self, host: LabHost) -> Path:
         return self.host_dir(host) / "root"

@@ -95,3 +95,18 @@ def ensure_inotify_capacity() -> None:
                 path.write_text(str(wanted))
         except OSError:
             pass  # not allowed here: hosts still boot while the budget lasts
+
+
+# The controller keeps an ARP entry per host it talks to; past gc_thresh3 (1024 by default) the
+# kernel drops new ones ("neighbour table overflow") and connections to the rest fail.
+NEIGHBOUR_LIMITS = {"gc_thresh1": 2048, "gc_thresh2": 8192, "gc_thresh3": 16384}
+
+
+def ensure_neighbour_capacity() -> None:
+    for name, wanted in NEIGHBOUR_LIMITS.items():
+        path = Path("/proc/sys/net/ipv4/neigh/default") / name
+        try:
+            if int(path.read_text()) < wanted:
+                path.write_text(str(wanted))
+        except OSError:
+            pass  # not allowed here: labs of a few hundred hosts still fit the default
