@@ -59,3 +59,39 @@ def test_an_ansible_role_keyword_orc_lacks_is_refused(tmp_path: Path, keyword: s
     with pytest.raises(InputError, match=rf"site.yaml:4: role entry keyword '{name}' is not "
                                          "supported"):
         load_playbook(book)
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+def test_become_on_a_role_entry_matches_ansible_playbook(tmp_path: Path, lab, lab_inventory: Path,
+                                                         ssh) -> None:
+    """ansible-playbook is the oracle: `become_user` on the role entry runs its tasks as that
+    user, on one host under Ansible and on another under orc."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import run_orc
+
+    tasks = tmp_path / "roles" / "who" / "tasks"
+    tasks.mkdir(parents=True)
+    (tasks / "main.yml").write_text("- shell: whoami > /tmp/role-entry-{{ tool }}\n")
+    ansible_host, orc_host = lab.hosts[0].name, lab.hosts[1].name
+    for tool in ("ansible", "orc"):
+        (tmp_path / f"{tool}.yaml").write_text(
+            "- hosts: all\n  gather_facts: false\n  roles:\n    - role: who\n"
+            f"      become: true\n      become_user: nobody\n      tool: {tool}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    (tmp_path / "ansible.cfg").write_text("")
+    env |= {"ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"), "ANSIBLE_HOME": str(tmp_path),
+            "ANSIBLE_NOCOLOR": "1"}
+    done = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i",
+                           str(lab_inventory), "-l", ansible_host, str(tmp_path / "ansible.yaml")],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_orc("apply", str(tmp_path / "orc.yaml"), "-i", str(lab_inventory), "-l",
+                   orc_host, "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    whom = {tool: ssh(host, f"cat /tmp/role-entry-{tool}").stdout.strip()
+            for tool, host in (("ansible", ansible_host), ("orc", orc_host))}
+    assert whom == {"ansible": "nobody", "orc": "nobody"}
