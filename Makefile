@@ -10,6 +10,9 @@ DEBIAN_PACKAGES := debootstrap systemd-container apt-cacher-ng openssh-client ip
 LAB_HOSTS ?= 3
 # the example estate's secrets are encrypted to this published, example-only key
 export ORC_AGE_KEY_FILE ?= $(CURDIR)/secrets/example-keys/age.key
+# ... and its secrets/signers.yaml is signed by this published, example-only root of trust; a real
+# estate configures its own root outside the repository (see README, Security)
+export ORC_TRUST_ROOT_FILE ?= $(CURDIR)/secrets/example-keys/trust-root.yaml
 
 .PHONY: setup demo test test-fast lab-down clean
 

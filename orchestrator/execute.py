@@ -56,7 +56,7 @@ from orchestrator.playbook import Play, Playbook
 from orchestrator.results import (
     CHANGED, FAILED, NOT_RUN, OK, SKIPPED, HostResult, PlayResult, RunResult, TaskResult,
 )
-from orchestrator.secrets import mask
+from orchestrator.secrets import masking
 from orchestrator.secrets_vars import VarsFiles, load_vars_files
 from orchestrator.session import Session, open_session
 from orchestrator.tasks import Task
@@ -88,6 +88,7 @@ class _Record:
     metas: list[Any] = field(default_factory=list)
     previews: list[FilePreview] = field(default_factory=list)
     counts_as_change: bool = True  # False with `changed_when: false`
+    no_log: bool = False  # Ansible's `no_log`: the result is not shown
     notifiers: list[_Record] | None = None  # set for handlers: the records that notify them
     calls: list[OpCall] = field(default_factory=list)
     args: dict[str, Any] = field(default_factory=dict)  # rendered, for the journal's handlers
@@ -113,17 +114,17 @@ class _Prepared:
     error: OrcError | None = None
 
 
-def _unprepared(name: str, prepared: _Prepared, hidden: Any) -> HostResult:
+def _unprepared(name: str, prepared: _Prepared) -> HostResult:
     """The result of a host whose preparation failed: the failing task (or the host, when no
     task was being prepared) carries the reason, and nothing ran."""
     result = HostResult(name)
     for record in prepared.records:
         if record.result.status not in (FAILED, SKIPPED):
             record.result.status = NOT_RUN
-        record.result.error = record.result.error and mask(record.result.error, hidden)
+        record.result.error = masking.hide(record.result.error)
         result.tasks.append(record.result)
     if not any(t.status == FAILED for t in result.tasks):
-        result.error = mask(str(prepared.error), hidden)
+        result.error = masking.hide(str(prepared.error))
     return result
 
 
@@ -158,12 +159,9 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         return result
     emit("play", {"name": play.name, "hosts": names})
     vars_files = load_vars_files(play.vars_files)
-    if not options.dry_run:
-        _check_secret_versions(vars_files, names, options.allow_downgrade)
     base = play_variables(play, inventory, names, vars_files)
     play_become = play.flag("become", Variables({**base, **options.extra_vars}))
-    hidden = vars_files.plaintexts()
-    progress = _Progress(emit, hidden)
+    progress = _Progress(emit)
     session = open_session(inventory, names, on_op=progress.on_op, parallel=options.forks)
     progress.session = session
     for name in names:
@@ -172,6 +170,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
                                             unreachable=True)
             emit("host", {"host": name, "status": "unreachable",
                           "error": session.unreachable[name]})
+    _check_secret_versions(play_become, vars_files, session, options, result)
     records: dict[str, list[_Record]] = {}
     # One greenlet per host: facts are gathered concurrently, as pyinfra prepares hosts. The
     # state context is held around all of them: pyinfra's is process-wide, and a greenlet
@@ -197,15 +196,19 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         # variable, a bad argument); said once, and nothing has run anywhere
         error = next(iter(outcomes.values())).error
         assert error is not None
-        raise type(error)(mask(error.message, vars_files.plaintexts()), path=error.path,
-                          line=error.line)
+        raise type(error)(masking.hide(error.message), path=error.path, line=error.line)
     for name, prepared in outcomes.items():
         if prepared.error is None:
             records[name] = prepared.records
             progress.know(name, prepared.records)
             continue
         # a host that cannot be prepared whole runs nothing: it fails, the others go on
-        result.hosts[name] = _unprepared(name, prepared, vars_files.plaintexts())
+        result.hosts[name] = _unprepared(name, prepared)
+        gone = session.lost(name)
+        if gone:  # not the task's fault: the host went away while it was prepared
+            result.hosts[name].unreachable, result.hosts[name].error = True, gone
+            for task in result.hosts[name].tasks:
+                task.error = gone if task.status == FAILED else task.error
         session.state.active_hosts.discard(session.hosts[name])
         emit("host", {"host": name, "status": result.hosts[name].status,
                       "error": result.hosts[name].reason})
@@ -234,12 +237,33 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
                                       ran=name not in settled, stopped=stopped)
         if name in sealing and not result.hosts[name].failed:
             result.hosts[name].error = sealing[name]
-        for task in result.hosts[name].tasks:  # secret values never reach a report
-            task.diff = task.diff and mask(task.diff, hidden)
-            task.error = task.error and mask(task.error, hidden)
+        for record in host_records:
+            if record.no_log:
+                _hide_no_log(record.result)
+        _hide_secrets(result.hosts[name])
         emit("host", {"host": name, "status": result.hosts[name].status,
                       "error": result.hosts[name].reason})
+    for host in result.hosts.values():
+        _hide_secrets(host)
     return result
+
+
+def _hide_no_log(task: TaskResult) -> None:
+    """Ansible's `no_log: true`: the task's result (error, diff, loop item) is not shown."""
+    task.error = task.error and masking.NO_LOG
+    task.diff = None
+    task.item = None if task.item is None else masking.MASK
+
+
+def _hide_secrets(host: HostResult) -> None:
+    """Secret values, and every value rendered from one, never reach a report, the run index
+    or the terminal: masked whole in each field of the host's result (`masking.hide`)."""
+    host.error = masking.hide(host.error)
+    for task in host.tasks:
+        task.name = masking.hide(task.name) or task.name
+        task.diff = masking.hide(task.diff)
+        task.error = masking.hide(task.error)
+        task.item = masking.hide_value(task.item)
 
 
 class _Progress:
@@ -247,8 +271,8 @@ class _Progress:
     finished a task's operation) and `task-failed` (host, task, reason) the moment it fails,
     not when the wave ends. Also the journal's crash point after each operation."""
 
-    def __init__(self, emit: Event, hidden: Any):
-        self.emit, self.hidden = emit, hidden
+    def __init__(self, emit: Event):
+        self.emit = emit
         self.session: Session | None = None
         self.records: dict[tuple[str, str], _Record] = {}  # (host, operation hash) -> task
         self.reporters: list[Any] = []
@@ -269,9 +293,10 @@ class _Progress:
     def _failed(self, host: str, op_hash: str, task: Task) -> None:
         meta = self.session.state.get_op_data_for_host(self.session.hosts[host],
                                                        op_hash).operation_meta
-        reason = _error_text(meta) if meta.is_complete() else "operation failed"
+        reason = self.session.lost(host) or (_error_text(meta) if meta.is_complete()
+                                             else "operation failed")
         self.emit("task-failed", {"host": host, "task": task.name, "where": task.where,
-                                  "error": mask(reason, self.hidden)})
+                                  "error": masking.hide(reason)})
 
     def flush(self) -> None:
         gevent.joinall(self.reporters)
@@ -300,24 +325,67 @@ def _settle(records: dict[str, list[_Record]], session: Session) -> set[str]:
     return settled
 
 
-def _check_secret_versions(vars_files: VarsFiles, names: list[str],
-                           allow_downgrade: bool) -> None:
-    """Refuse a replayed (older) secret file before any host is touched, then record it in
-    the store `orc secrets verify` reads, beside the file's repository."""
+def _check_secret_versions(play_become: bool | None, vars_files: VarsFiles, session: Session,
+                           options: RunOptions, result: PlayResult) -> None:
+    """Refuse a replayed (older) secret file or signer policy before any host is touched.
+
+    Each host's own record decides (see `replay`), so a controller without state (a fresh CI
+    clone) is refused too; an apply then records the new versions there and in the store
+    `orc secrets verify` reads. A host whose record cannot be read or written runs nothing."""
     if not vars_files.secret_files:
         return
     from orchestrator.secrets import replay
     from orchestrator.secrets.policy import find_root
 
+    versions = vars_files.versions()
+    hosts = dict(session.hosts)
+
+    def read(name: str) -> Any:
+        try:
+            return replay.read_host(hosts[name], _journal_sudo(play_become, hosts[name]))
+        except Exception as exc:  # a value, so gevent never prints it as a traceback
+            return exc
+
+    jobs = {name: gevent.spawn(read, name) for name in hosts}
+    gevent.joinall(list(jobs.values()))
+    records: dict[str, dict[str, int]] = {}
+    for name, job in jobs.items():
+        if isinstance(job.value, Exception):
+            _drop_host(name, f"secret versions: {job.value}", session, result)
+        else:
+            records[name] = replay.check_host(name, job.value, versions, options.allow_downgrade)
+    if options.dry_run:
+        return
     stores = {s.name: replay.default_store(find_root(Path(s.path).resolve().parent))
               for s in vars_files.secret_files}
     for secret in vars_files.secret_files:
-        replay.check_against_store(stores[secret.name], secret.name, secret.version,
-                                   allow_downgrade)
-    for secret in vars_files.secret_files:
-        for name in names:
-            replay.check_and_record(stores[secret.name], name, secret.name, secret.version,
-                                    allow_downgrade)
+        for name, version in secret.versions.items():
+            replay.check_against_store(stores[secret.name], name, version,
+                                       options.allow_downgrade)
+            for host in records:
+                replay.check_and_record(stores[secret.name], host, name, version,
+                                        options.allow_downgrade)
+
+    def write(name: str) -> Exception | None:
+        try:
+            replay.write_host(hosts[name], records[name],
+                              _journal_sudo(play_become, hosts[name]))
+        except Exception as exc:  # noqa: BLE001 - reported as the host's failure below
+            return exc
+        return None
+
+    jobs = {name: gevent.spawn(write, name) for name in records}
+    gevent.joinall(list(jobs.values()))
+    for name, job in jobs.items():
+        if job.value is not None:
+            _drop_host(name, f"secret versions: {job.value}", session, result)
+
+
+def _drop_host(name: str, error: str, session: Session, result: PlayResult) -> None:
+    """A host that fails before it is prepared: reported failed, and nothing runs on it."""
+    result.hosts[name] = HostResult(name, error=error, unreachable=False)
+    host = session.hosts.pop(name)
+    session.state.active_hosts.discard(host)
 
 
 def _add_host(play: Play, inventory: Inventory, name: str, host: Any, session: Session,
@@ -448,6 +516,8 @@ def _prepare(record: _Record, scoped: Variables, host: Any, session: Session, pl
         with _stage("changed_when", task):
             record.counts_as_change = evaluate(task.changed_when, scoped, task.where)
     with _stage("template", task):
+        own = task.flag("no_log", scoped)
+        record.no_log = bool(own if own is not None else play.flag("no_log", scoped))
         record.check_mode = bool(task.flag("check_mode", scoped))
         record.ignore_errors = bool(task.flag("ignore_errors", scoped))
         task_become = task.flag("become", scoped)
@@ -531,6 +601,7 @@ def _record_journals(play: Play, play_become: bool | None,
                       for h in handlers if any(r is record for r in h.notifiers or [])]
             resources = [res for call in record.calls
                          for res in journal.resources_of(call.op, call.kwargs, record.task.undo)]
+            resources = [_hidden_resource(res, record.no_log) for res in resources]
             if not record.calls:  # a deploy.py's operations: rollback lists them, never silent
                 resources = [journal.Resource("unsupported", record.task.name, {
                     "why": "operations of a role's deploy.py are not recorded"})]
@@ -561,10 +632,22 @@ def _record_journals(play: Play, play_become: bool | None,
         tasks = [r.result for r in records.pop(name)]
         for task in tasks:
             task.status = SKIPPED if task.status == SKIPPED else NOT_RUN
-        result.hosts[name] = HostResult(name, tasks, error=f"journal: {_one_line(job.value)}")
+        gone = session.lost(name)
+        result.hosts[name] = HostResult(name, tasks,
+                                        error=gone or f"journal: {_one_line(job.value)}",
+                                        unreachable=gone is not None)
         session.state.active_hosts.discard(session.hosts[name])
         emit("host", {"host": name, "status": result.hosts[name].status})
     return batches
+
+
+def _hidden_resource(resource: journal.Resource, no_log: bool) -> journal.Resource:
+    """A command line names what it ran, and may hold a secret: the journal (and `orc show`)
+    keep it masked, as they do every line of a `no_log` task."""
+    if resource.kind != "command":
+        return resource
+    key = masking.MASK if no_log else masking.hide(resource.key)
+    return journal.Resource(resource.kind, key or resource.key, resource.extra)
 
 
 def _seal_journals(play_become: bool | None, batches: dict[str, journal.Batch],
@@ -665,6 +748,11 @@ def _collect(name: str, records: list[_Record], session: Session, dry_run: bool,
                 task_result.error = f"ignored: {reason}"
     if any(r.status == NOT_RUN for r in result.tasks) and not result.failed:
         result.error = "stopped before all tasks ran" + (f": {stopped}" if stopped else "")
+    gone = session.lost(name) if result.failed or result.error else None
+    if gone:  # the tasks stopped because the host went away: say so, not their last output
+        result.unreachable, result.error = True, gone
+        for task in result.tasks:
+            task.error = gone if task.status == FAILED else task.error
     return result
 
 

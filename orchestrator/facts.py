@@ -32,7 +32,7 @@ from pyinfra.context import ctx_host, ctx_state
 
 from orchestrator.errors import InputError
 from orchestrator.inventory import Inventory, connection_for
-from orchestrator.remote import AUTH_FAILED, HOST_KEY_CHANGED, HOST_KEY_UNKNOWN, TIMED_OUT
+from orchestrator.remote import connect_reason, lost_reason
 from orchestrator.session import connect
 
 # friendly name -> (class under pyinfra.facts, what it tells)
@@ -181,6 +181,10 @@ def _read_host(state: State, name: str, host: Host, requests: list[FactRequest])
         try:
             for request in requests:
                 value, error = _read_fact(state, host, request)
+                gone = lost_reason(getattr(host.connector, "client", None))
+                if gone is not None:  # not the fact's answer: the host went away
+                    result.error = gone
+                    return result
                 if error is None:
                     result.facts[request.label] = value
                 else:
@@ -205,24 +209,6 @@ def _read_fact(state: State, host: Host, request: FactRequest) -> tuple[Any, str
         details = [line for line in _errors.lines() if not line.startswith("Error")]
         return None, "could not read: " + (details[0] if details else "its command failed")
     return plain(value), None
-
-
-def connect_reason(message: str) -> str:
-    """pyinfra's connect errors in the words `orc run` uses for the same failures."""
-    lowered = message.lower()
-    if "host key error" in lowered:
-        return HOST_KEY_CHANGED
-    if "no host key" in lowered and "known_hosts" in lowered:
-        return HOST_KEY_UNKNOWN
-    if lowered.startswith("authentication error"):
-        return AUTH_FAILED
-    if "timed out" in lowered:
-        return TIMED_OUT
-    inner = re.search(r"\((?:\[Errno \d+\] )?(.*)\)\s*$", message)
-    detail = inner.group(1) if inner else message
-    if "unable to connect" in detail.lower():  # paramiko's wording for a refused port
-        detail = "connection refused"
-    return f"unreachable: {detail[:1].lower()}{detail[1:]}"
 
 
 def plain(value: Any) -> Any:

@@ -326,10 +326,14 @@ def record(host: Any, run_id: str, play: str, planned: list[Planned], sudo: bool
 
 
 def _write_synced(host: Any, path: str, text: str, sudo: bool, what: str) -> None:
-    """Write `text` to `path` on the host atomically (root only) and sync it to disk."""
+    """Write `text` to `path` on the host atomically (root only) and sync it to disk: the
+    bytes are synced before the rename and the directory after it, and a failed write (a
+    full disk) leaves no temporary file behind."""
     payload = base64.b64encode(text.encode()).decode()
-    write = (f"umask 077 && printf %s {payload} | base64 -d > {path}.tmp && "
-             f"mv {path}.tmp {path} && sync")
+    final, temp = shlex.quote(path), shlex.quote(f"{path}.tmp")
+    folder = shlex.quote(path.rsplit("/", 1)[0])
+    write = (f"umask 077 && {{ printf %s {payload} | base64 -d > {temp} && sync {temp} && "
+             f"mv {temp} {final} && sync {folder}; }} || {{ rm -f {temp}; exit 1; }}")
     ok, output = host.run_shell_command(f"sh -c {shlex.quote(write)}", _sudo=sudo)
     if not ok:
         raise JournalError(f"{host.name}: could not write {what}: "

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from orchestrator.rollout import RolloutReport, WaveReport
+from orchestrator.secrets import masking
 
 
 def _case_failure(wave: WaveReport, host: str) -> str | None:
@@ -83,5 +84,9 @@ def to_xml(report: RolloutReport) -> ET.ElementTree:
 
 def write(report: RolloutReport, path: Path) -> None:
     tree = to_xml(report)
+    for element in tree.iter():  # no secret, nor a value rendered from one, in a CI artefact
+        element.text = masking.hide(element.text)
+        for name, value in element.attrib.items():
+            element.set(name, masking.hide(value))
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)

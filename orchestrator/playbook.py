@@ -22,7 +22,7 @@ from orchestrator.templating import check_file_syntax, check_syntax, is_template
 
 PLAY_KEYS = {
     "name", "hosts", "roles", "tasks", "pre_tasks", "post_tasks", "handlers", "vars",
-    "vars_files", "become", "become_user", "gather_facts", "tags",
+    "vars_files", "become", "become_user", "gather_facts", "tags", "no_log",
     # the rollout policy (waves, health, rollback)
     "serial", "max_fail_percentage", "any_errors_fatal", "canary", "health", "bake", "pause",
     "rollback",
@@ -46,6 +46,7 @@ class Play:
     become_user: str | None = None
     rollout: dict[str, Any] = field(default_factory=dict)
     key_lines: dict[str, int] = field(default_factory=dict)  # the line of each play keyword
+    no_log: bool | str | None = None  # Ansible's no_log for all its tasks (a task's own wins)
 
     @property
     def location(self) -> dict:
@@ -162,4 +163,5 @@ def _play(raw: Any, path: Path) -> Play:
         become_user=become_user,
         rollout={k: raw[k] for k in ROLLOUT_KEYS if k in raw},
         key_lines=dict(getattr(raw, "key_lines", {})),
+        no_log=literal_flag(raw, "no_log", where),
     )

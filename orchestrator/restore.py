@@ -397,7 +397,13 @@ def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool 
     started: set[str] = set()  # hosts where a rollback of the run began (and maybe died)
     for name, job in reads.items():
         if not job.successful():
-            raise job.exception
+            gone = session.lost(name)
+            if gone is None:
+                raise job.exception
+            report.hosts[name] = HostRollback(name, error=gone)  # it went away: nothing to do
+            batches[name] = []
+            session.state.active_hosts.discard(session.hosts[name])
+            continue
         batches[name], markers = job.value
         if ROLLING_BACK in markers:
             started.add(name)
@@ -437,8 +443,15 @@ def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool 
     second: dict[str, tuple[list[PreImage], list[dict[str, Any]]]] = {}
     for name, host_steps in steps.items():
         host_report = report.hosts[name]
+        gone = session.lost(name)
         for step in host_steps:
-            host_report.items.append(_outcome(step))
+            outcome = _outcome(step)
+            if gone and outcome.status == "failed":  # not the restore's fault: the host left
+                outcome.detail = gone
+            host_report.items.append(outcome)
+        if gone and host_report.failed:
+            host_report.error = gone
+            continue
         services = [i for i in earliest(batches[name])
                     if i.kind == "service" and i.state.get("load") == "loaded"]
         second[name] = (services, _notified(host_steps))
@@ -474,6 +487,8 @@ def _second_phase(inventory: Inventory,
     fresh State that sees the host as the first phase left it: a restart is skipped for a
     service that will not be running, and a unit that failed meanwhile is reset first."""
     session = open_session(inventory, list(work))
+    for name, why in session.unreachable.items():
+        report.hosts[name].error = why
     added: dict[str, list[tuple[str, _Step]]] = {}
     with ctx_state.use(session.state):
         for name, host in session.hosts.items():
@@ -522,3 +537,6 @@ def _second_phase(inventory: Inventory,
                     report.hosts[name].error = f"handler {handler_name}: {outcome.detail}"
             else:
                 report.hosts[name].items.append(outcome)
+        gone = session.lost(name)
+        if gone and report.hosts[name].failed:
+            report.hosts[name].error = gone

@@ -21,7 +21,9 @@ from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.journal import Drift
 from orchestrator.playbook import load_playbook
 from orchestrator.restore import RollbackReport, rollback
-from orchestrator.rollout import check_play_health, unhealthy
+from orchestrator.rollout import (
+    check_play_health, health_before, unhealthy, unhealthy_unlike_before,
+)
 from orchestrator.runs import INTERRUPTED, ROLLED_BACK, Run, RunStore, lock_keys
 
 Event = Callable[[str, dict[str, Any]], None]
@@ -32,10 +34,14 @@ class RollbackOutcome:
     report: RollbackReport
     health: dict[str, list[CheckResult]] = field(default_factory=dict)
     health_skipped: str | None = None  # why the health checks did not run
+    # hosts whose checks failed before the run as they do now: back as they were, not a failure
+    unhealthy_before: set[str] = field(default_factory=set)
+    failing: dict[str, str] = field(default_factory=dict)  # host -> first failure, per play
 
     @property
     def unhealthy(self) -> dict[str, str]:
-        return unhealthy(self.health)
+        """Hosts a check fails on that were healthy before the run (or not known)."""
+        return self.failing
 
     @property
     def failed(self) -> bool:
@@ -52,15 +58,24 @@ def _find(store: RunStore, run_id: str, inventories: list[str]) -> Run | None:
 
 
 def _health(playbook: Path | None, inventory: Inventory, restored: list[str],
-            outcome: RollbackOutcome) -> None:
+            before: dict[int, dict[str, bool]], outcome: RollbackOutcome) -> None:
+    """Each play's health checks on its restored hosts, each host expected as it was before
+    the run (`before`, per play index: healthy or not; a host not in it, healthy)."""
     if playbook is None or not playbook.is_file():
         outcome.health_skipped = ("no playbook known for this run (pass --playbook)"
                                   if playbook is None else f"{playbook} is gone")
         return
-    for play in load_playbook(playbook).plays:
+    for index, play in enumerate(load_playbook(playbook).plays):
         hosts = [h for h in inventory.select(play.hosts, None) if h in restored]
-        for host, results in check_play_health(play, inventory, hosts).items():
+        health = check_play_health(play, inventory, hosts)
+        for host, results in health.items():
             outcome.health.setdefault(host, []).extend(results)
+        expected = before.get(index, {})
+        failing = unhealthy_unlike_before(health, expected)
+        for host, why in failing.items():
+            outcome.failing.setdefault(host, why)
+        outcome.unhealthy_before |= {h for h in unhealthy(health) if h not in failing}
+    outcome.unhealthy_before -= set(outcome.failing)
 
 
 def roll_back(store: RunStore, run_id: str, inventories: list[str] | None = None, *,
@@ -103,7 +118,8 @@ def roll_back(store: RunStore, run_id: str, inventories: list[str] | None = None
         outcome = RollbackOutcome(report)
         restored = [n for n, h in report.hosts.items() if h.skipped is None and h.error is None]
         if restored:
-            _health(playbook, inventory, restored, outcome)
+            before = health_before(store.waves(run_id)) if run is not None else {}
+            _health(playbook, inventory, restored, before, outcome)
         if not report.failed and not limit and restored:
             final = ROLLED_BACK
         return outcome

@@ -108,6 +108,9 @@ class WaveReport:
     reason: str | None = None
     apply: PlayResult | None = None
     health: dict[str, list[CheckResult]] = field(default_factory=dict)
+    # each host's health before the wave changed it (True: every check passed): a rollback
+    # restores that state, so a host unhealthy before is not expected healthy after it
+    health_before: dict[str, bool] = field(default_factory=dict)
     rollback: dict[str, Any] | None = None  # the automatic rollback this wave's failure started
 
 
@@ -163,6 +166,24 @@ def unhealthy(health: dict[str, list[CheckResult]]) -> dict[str, str]:
             for host, results in health.items() if any(not r.ok for r in results)}
 
 
+def unhealthy_unlike_before(health: dict[str, list[CheckResult]],
+                            before: dict[str, bool]) -> dict[str, str]:
+    """`unhealthy(health)` but for the hosts that were unhealthy before the run too (a
+    rollback restores the state before the run, health included); a host whose health
+    before is unknown is expected healthy."""
+    return {h: why for h, why in unhealthy(health).items() if before.get(h, True)}
+
+
+def health_before(waves: list[WaveReport] | list[dict[str, Any]]) -> dict[int, dict[str, bool]]:
+    """Per play index, each host's health before the run first changed it (its first wave)."""
+    found: dict[int, dict[str, bool]] = {}
+    for wave in waves:
+        data = wave if isinstance(wave, dict) else asdict(wave)
+        for host, ok in (data.get("health_before") or {}).items():
+            found.setdefault(data["play_index"], {}).setdefault(host, ok)
+    return found
+
+
 def check_play_health(play: Play, inventory: Inventory, hosts: list[str]
                       ) -> dict[str, list[CheckResult]]:
     """The play's health checks (with their retries) on `hosts`, e.g. after a rollback."""
@@ -173,15 +194,30 @@ def check_play_health(play: Play, inventory: Inventory, hosts: list[str]
                        _command_runner(inventory))
 
 
+def wave_health_before(play: Play, policy: Policy, inventory: Inventory, wave: Wave
+                       ) -> dict[str, bool]:
+    """Each of the wave's hosts: whether the play's health checks pass before it is changed
+    (empty without checks)."""
+    if not policy.health:
+        return {}
+    before = check_hosts(list(policy.health), list(wave.hosts), _variables_for(play, inventory),
+                         _command_runner(inventory))
+    return {h: h not in unhealthy({h: rs}) for h, rs in before.items()}
+
+
 def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory: Inventory,
-             options: RunOptions, emit: Event) -> WaveReport:
+             options: RunOptions, emit: Event, health_before: dict[str, bool] | None = None
+             ) -> WaveReport:
+    """Apply one wave, gate it on health and bake it; `health_before` is the hosts' health
+    before the run changed them (`wave_health_before`), kept in the report for a rollback."""
     report = WaveReport(play.name, play_index, wave.index, list(wave.hosts), started=time.time())
     emit("wave", {"play": play.name, "wave": wave.index, "hosts": list(wave.hosts)})
+    variables, runner = _variables_for(play, inventory), _command_runner(inventory)
+    report.health_before = dict(health_before or {})
     report.apply = run_play(play, inventory, list(wave.hosts), options, emit)
     report.applied = time.time()
     failed = {h: r.reason or "failed" for h, r in report.apply.hosts.items() if r.failed}
     healthy_candidates = [h for h in wave.hosts if h not in failed]
-    variables, runner = _variables_for(play, inventory), _command_runner(inventory)
     if policy.health and healthy_candidates:
         emit("health", {"wave": wave.index, "hosts": healthy_candidates})
         report.health = check_hosts(list(policy.health), healthy_candidates, variables, runner)
@@ -225,7 +261,10 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
     emit = _indexing(on_event or (lambda kind, data: None), store, run.id)
     options = replace(options, run_id=run.id)
     report = RolloutReport(run.id, str(book.path))
-    report.waves = [_wave_from_dict(w) for w in store.waves(run.id)]
+    recorded = store.waves(run.id)
+    report.waves = [_wave_from_dict(w) for w in recorded if w["status"] != RUNNING]
+    # a wave a killed process began keeps the health its hosts had before it changed them
+    baselines = {(w["play_index"], w["index"]): w.get("health_before") or {} for w in recorded}
     start_play, start_wave = run.position["play"], run.position["wave"]
     failed_hosts: set[str] = {h for w in report.waves for h in w.failed_hosts}
     policies = [Policy.of(play) for play in book.plays]  # every play's, before any host
@@ -237,17 +276,33 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
         waves = plan_waves(play.name, names, policy.serial, list(policy.canary), play.location)
         first = start_wave if play_index == start_play else 0
         pending = [h for w in waves[first:] for h in w.hosts]
+        if first:  # resumed: a killed process of this run may still hold hosts it is done with
+            done = [h for h in inventory.select(play.hosts, options.limit) if h not in pending]
+            hostlock.HostLocks(inventory, run.id, done).release()
         # the play's host locks are taken once, in parallel, and held until it ends or stops
         locked = hostlock.acquire(inventory, pending, run.id, store)
         try:
             for wave in waves[first:]:
-                wave_report = run_wave(play, play_index, wave, policy, inventory, options, emit)
+                before = dict(baselines.get((play_index, wave.index)) or {})
+                missing = tuple(h for h in wave.hosts if h not in before)
+                if missing:
+                    before |= wave_health_before(play, policy, inventory,
+                                                 Wave(wave.index, missing))
+                store.record_wave(run.id, play_index, wave.index, list(wave.hosts), RUNNING,
+                                  time.time(), None, asdict(WaveReport(
+                                      play.name, play_index, wave.index, list(wave.hosts),
+                                      health_before=before)))
+                wave_report = run_wave(play, play_index, wave, policy, inventory, options, emit,
+                                       before)
                 report.waves.append(wave_report)
+                position = {"play": play_index, "wave": wave.index + 1}
+                # saved with the wave that passed: a run killed in the next one resumes there
+                # (a failed wave stays the position until the halt is recorded)
                 store.record_wave(run.id, play_index, wave.index, list(wave.hosts),
                                   wave_report.status, wave_report.started, wave_report.finished,
-                                  asdict(wave_report))
+                                  asdict(wave_report),
+                                  None if wave_report.status == FAILED else position)
                 failed_hosts |= set(wave_report.failed_hosts)
-                position = {"play": play_index, "wave": wave.index + 1}
                 if wave_report.status == FAILED:
                     if policy.rollback != "manual":
                         report.rollback = _roll_back(report, play, policy, inventory, run.id,
@@ -303,7 +358,9 @@ def _roll_back(report: RolloutReport, play: Play, policy: Policy, inventory: Inv
         emit("health", {"wave": -1, "hosts": sorted(done)})
         health = check_play_health(play, inventory, sorted(done))
         result["health"] = {h: [asdict(r) for r in rs] for h, rs in health.items()}
-        result["ok"] = result["ok"] and not unhealthy(health)
+        before = health_before(report.waves).get(waves[0].play_index, {})
+        result["unhealthy_before"] = sorted(h for h in unhealthy(health) if before.get(h) is False)
+        result["ok"] = result["ok"] and not unhealthy_unlike_before(health, before)
     emit("rolled-back", {"mode": policy.rollback, "hosts": sorted(done), "ok": result["ok"]})
     return result
 

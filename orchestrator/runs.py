@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator import statedir
 from orchestrator.errors import InputError, OrcError
+from orchestrator.secrets import masking  # no secret-derived text is stored in .orc/
 from orchestrator.inventory import Inventory, connection_for
 
 RUNNING, PAUSED, SUCCEEDED, FAILED, HALTED, ABORTED, INTERRUPTED = (
@@ -97,8 +99,7 @@ class RunStore:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
+        with closing(statedir.connect(self.path, timeout=30, isolation_level=None)) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
             yield conn
@@ -233,11 +234,18 @@ class RunStore:
                            (status, json.dumps(position), time.time(), run_id))
 
     def record_wave(self, run_id: str, play: int, wave: int, hosts: list[str], status: str,
-                    started: float, finished: float | None, report: dict[str, Any]) -> None:
-        with self._db() as db:
+                    started: float, finished: float | None, report: dict[str, Any],
+                    position: dict[str, int] | None = None) -> None:
+        """Keep a wave's report and, in the same transaction, the run's `position` (the next
+        wave), so a run killed later resumes after the last wave that ended."""
+        with self._exclusive() as db:
             db.execute("INSERT OR REPLACE INTO waves VALUES (?,?,?,?,?,?,?,?)",
                        (run_id, play, wave, json.dumps(hosts), status, started, finished,
-                        json.dumps(report, default=str)))
+                        json.dumps(masking.hide_tree(json.loads(json.dumps(report,
+                                                                           default=str))))))
+            if position is not None:
+                db.execute("UPDATE runs SET position=?, updated=? WHERE id=?",
+                           (json.dumps(position), time.time(), run_id))
 
     def waves(self, run_id: str) -> list[dict[str, Any]]:
         with self._db() as db:
@@ -250,7 +258,8 @@ class RunStore:
         """Index what a host recorded (kind, key, task, summary): the bytes stay on the host."""
         with self._db() as db:
             db.executemany("INSERT OR REPLACE INTO preimages VALUES (?,?,?,?,?,?,?,?,?)",
-                           [(run_id, host, batch, *row) for row in rows])
+                           [(run_id, host, batch, *(masking.hide(v) if isinstance(v, str)
+                                                    else v for v in row)) for row in rows])
 
     def preimages(self, run_id: str) -> list[dict[str, Any]]:
         with self._db() as db:

@@ -7,6 +7,7 @@ plain variables, so reports know exactly which strings to mask.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,21 @@ class VarsFiles:
     def plaintexts(self) -> set[str]:
         return {text for f in self.secret_files for text in f.plaintexts()}
 
+    def versions(self) -> dict[str, int]:
+        """Each secret file's version and its signer policy's: what a host must not go back on."""
+        return {name: version for f in self.secret_files for name, version in f.versions.items()}
 
-def _is_sops(data: Any) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("sops"), dict)
+
+# a top-level `sops:` key, found in the bytes: no YAML parser reads a file before its signature
+_SOPS_KEY = re.compile(rb"^sops:", re.M)
+
+
+def is_secret_file(path: Path) -> bool:
+    """A file orc must verify before anything parses it: it has a `.sig` beside it, or a
+    top-level `sops:` key (what sops writes). Raises OSError if it cannot be read."""
+    from orchestrator.secrets.signature import sig_path
+
+    return sig_path(path).exists() or bool(_SOPS_KEY.search(path.read_bytes()))
 
 
 def load_vars_files(paths: Iterable[Path]) -> VarsFiles:
@@ -34,21 +47,28 @@ def load_vars_files(paths: Iterable[Path]) -> VarsFiles:
     loaded = VarsFiles()
     secrets: dict[str, Any] = {}
     for path in paths:
-        data = yamlfile.load(path)
-        if data is None:
-            continue
-        if _is_sops(data):
+        if _secret(path):
             from orchestrator.secrets import load_verified
             from orchestrator.secrets.policy import find_root
 
+            # the signature is checked over the file's bytes before any parser sees them
             secret_file = load_verified(path, repo_root=find_root(path.resolve().parent))
             loaded.secret_files.append(secret_file)
             _deep_merge(secrets, secret_file.values)
-        else:
+        elif yamlfile.load(path) is not None:
             loaded.values.update(yamlfile.load_mapping(path))
     if secrets:
-        loaded.values["secrets"] = secrets
+        from orchestrator.secrets.masking import SecretTree
+
+        loaded.values["secrets"] = SecretTree(secrets)  # templates that read it are tracked
     return loaded
+
+
+def _secret(path: Path) -> bool:
+    try:
+        return is_secret_file(path)
+    except OSError:
+        return False  # yamlfile.load names the file and why it cannot be read
 
 
 def _deep_merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:

@@ -1,5 +1,6 @@
 """A pyinfra State for a set of inventory hosts: connected, with the reason for each host that
-could not be reached.
+could not be reached, in the words `orc run` and `orc facts` use (`orchestrator.remote`), and
+the reason for one that went away after it was reached (`Session.lost`).
 
 pyinfra's State cannot be run twice, so every apply (and later every wave) gets a fresh one.
 pyinfra logs to stderr by default; orc renders its own output, so that logger is silenced here.
@@ -18,6 +19,7 @@ from pyinfra.api.host import Host as PyinfraHost
 from pyinfra.api.state import BaseStateCallback
 
 from orchestrator.inventory import Inventory, connection_for
+from orchestrator.remote import connect_reason, lost_reason
 
 # pyinfra logs to stderr, and paramiko's transport thread logs a traceback when a port does not
 # speak SSH; each failure is the host's reason instead, rendered once
@@ -35,7 +37,7 @@ class _Events(BaseStateCallback):
 
     def host_connect_error(self, state: State, host: PyinfraHost, error) -> None:  # type: ignore[override]
         message = error.args[0] if getattr(error, "args", None) else str(error)
-        self.session.unreachable[host.name] = _reason(str(message))
+        self.session.unreachable[host.name] = connect_reason(str(message))
 
     def operation_host_success(self, state, host, op_hash, retry_count=0) -> None:  # type: ignore[override]
         if self.session.on_op:
@@ -46,13 +48,10 @@ class _Events(BaseStateCallback):
             self.session.on_op(host.name, op_hash, False)
 
 
-def _reason(message: str) -> str:
-    lowered = message.lower()
-    if "host key" in lowered or "known_hosts" in lowered:
-        return f"host key check failed: {message}"
-    if "authentication" in lowered:
-        return f"authentication failed: {message}"
-    return f"unreachable: {message}"
+def connection_lost(host: PyinfraHost) -> str | None:
+    """Why a connected host's SSH connection is gone (`remote.lost_reason`), None while it is
+    up or for a host that is not reached over SSH (@local)."""
+    return lost_reason(getattr(host.connector, "client", None))
 
 
 @dataclass
@@ -61,6 +60,12 @@ class Session:
     hosts: dict[str, PyinfraHost]  # connected hosts by inventory name
     unreachable: dict[str, str] = field(default_factory=dict)
     on_op: Callable[[str, str, bool], None] | None = None
+
+    def lost(self, name: str) -> str | None:
+        """Why host `name`, connected when the session opened, cannot be reached now (None:
+        it can), so a step that failed because its host vanished is reported unreachable."""
+        host = self.hosts.get(name)
+        return connection_lost(host) if host is not None else None
 
 
 def open_session(inventory: Inventory, names: list[str], *, parallel: int | None = None,
@@ -86,7 +91,7 @@ def open_session(inventory: Inventory, names: list[str], *, parallel: int | None
             session.hosts[host.name] = host
         else:
             failed.add(host)
-            session.unreachable.setdefault(host.name, _reason(job.value or "unreachable"))
+            session.unreachable.setdefault(host.name, connect_reason(job.value or "unreachable"))
     try:
         state.fail_hosts(failed, activated_count=len(hosts))
     except PyinfraError:

@@ -18,7 +18,7 @@ from orchestrator.yamlfile import Located
 KEYWORDS = {
     "name", "when", "loop", "with_items", "loop_control", "notify", "become", "become_user",
     "tags", "ignore_errors", "check_mode", "changed_when", "vars", "undo", "listen", "register",
-    "args",
+    "args", "no_log",
 }
 
 
@@ -44,6 +44,7 @@ class Task:
     vars: dict[str, Any] = field(default_factory=dict)
     undo: str | None = None
     role: str | None = None
+    no_log: bool | str | None = None  # Ansible's no_log (a template: per host); None: the play's
 
     @property
     def where(self) -> str:
@@ -203,6 +204,7 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
         vars=_mapping(raw, "vars", where),
         undo=text(raw, "undo", "a command that undoes the task", where),
         role=role,
+        no_log=literal_flag(raw, "no_log", where),
     )
 
 

@@ -4,6 +4,11 @@ template files, and the handful of Ansible filters roles lean on.
 Undefined variables are errors (StrictUndefined), reported with the template and the name, so a
 typo never renders an empty config file onto a host.
 
+What a rendering read is tracked: a render that looked up a value of a secret file (or a
+variable whose own rendering did) is secret-derived, whatever filters, slices or string
+operations it went through, and its result is remembered as a secret for every output
+(`orchestrator.secrets.masking`); its error message names no value.
+
 Whitespace follows Ansible, whose jinja2 environment has `trim_blocks` on (the newline after a
 block tag is dropped, so a `{% for %}` line leaves no blank line behind) and `lstrip_blocks`
 off, for template files and task arguments alike; a `template` task may change both, as in
@@ -26,6 +31,7 @@ import jinja2.nativetypes
 import yaml
 
 from orchestrator.errors import InputError
+from orchestrator.secrets import masking
 
 
 def _to_bool(value: Any) -> bool:
@@ -118,24 +124,53 @@ class Variables(Mapping):
         self._data = dict(data)
         self._cache: dict[str, Any] = {}
         self._resolving: list[str] = []
+        self._tainted: set[str] = set()  # keys whose value derives from a secret
+        # one flag per render in progress (innermost last): did it read a secret?
+        self._reads: list[list[bool]] = []
 
     def __getitem__(self, key: str) -> Any:
         if key in self._cache:
-            return self._cache[key]
-        if key not in self._data:
+            value = self._cache[key]
+        elif key not in self._data:
             if key in _TEXT.globals:
                 return _TEXT.globals[key]
             raise KeyError(key)
-        if key in self._resolving:
-            raise InputError(f"variable {key!r} refers to itself: "
-                             + " -> ".join(self._resolving + [key]))
-        self._resolving.append(key)
-        try:
-            value = render_value(self._data[key], self)
-        finally:
-            self._resolving.pop()
-        self._cache[key] = value
+        else:
+            if key in self._resolving:
+                raise InputError(f"variable {key!r} refers to itself: "
+                                 + " -> ".join(self._resolving + [key]))
+            self._resolving.append(key)
+            self._reads.append([False])
+            try:
+                value = render_value(self._data[key], self)
+            finally:
+                self._resolving.pop()
+                if self._reads.pop()[0]:
+                    self._tainted.add(key)
+            self._cache[key] = value
+        if key in self._tainted or masking.is_secret(value):
+            self.read_secret()
         return value
+
+    def read_secret(self) -> None:
+        """The render in progress read a secret: its result is secret-derived."""
+        if self._reads:
+            self._reads[-1][0] = True
+
+    def shadow(self) -> Variables:
+        """These variables with each secret value changed (`masking.shadow`), nothing cached."""
+        return Variables({k: masking.shadow(v) if masking.is_secret(v) else v
+                          for k, v in self._data.items()})
+
+    def begin_render(self) -> None:
+        self._reads.append([False])
+
+    def end_render(self) -> bool:
+        """Whether the render that ends read a secret; the render around it then did too."""
+        tainted = self._reads.pop()[0]
+        if tainted:
+            self.read_secret()
+        return tainted
 
     def __contains__(self, key: object) -> bool:
         return key in self._data or key in _TEXT.globals
@@ -161,6 +196,8 @@ def render_value(value: Any, variables: Mapping[str, Any], where: str = "") -> A
             return value
         env = _NATIVE if _SINGLE_EXPRESSION.match(value) else _TEXT
         return _render(env, value, variables, where)
+    if masking.is_secret(value):
+        return value  # data from a secret file, never a template: kept whole, so reads show
     # plain data only: lazy mappings (facts, hostvars) stay lazy until a template reads them
     if isinstance(value, dict):
         return {k: render_value(v, variables, where) for k, v in value.items()}
@@ -203,7 +240,8 @@ def render_file(path: Path, variables: Mapping[str, Any], *, trim_blocks: bool =
         source = path.read_text(encoding="utf-8")
     except OSError as err:
         raise InputError(f"cannot read template: {err.strerror}", path=path) from None
-    return _render(_file_environment(trim_blocks, lstrip_blocks), source, variables, str(path))
+    return _render(_file_environment(trim_blocks, lstrip_blocks), source, variables, str(path),
+                   remember=masking.remember_rendered_file)
 
 
 def _file_environment(trim_blocks: bool, lstrip_blocks: bool) -> jinja2.Environment:
@@ -229,24 +267,78 @@ def evaluate(expression: Any, variables: Mapping[str, Any], where: str = "") -> 
                          **_split(where)) from None
     source = "{% if (" + text + ") %}True{% else %}False{% endif %}"
     try:
-        return _render(_TEXT, source, variables, where) == "True"
+        return _render(_TEXT, source, variables, where, remember=None) == "True"
     except InputError as err:
         raise InputError(f"condition {text!r}: {err.message}", **_split(where)) from None
 
 
-def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], where: str) -> Any:
+def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], where: str,
+            remember: Any = masking.remember_rendered) -> Any:
+    """Render `source`; when it read a secret, `remember` keeps what it made of the secret out
+    of every output (None: the result is never shown, as a `when:` outcome)."""
+    scope = variables if isinstance(variables, Variables) else Variables(variables)
+    scope.begin_render()
+    tainted = False
     try:
         template = env.from_string(source)
         # a shared context reads `variables` as they are asked for, keeping them lazy
-        context = template.new_context(variables if isinstance(variables, Variables)
-                                       else Variables(variables), shared=True)
-        return env.concat(template.root_render_func(context))  # type: ignore[attr-defined]
+        context = template.new_context(scope, shared=True)
+        pieces = list(template.root_render_func(context))  # text, and each expression's output
+        result = env.concat(pieces)  # type: ignore[attr-defined]
     except jinja2.UndefinedError as err:
-        raise InputError(f"undefined variable: {err.message}", **_split(where)) from None
+        tainted = scope.end_render()
+        raise InputError(f"undefined variable: {_told(err.message, source, tainted)}",
+                         **_split(where)) from None
     except jinja2.TemplateSyntaxError as err:
-        raise InputError(f"template syntax: {err.message}", path=where or None, line=err.lineno) from None
+        tainted = scope.end_render()
+        raise InputError(f"template syntax: {_told(err.message, source, tainted)}",
+                         path=where or None, line=err.lineno) from None
     except jinja2.TemplateError as err:
-        raise InputError(f"template error: {err}", **_split(where)) from None
+        tainted = scope.end_render()
+        raise InputError(f"template error: {_told(str(err), source, tainted)}",
+                         **_split(where)) from None
+    except Exception as err:
+        if scope.end_render():  # a filter's own error (b64decode, int) may quote the value
+            raise InputError(f"template error: {type(err).__name__} (its message is hidden: "
+                             "the expression read a secret)", **_split(where)) from None
+        raise
+    except BaseException:
+        scope.end_render()
+        raise
+    if scope.end_render() and remember is not None:
+        remember(masking.Rendered(source, result, pieces, _shadow(env, source, scope)))
+    return result
+
+
+def _shadow(env: jinja2.Environment, source: str, scope: Variables) -> masking.Rendered | None:
+    """The same render with every secret value changed (same shape, other characters): what
+    differs from the real render is what the secrets made. None when it cannot be rendered
+    (a secret taken apart as a number, say): then everything the template computed counts."""
+    shadow = scope.shadow()
+    try:
+        template = env.from_string(source)
+        pieces = list(template.root_render_func(template.new_context(shadow, shared=True)))
+        return masking.Rendered(source, env.concat(pieces), pieces, None)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - any failure only makes the masking coarser
+        return None
+
+
+# what jinja quotes in a message: a name, a key, or the value that was looked up
+_QUOTED = re.compile(r"'([^'\n]*)'")
+_TYPE_NAME = re.compile(r"[\w.]+ object")
+
+
+def _told(message: str | None, source: str, tainted: bool) -> str:
+    """A render error's message, with nothing quoted in it that may be a secret's value.
+
+    jinja quotes what it failed on: `'dict object' has no attribute '<key>'`, where the key may
+    be a secret (`{{ table[secrets.token] }}`). After a secret was read, only quoted text that
+    the template spells out itself (a misspelt name) or a type name stays readable."""
+    message = message or ""
+    if not tainted:
+        return message
+    return _QUOTED.sub(lambda m: m.group(0) if m.group(1) in source or _TYPE_NAME.fullmatch(
+        m.group(1)) else f"'{masking.MASK}'", message)
 
 
 def _split(where: str) -> dict:

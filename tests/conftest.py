@@ -22,6 +22,13 @@ REPO = Path(__file__).resolve().parent.parent
 TEST_LAB_HOSTS = 3
 ORC = str(Path(sys.executable).with_name("orc"))
 
+# secrets/signers.yaml is trusted only when signed by a root configured outside the repository;
+# every test (and every `orc` it starts) trusts the published example root, as `make` does, and
+# never the developer's own (tests of the root itself set theirs)
+EXAMPLE_TRUST_ROOT = REPO / "secrets" / "example-keys" / "trust-root.yaml"
+os.environ["ORC_TRUST_ROOT_FILE"] = str(EXAMPLE_TRUST_ROOT)
+os.environ.pop("ORC_TRUST_ROOT", None)
+
 # curl on a lab host: bounded, and retried while a just-restarted service comes up (a status
 # that persists, like a 503, is still what it returns)
 CURL = "curl -s --max-time 10 --retry 3 --retry-delay 1 --retry-all-errors"

@@ -12,7 +12,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.secrets import keys
+from orchestrator.secrets import keys, trustroot
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_KEYS = REPO / "secrets" / "example-keys"
 
 BIN = Path(sys.executable).parent
 ORC = str(BIN / "orc")
@@ -51,13 +54,20 @@ class Estate:
                                        made.signing_public, made.signing_key_id)
         return self.people[name]
 
-    def trust(self, grants: dict[str, list[str]]) -> None:
-        """Write secrets/signers.yaml: person name -> path globs they may sign."""
+    def trust(self, grants: dict[str, list[str]], *, root_sign: bool = True) -> None:
+        """Write secrets/signers.yaml: person name -> path globs they may sign; and sign it
+        with the published example root key, the root every test trusts (see conftest)."""
         lines = ["signers:"]
         for name, globs in grants.items():
             lines += [f"  - name: {name}", f"    key: {self.person(name).public}", "    paths:"]
             lines += [f"      - {g!r}" for g in globs]
         (self.root / "secrets" / "signers.yaml").write_text("\n".join(lines) + "\n")
+        if root_sign:
+            self.root_sign()
+
+    def root_sign(self, key_file: Path = EXAMPLE_KEYS / trustroot.ROOT_KEY_FILE) -> None:
+        key = keys.parse_signing_key(key_file.read_text(), source=str(key_file))
+        trustroot.sign(self.root, key)
 
     def recipients_rule(self, path_regex: str, names: list[str], extra: str = "") -> None:
         """Append a `.sops.yaml` creation rule."""
@@ -71,7 +81,8 @@ class Estate:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("ORC_", "SOPS_", "XDG_", "VISUAL", "EDITOR"))}
         env.update(HOME=str(self.base / "home"), XDG_CONFIG_HOME=str(self.base / "config"),
-                   ORC_CONFIG_DIR=str(self.base / "orc-config"), SOPS_DISABLE_VERSION_CHECK="1")
+                   ORC_CONFIG_DIR=str(self.base / "orc-config"), SOPS_DISABLE_VERSION_CHECK="1",
+                   ORC_TRUST_ROOT_FILE=str(EXAMPLE_KEYS / "trust-root.yaml"))
         if person:
             who = self.person(person)
             env.update(ORC_AGE_KEY_FILE=str(who.age_key), ORC_SIGNING_KEY_FILE=str(who.signing_key),

@@ -61,7 +61,7 @@ CASES = [
     ("ansible_ssh_private_key_file: {tmp}/a-directory", "not_ssh",
      "No such private key file: {tmp}/a-directory"),
     ("ansible_user: root", "not_ssh", "Error reading SSH protocol banner"),
-    ("ansible_user: root", "closed", "Unable to connect to port"),
+    ("ansible_user: root", "closed", "connection refused"),
 ]
 
 
@@ -75,7 +75,7 @@ def test_plan_fails_the_host_with_one_line(tmp_path: Path, not_ssh: int, extra: 
     assert done.stderr.strip() == "", done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith("h1:")]
     assert len(lines) == 1 and lines[0].startswith("h1: unreachable: "), done.stdout
-    assert reason.format(tmp=tmp_path) in lines[0]
+    assert reason.format(tmp=tmp_path).lower() in lines[0].lower()
 
 
 @pytest.mark.parametrize("extra, port, reason", CASES[:3])

@@ -29,8 +29,7 @@ def test_sections_come_in_the_order_a_newcomer_needs() -> None:
              "Secrets", "Labs"]
     assert [s for s in sections if s in order] == order
     assert sections[-1] == "Lab internals"
-    assert README.index("## Secrets") < README.index("<!-- The Security section goes here")\
-        < README.index("## Labs")
+    assert README.index("## Secrets") < README.index("## Security") < README.index("## Labs")
 
 
 def test_the_table_of_contents_links_to_real_sections() -> None:

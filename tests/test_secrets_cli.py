@@ -72,6 +72,7 @@ def test_keys_from_the_config_dir_and_from_ci_variables(tmp_path: Path) -> None:
     recipient = (config / "age.key").read_text().split("public key: ")[1].split()[0]
     (estate.root / "secrets/signers.yaml").write_text(
         f"signers:\n  - name: me\n    key: {public}\n    paths: [secrets/*.yaml]\n")
+    estate.root_sign()
     estate.write("secrets/ci.yaml", "token: from-config-dir\n")
     assert estate.orc("encrypt", "--age", recipient, "secrets/ci.yaml", person=None).returncode == 0
     assert "from-config-dir" in estate.orc("decrypt", "secrets/ci.yaml", person=None).stdout

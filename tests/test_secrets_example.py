@@ -39,6 +39,7 @@ def quick_start_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "config"),
                ORC_AGE_KEY_FILE="secrets/example-keys/age.key",
                ORC_SIGNING_KEY_FILE="secrets/example-keys/signing.key",
+               ORC_TRUST_ROOT_FILE="secrets/example-keys/trust-root.yaml",
                SOPS_DISABLE_VERSION_CHECK="1", **extra)
     return env
 

@@ -205,6 +205,7 @@ def test_a_private_key_given_where_a_public_one_belongs_is_never_echoed(estate: 
     secret = alice.signing_key.read_text().strip().splitlines()[-1]
     (estate.root / "secrets/signers.yaml").write_text(
         f"signers:\n  - name: alice\n    key: {secret}\n    paths: [secrets/**]\n")
+    estate.root_sign()
     line = one_error_line(estate.orc("verify"), "private signing key")
     assert secret not in line
 

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "runs": "orchestrator.cli.runs:runs",
     "show": "orchestrator.cli.runs:show",
     "rollback": "orchestrator.cli.rollback:rollback",
+    "unlock": "orchestrator.cli.unlock:unlock",
     "lab": "orchestrator.cli.lab:lab",
     "secrets": "orchestrator.cli.secrets:secrets",
     "inventory": "orchestrator.cli.inventory:inventory",
@@ -70,8 +71,37 @@ class LazyGroup(click.Group):
         except OrcError as err:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.secho(f"error: {err}", fg="red", err=True)
+            click.secho(f"error: {_hidden(str(err))}", fg="red", err=True)
             sys.exit(1)
+
+
+def _hidden(text: str) -> str:
+    """What orc prints of an error: secrets this process read, and values derived from them,
+    masked (imported only when something may be known)."""
+    masking = sys.modules.get("orchestrator.secrets.masking")
+    return masking.hide(text) if masking else text
+
+
+class _MaskedStream:
+    """The last net under every output (tables, live views, log lines): a secret this process
+    read, or a value rendered from one, is masked on its way to the terminal or the CI log."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(_hidden(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _print_masked_traceback(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+    """`--debug` and crashes print a traceback; its messages pass through the same mask."""
+    import traceback
+
+    sys.stderr.write(_hidden("".join(traceback.format_exception(kind, value, tb))))
 
 
 def interactive(console: Any, ci: bool) -> bool:
@@ -110,3 +140,6 @@ def main(ctx: click.Context, debug: bool) -> None:
     """orc: staged canary rollouts of Ansible-style roles through pyinfra, and their undo."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    sys.excepthook = _print_masked_traceback
+    if ctx.invoked_subcommand != "secrets":  # `orc secrets decrypt` prints plaintext on purpose
+        sys.stdout, sys.stderr = _MaskedStream(sys.stdout), _MaskedStream(sys.stderr)

@@ -30,6 +30,7 @@ from orchestrator.report.model import waves_from_store
 from orchestrator.report.plan import write_json, write_markdown
 from orchestrator.rollout import run_rollout, wave_table
 from orchestrator.runs import FAILED, INTERRUPTED, PAUSED, RunStore, lock_keys
+from orchestrator.secrets import masking
 from orchestrator.startat import start_at_task
 
 DEFAULT_INVENTORY = "inventory/lab.yaml"
@@ -285,7 +286,8 @@ def _finish(report, store, verbose, json_path, junit_path, console) -> None:
     if report.status == PAUSED:
         console.print(f"continue with `orc resume {report.run_id}`, or `orc abort` it")
     if json_path:
-        json_path.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+        data = json.loads(json.dumps(report.to_dict(), default=str))
+        json_path.write_text(json.dumps(masking.hide_tree(data), indent=2) + "\n")
     if junit_path:
         junit.write(report, junit_path)
     sys.exit(4 if report.status == PAUSED else 1 if report.failed else 0)

@@ -42,9 +42,10 @@ def rollback(run_id, inventories, limit, playbook, state_dir, become, force, ci,
     Hosts are those of the run in the index; with `-i` and no index entry, every inventory
     host that holds a journal of RUN. A resource changed on a host since the run (drift) stops
     the rollback before anything is restored: on a terminal orc lists it and asks (`--yes`
-    answers yes), elsewhere `--yes` or `--force` is needed. Exit code 0 restored and healthy, 1 a restore or health check failed
-    (or drift stopped it), 3 restored but some tasks are irreversible (commands without
-    `undo:`).
+    answers yes), elsewhere `--yes` or `--force` is needed. Each host is expected as healthy
+    as it was before the run (a first deploy's hosts failed their checks before it). Exit code
+    0 restored and healthy, 1 a restore or health check failed (or drift stopped it), 3
+    restored but some tasks are irreversible (commands without `undo:`).
     """
     console = make_console(stderr=True)
     interactive = is_interactive(console, ci)
@@ -95,7 +96,9 @@ def _render(outcome: RollbackOutcome, verbose: bool, console: Console) -> None:
         for handler in host.handlers:
             table.add_row(name, "handler", handler, "", "")
         for result in outcome.health.get(name, []):
-            state = "[green]healthy[/]" if result.ok else "[red]unhealthy[/]"
+            state = ("[green]healthy[/]" if result.ok else
+                     "[yellow]unhealthy, as before the run[/]"
+                     if name in outcome.unhealthy_before else "[red]unhealthy[/]")
             table.add_row(name, "health", result.check, state, result.detail)
     console.print(table)
     restored = sum(i.status == "restored" for h in report.hosts.values() for i in h.items)
@@ -107,6 +110,9 @@ def _render(outcome: RollbackOutcome, verbose: bool, console: Console) -> None:
         line += "; [red]failures[/]"
     if outcome.unhealthy:
         line += f"; [red]{len(outcome.unhealthy)} host(s) unhealthy[/]"
+    if outcome.unhealthy_before:
+        line += (f"; {len(outcome.unhealthy_before)} host(s) failing their checks as they did "
+                 "before the run")
     if outcome.health_skipped:
         line += f"; health not checked: {outcome.health_skipped}"
     console.print(line)

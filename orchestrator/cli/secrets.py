@@ -12,11 +12,10 @@ from pathlib import Path
 import click
 
 from orchestrator.errors import SecretsError
-from orchestrator.secrets import api, editing, keys, replay, signature, sopsfile, writer, yamlio
+from orchestrator.secrets import (
+    api, editing, keys, policy, replay, signature, sopsfile, trustroot, writer, yamlio,
+)
 from orchestrator.secrets.policy import find_root
-
-
-
 
 
 def _root(ctx: click.Context) -> Path:
@@ -45,6 +44,9 @@ def secrets(ctx: click.Context, root: Path | None) -> None:
     \b
     Keys come from ORC_AGE_KEY_FILE / ORC_AGE_KEY and ORC_SIGNING_KEY_FILE / ORC_SIGNING_KEY,
     else from the files `orc secrets keygen` writes in ~/.config/orc (or $ORC_CONFIG_DIR).
+    secrets/signers.yaml is trusted only when signed by the root of trust, configured outside
+    the repository (ORC_TRUST_ROOT_FILE / ORC_TRUST_ROOT, ~/.config/orc/trust-root.yaml,
+    /etc/orc/trust-root.yaml): see `orc secrets root --help`.
     """
     ctx.ensure_object(dict)["secrets_root"] = (root or find_root(Path.cwd())).resolve()
 
@@ -168,6 +170,9 @@ def verify(ctx: click.Context, files: tuple[Path], allow_downgrade: bool) -> Non
     targets = list(files) or _secret_files(root)
     if not targets:
         raise SecretsError("no sops files to verify", path=root / "secrets")
+    trust = policy.load_signers(root)
+    replay.check_against_store(replay.default_store(root), policy.SIGNERS_FILE, trust.version,
+                               allow_downgrade)
     for path in targets:
         checked = api.verify(path, repo_root=root)
         replay.check_against_store(replay.default_store(root), checked.name,
@@ -227,3 +232,83 @@ add = _recipients_command(
 remove = _recipients_command(
     "remove", writer.remove_recipients,
     "Stop RECIPIENT decrypting FILE: drop them and rotate the data key, and re-sign.")
+
+
+@secrets.group()
+def root() -> None:
+    """The root of trust: keys outside the repository that sign secrets/signers.yaml.
+
+    \b
+    Make a root key (keep it offline):   orc secrets root keygen
+    Trust it on every controller and CI: put its public key in a trust-root.yaml
+      (keys: [orc-ed25519:...], threshold: k) and point ORC_TRUST_ROOT_FILE at it, or put
+      it in ~/.config/orc/ or /etc/orc/, or pass its text as ORC_TRUST_ROOT (a CI secret).
+    Sign signers.yaml after each change:  orc secrets root sign   (k holders, one by one)
+    """
+
+
+@root.command("keygen")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the root key (default: root.key in ~/.config/orc or "
+              "$ORC_CONFIG_DIR).")
+def root_keygen(path: Path | None) -> None:
+    """Create a root key (a 0600 file, never overwritten) and print the trust-root.yaml for it."""
+    key = keys.generate_signing_key(path or keys.config_dir() / trustroot.ROOT_KEY_FILE,
+                                    what="orc root key")
+    _say(f"root key: {key.source} (key id {key.key_id}); keep it offline")
+    click.echo(trustroot.root_file_text([key.public_text]), nl=False)
+
+
+@root.command("sign")
+@click.option("--version", "version", type=click.IntRange(min=1),
+              help="Version to sign as (default: the current one when other root keys signed "
+              "these exact bytes, else one above it).")
+@click.pass_context
+def root_sign(ctx: click.Context, version: int | None) -> None:
+    """Sign secrets/signers.yaml with your root key (ORC_ROOT_KEY_FILE, ORC_ROOT_KEY, or
+    ~/.config/orc/root.key), keeping the other root keys' signatures of the same bytes."""
+    root_dir = _root(ctx)
+    key = trustroot.load_root_key()
+    signed = trustroot.sign(root_dir, key, version)
+    _say(f"{policy.SIGNERS_FILE}: signed by root key {key.key_id}, version {signed.version} "
+         f"({len(signed.signatures)} root signature(s))")
+
+
+@root.command("status")
+@click.pass_context
+def root_status(ctx: click.Context) -> None:
+    """Show the configured root of trust and whether secrets/signers.yaml satisfies it."""
+    trust = trustroot.require_root()
+    click.echo(f"root of trust: {trust.source}: {trust.threshold} of "
+               f"{', '.join(trust.key_ids())}")
+    version = policy.load_signers(_root(ctx)).version
+    click.echo(f"{policy.SIGNERS_FILE}: ok, version {version}")
+
+
+@secrets.command("purge-journals")
+@click.argument("pattern", default="all")
+@click.option("-i", "--inventory", "sources", multiple=True, metavar="SOURCE",
+              help="Inventory file, directory, script or host list (repeatable; default "
+              "inventory/lab.yaml).")
+@click.option("--keep", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Newest runs whose journals are kept on each host.")
+@click.option("-b", "--become/--no-become", default=None,
+              help="Through sudo, or not (default: as the inventory says).")
+def purge_journals(pattern: str, sources: tuple[str], keep: int, become: bool | None) -> None:
+    """Remove the run journals on the hosts PATTERN selects: they keep, for rollback, old
+    copies of the files runs replaced, secret-bearing ones too (after rotating a secret, purge
+    the old value). The run holding a host's rollout lock keeps its journal; a purged run can
+    no longer be rolled back."""
+    from orchestrator.cli.inventory import DEFAULT_INVENTORY
+    from orchestrator.inventory import load_inventory
+    from orchestrator.secrets import purge
+
+    inventory = load_inventory(list(sources) or [DEFAULT_INVENTORY])
+    failed = False
+    for done in purge.purge(inventory, pattern, keep, become):
+        if done.error is not None:
+            failed = True
+            click.echo(f"{done.host}: FAILED: {done.error}")
+        else:
+            click.echo(f"{done.host}: {done.left} run journal(s) left")
+    sys.exit(1 if failed else 0)

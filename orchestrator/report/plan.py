@@ -19,6 +19,7 @@ from orchestrator.report.console import (
 )
 from orchestrator.report.hosts import count, fold_hosts
 from orchestrator.results import CHANGED, FAILED, OK, UNREACHABLE, RunResult
+from orchestrator.secrets import masking
 from orchestrator.waves import Wave
 
 SCHEMA = "orc-plan/1"
@@ -53,7 +54,8 @@ def plan_document(run: RunResult, waves: Sequence[Sequence[Wave]]) -> dict[str, 
 
 
 def write_json(run: RunResult, waves: Sequence[Sequence[Wave]], path: Path) -> None:
-    path.write_text(json.dumps(plan_document(run, waves), indent=2, default=str) + "\n")
+    data = json.loads(json.dumps(plan_document(run, waves), default=str))
+    path.write_text(json.dumps(masking.hide_tree(data), indent=2) + "\n")  # no secret in it
 
 
 def _fence(text: str) -> str:

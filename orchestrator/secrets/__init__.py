@@ -1,7 +1,9 @@
 """Signed secrets: SOPS-format encrypted files that orc decrypts only when a trusted key signed them.
 
-`load_verified` is the way in for the rest of orc; `mask` keeps the plaintext out of what orc
-prints and writes; `replay.check_and_record` stops an older signed file from being deployed again.
+`load_verified` is the way in for the rest of orc; `masking` keeps the plaintext, and what
+templates render from it, out of what orc prints and writes; `trustroot` makes the signer policy
+count only when the root of trust (configured outside the repository) signed it; `replay` stops
+an older signed file from being deployed again, from each host's own record.
 """
 
 from orchestrator.errors import SecretsError

@@ -33,6 +33,7 @@ class VerifiedFile:
     content: bytes
     signature: signature.Signature
     signer: policy.Signer
+    policy_version: int  # of the root-signed secrets/signers.yaml that trusted the signer
 
 
 def verify(path: Path, *, repo_root: Path) -> VerifiedFile:
@@ -61,7 +62,7 @@ def verify(path: Path, *, repo_root: Path) -> VerifiedFile:
     if not signer.may_sign(name):
         raise SecretsError(f"is signed by {signer.name} (key {sig.key_id}), who "
                            f"{trust.source} does not allow to sign this path", path=name)
-    return VerifiedFile(path, name, content, sig, signer)
+    return VerifiedFile(path, name, content, sig, signer, trust.version)
 
 
 @dataclass(frozen=True, repr=False)
@@ -73,6 +74,13 @@ class SecretFile:
     version: int
     signer: str
     values: masking.SecretTree
+    signers_version: int = 0  # of the root-signed secrets/signers.yaml
+
+    @property
+    def versions(self) -> dict[str, int]:
+        """What a host records so that neither this file nor the signer policy that vouched
+        for it can go back to an older version there."""
+        return {self.name: self.version, policy.SIGNERS_FILE: self.signers_version}
 
     def __repr__(self) -> str:
         return f"SecretFile({self.name!r}, version={self.version}, signer={self.signer!r})"
@@ -113,5 +121,6 @@ def load_verified(path: Path, *, repo_root: Path,
     """
     opened = open_verified(path, repo_root=repo_root, identities=identities)
     v = opened.verified
+    masking.remember_plaintexts(masking.secret_strings(opened.values))  # never printed here
     return SecretFile(v.path, v.name, v.signature.version, v.signer.name,
-                      masking.redacted(opened.values))
+                      masking.redacted(opened.values), v.policy_version)

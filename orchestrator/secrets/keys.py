@@ -208,3 +208,16 @@ def generate(directory: Path | None = None) -> GeneratedKeys:
     _write_private(targets[1], f"# created: {now}\n# public key: {public}\n"
                                f"{_signing_key_text(private)}\n")
     return GeneratedKeys(directory, recipient, public, key_id(private.public_key()))
+
+
+def generate_signing_key(path: Path, what: str = "signing key") -> SigningKey:
+    """A new Ed25519 key in a 0600 file (its directory 0700), never replacing one."""
+    if path.exists():
+        raise SecretsError(f"{path} already exists; orc never overwrites a private key "
+                           "(move it away first)")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private = Ed25519PrivateKey.generate()
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _write_private(path, f"# {what}, created: {now}\n# public key: "
+                         f"{public_text(private.public_key())}\n{_signing_key_text(private)}\n")
+    return SigningKey(private, str(path))

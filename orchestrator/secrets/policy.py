@@ -15,7 +15,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from orchestrator.errors import SecretsError
-from orchestrator.secrets import keys, yamlio
+from orchestrator.secrets import keys, trustroot, yamlio
 from orchestrator.secrets.sopsfile import EncryptionRules
 
 SIGNERS_FILE = "secrets/signers.yaml"
@@ -57,6 +57,7 @@ class Signer:
 class SignerPolicy:
     signers: tuple[Signer, ...]
     source: str
+    version: int = 0  # of the root signatures (secrets/signers.yaml.sig)
 
     def by_key_id(self, key_id: str) -> Signer | None:
         return next((s for s in self.signers if s.key_id == key_id), None)
@@ -77,6 +78,7 @@ def load_signers(repo_root: Path) -> SignerPolicy:
         content = (repo_root / SIGNERS_FILE).read_bytes()
     except FileNotFoundError:
         raise SecretsError("does not exist, so no signer is trusted", path=source) from None
+    version = trustroot.verify_signers(content, repo_root)  # the root signed these bytes
     data = _mapping(yamlio.load(content, source=source), "the file", source)
     entries = data.get("signers")
     if not isinstance(entries, list):
@@ -92,7 +94,7 @@ def load_signers(repo_root: Path) -> SignerPolicy:
             raise SecretsError(f"signer #{n} needs a name, a key and a list of path globs",
                                path=source)
         signers.append(Signer(name, keys.parse_public(key, source=source), tuple(paths)))
-    return SignerPolicy(tuple(signers), source)
+    return SignerPolicy(tuple(signers), source, version)
 
 
 @dataclass(frozen=True)

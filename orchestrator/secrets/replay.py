@@ -1,17 +1,26 @@
 """Which version of each secret file went to each host, so an old signed file cannot come back.
 
 An old file with its old signature is still validly signed; only memory of what was deployed
-tells it apart. The controller keeps that memory in sqlite (safe when a wave deploys to many hosts
-at once); the apply engine also records it on each host and checks both with `check_version`.
+tells it apart. That memory lives on each host, in `/var/lib/orc/secrets-deployed.json` (root
+only, beside the journals, replaced atomically), so a controller with no state of its own (a CI
+runner on a fresh clone) is refused an older version all the same. The controller keeps a copy
+in sqlite, which `orc secrets verify` reads; both are checked with `check_version`. The version
+of the root-signed `secrets/signers.yaml` is recorded the same way, so an older signer policy
+(one that still trusted a revoked key) cannot come back either.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import shlex
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from orchestrator import statedir
 from orchestrator.errors import SecretsError
 
 STORE = Path(".orc") / "secrets-deployed.sqlite"
@@ -40,8 +49,7 @@ def check_version(host: str, secret_path: str, version: int, deployed: int | Non
 
 
 def _connect(store_path: Path) -> sqlite3.Connection:
-    store_path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(store_path, timeout=30, isolation_level=None)
+    conn = statedir.connect(store_path, timeout=30, isolation_level=None)
     conn.execute(_SCHEMA)
     return conn
 
@@ -88,3 +96,52 @@ def check_against_store(store_path: Path, secret_path: str, version: int,
     if versions:
         host = max(versions, key=versions.__getitem__)
         check_version(host, secret_path, version, versions[host], allow_downgrade)
+
+
+HOST_RECORD = "/var/lib/orc/secrets-deployed.json"  # {"secrets/app.yaml": 3, ...}
+
+
+class HostRecordError(SecretsError):
+    """The host's record of deployed versions cannot be read or written."""
+
+
+def read_host(host: Any, sudo: bool = False) -> dict[str, int]:
+    """The versions `host` records as deployed (empty when it never got a secret)."""
+    script = f"if [ -e {HOST_RECORD} ]; then cat {HOST_RECORD}; fi"
+    ok, output = host.run_shell_command(f"sh -c {shlex.quote(script)}", _sudo=sudo)
+    if not ok:
+        raise HostRecordError(f"cannot read {HOST_RECORD}: "
+                              + " ".join(output.stderr_lines[-1:]), path=host.name)
+    text = "\n".join(output.stdout_lines).strip()
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in data.items()):
+        raise HostRecordError(f"{HOST_RECORD} is not a record of versions (remove it to start "
+                              "over, which forgets what this host has)", path=host.name)
+    return data
+
+
+def write_host(host: Any, versions: dict[str, int], sudo: bool = False) -> None:
+    """Replace the host's record atomically: a temp file, synced, renamed, root only."""
+    payload = base64.b64encode(json.dumps(versions, sort_keys=True).encode()).decode()
+    script = (f"umask 077 && mkdir -p {HOST_RECORD.rsplit('/', 1)[0]} && "
+              f"printf %s {payload} | base64 -d > {HOST_RECORD}.tmp && "
+              f"sync {HOST_RECORD}.tmp 2>/dev/null; mv {HOST_RECORD}.tmp {HOST_RECORD} && sync")
+    ok, output = host.run_shell_command(f"sh -c {shlex.quote(script)}", _sudo=sudo)
+    if not ok:
+        raise HostRecordError(f"cannot write {HOST_RECORD}: "
+                              + " ".join(output.stderr_lines[-1:]), path=host.name)
+
+
+def check_host(host_name: str, recorded: dict[str, int], versions: dict[str, int],
+               allow_downgrade: bool = False) -> dict[str, int]:
+    """Refuse any of `versions` older than the host's record; return the record to write."""
+    for name, version in sorted(versions.items()):
+        check_version(host_name, name, version, recorded.get(name), allow_downgrade)
+    return {**recorded, **versions}
