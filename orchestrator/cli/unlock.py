@@ -10,9 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator import hostlock
-from orchestrator.report.console import make_console
 from orchestrator.adhoc import select_hosts
 from orchestrator.cli.run import inventory_option, load
+from orchestrator.report.console import make_console
 from orchestrator.runs import RunStore
 
 
