@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import yamlfile
+from orchestrator import inputfile, yamlfile
 from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
 from orchestrator.roles import Role, RoleRef, expand, parse_ref
@@ -80,19 +80,27 @@ class Play:
     def check(self) -> None:
         """What can be known wrong without a host: template syntax and missing local files."""
         for task in self.all_tasks() + self.all_handlers():
-            check_syntax(task.args, task.where)
-            check_syntax(task.when, task.where)
-            source = task.module.source
-            value = task.args.get(source[0]) if source else None
-            if not source or not isinstance(value, str) or is_template(value):
-                continue
-            dirs = self.search_dirs(task)[source[1]]
-            found = next((d / value for d in dirs if (d / value).is_file()), None)
-            if found is None:
-                raise InputError(f"{task.module.name}: {source[1][:-1]} {value!r} not found "
-                                 f"(looked in {', '.join(map(str, dirs))})", **task.location)
-            if source[1] == "templates":
-                check_file_syntax(found)
+            try:
+                self._check_task(task)
+            except RecursionError:  # jinja's parser recurses once per nesting level
+                raise InputError("a template in this task is nested too deeply to parse",
+                                 **task.location) from None
+
+    def _check_task(self, task: Task) -> None:
+        check_syntax(task.args, task.where)
+        check_syntax(task.when, task.where)
+        source = task.module.source
+        value = task.args.get(source[0]) if source else None
+        if not source or not isinstance(value, str) or is_template(value):
+            return
+        dirs = self.search_dirs(task)[source[1]]
+        # anything there is found, so a FIFO or device is refused when read, not skipped
+        found = next((d / value for d in dirs if inputfile.exists(d / value)), None)
+        if found is None:
+            raise InputError(f"{task.module.name}: {source[1][:-1]} {value!r} not found "
+                             f"(looked in {', '.join(map(str, dirs))})", **task.location)
+        if source[1] == "templates":
+            check_file_syntax(found)
 
 
 @dataclass

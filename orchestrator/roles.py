@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from orchestrator import yamlfile
+from orchestrator import inputfile, yamlfile
 from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
 from orchestrator.tasks import (
@@ -136,8 +136,9 @@ def is_deploy(value: Any) -> bool:
 
 def load_deploys(path: Path, role: str) -> list[Callable[..., Any]]:
     """The `@deploy` functions a Python role defines, in the order they are written."""
-    if not path.is_file():
+    if not inputfile.exists(path):
         return []
+    inputfile.check(path)  # importlib reads it: a FIFO or /dev/zero must not hang the import
     spec = importlib.util.spec_from_file_location(f"orc_role_{role}", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     try:

@@ -13,105 +13,110 @@ Whitespace follows Ansible, whose jinja2 environment has `trim_blocks` on (the n
 block tag is dropped, so a `{% for %}` line leaves no blank line behind) and `lstrip_blocks`
 off, for template files and task arguments alike; a `template` task may change both, as in
 Ansible.
+
+Values follow ansible-core 2.19: a lone expression keeps its native type (a list stays a list),
+text joins values with str() and renders a null as nothing, trailing newlines are counted
+against the source rather than kept by jinja2, and a condition must be a boolean.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import os.path
 import re
-import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import jinja2.nativetypes
-import yaml
+import jinja2.nodes
 
-from orchestrator.errors import InputError
+from orchestrator import inputfile
+from orchestrator.errors import InputError, OrcError
+from orchestrator.filters import FILTERS, TESTS
 from orchestrator.secrets import masking
 
 
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("yes", "on", "1", "true", "y", "t")
-    return bool(value)
-
-
-def _mandatory(value: Any, msg: str | None = None) -> Any:
-    if isinstance(value, jinja2.Undefined):
-        raise jinja2.UndefinedError(msg or "mandatory variable is not defined")
-    return value
-
-
-def _combine(*dicts: Mapping, recursive: bool = False) -> dict:
-    result: dict = {}
-    for d in dicts:
-        for key, value in d.items():
-            if recursive and isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-                result[key] = _combine(result[key], value, recursive=True)
-            else:
-                result[key] = value
-    return result
-
-
-FILTERS = {
-    "bool": _to_bool,
-    "to_json": lambda v, **kw: json.dumps(v, **kw),
-    "to_nice_json": lambda v, indent=4: json.dumps(v, indent=indent, sort_keys=True),
-    "from_json": json.loads,
-    "to_yaml": lambda v, **kw: yaml.safe_dump(v, default_flow_style=None, **kw),
-    "to_nice_yaml": lambda v, indent=4: yaml.safe_dump(v, indent=indent, default_flow_style=False),
-    "from_yaml": yaml.safe_load,
-    "regex_replace": lambda v, pattern, repl="": re.sub(pattern, repl, str(v)),
-    "regex_search": lambda v, pattern: (m.group(0) if (m := re.search(pattern, str(v))) else None),
-    "b64encode": lambda v: base64.b64encode(str(v).encode()).decode(),
-    "b64decode": lambda v: base64.b64decode(str(v)).decode(),
-    "basename": os.path.basename,
-    "dirname": os.path.dirname,
-    "quote": lambda v: shlex.quote(str(v)),
-    "mandatory": _mandatory,
-    "ternary": lambda v, yes, no, none=None: (none if v is None and none is not None
-                                               else (yes if v else no)),
-    "combine": _combine,
-    "dict2items": lambda d: [{"key": k, "value": v} for k, v in d.items()],
-    "items2dict": lambda items: {i["key"]: i["value"] for i in items},
-}
-
-
 def _environment(cls: type[jinja2.Environment], **kwargs: Any) -> jinja2.Environment:
-    env = cls(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
-              **kwargs)
+    # keep_trailing_newline off, as in Ansible: the newlines a text result loses at its end are
+    # put back by `_restore_newlines`
+    env = cls(undefined=jinja2.StrictUndefined, trim_blocks=True, **kwargs)
     env.filters.update(FILTERS)
+    env.tests.update(TESTS)
     return env
 
 
+def _plain(value: Any) -> Any:
+    """A value as ansible-core 2.19 hands it on: tuples become lists, at any depth (the same
+    object when there is none)."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        items = [_plain(v) for v in value]
+        return items if any(a is not b for a, b in zip(items, value)) else value
+    if isinstance(value, dict):
+        pairs = {k: _plain(v) for k, v in value.items()}
+        return pairs if any(pairs[k] is not value[k] for k in value) else value
+    return value
+
+
+def to_text(value: Any) -> str:
+    """What `{{ value }}` writes into text: nothing for None (Ansible renders a null variable
+    as an empty string), Python's str() for everything else, tuples shown as lists."""
+    return "" if value is None else str(_plain(value))
+
+
 def _keep_native(values: Any) -> Any:
-    """A lone expression's value as it is; strings stay strings (no re-parsing of JSON)."""
+    """A lone expression's value as it is (Ansible's native types); strings stay strings (no
+    re-parsing of JSON). Several parts are joined as text."""
     parts = list(values)
     if len(parts) == 1:
         if isinstance(parts[0], jinja2.Undefined):
             str(parts[0])  # StrictUndefined raises here, naming the variable
-        return parts[0]
-    return "".join(str(p) for p in parts)
+        return _plain(parts[0])
+    return "".join(to_text(p) for p in parts)
+
+
+def _restore_newlines(source: str, result: Any, newline: str) -> Any:
+    """jinja2 drops one newline at the end of a template; Ansible puts back as many `\n` as
+    the result lacks against the source's own count (text results only: a lone expression
+    followed by a newline stays a number or a list)."""
+    if not isinstance(result, str):
+        return result
+    missing = _trailing_newlines(source) - _trailing_newlines(result)
+    return result + newline * missing if missing > 0 else result
+
+
+def _trailing_newlines(text: str) -> int:
+    return len(text) - len(text.rstrip("\n"))
+
+
+class _RuntimeValues(jinja2.nativetypes.NativeCodeGenerator):
+    """No output folded into text at compile time: `{{ none }}` and `{{ 1.0 }}` reach
+    `_keep_native` as the values they are, as any variable would."""
+
+    def _output_child_to_const(self, node: Any, frame: Any, finalize: Any) -> Any:
+        if isinstance(node, jinja2.nodes.TemplateData):
+            return super()._output_child_to_const(node, frame, finalize)
+        raise jinja2.nodes.Impossible()
 
 
 class _NativeEnvironment(jinja2.nativetypes.NativeEnvironment):
+    code_generator_class = _RuntimeValues
     concat = staticmethod(_keep_native)  # type: ignore[assignment]
 
 
 _TEXT = _environment(jinja2.Environment)
 _NATIVE = _environment(_NativeEnvironment)
-# template files rendered with other whitespace options than Ansible's defaults, by
-# (trim_blocks, lstrip_blocks)
-_FILES: dict[tuple[bool, bool], jinja2.Environment] = {(True, False): _TEXT}
-_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?:(?!\}\}).)*\}\}\s*$", re.S)
+# template files rendered with other options than Ansible's defaults, by
+# (trim_blocks, lstrip_blocks, newline_sequence)
+_FILES: dict[tuple[bool, bool, str], jinja2.Environment] = {(True, False, "\n"): _NATIVE}
+_MARKERS = ("{{", "{%", "{#")
 
 
 def is_template(value: str) -> bool:
-    return "{{" in value or "{%" in value
+    """Whether jinja2 would change `value`; Ansible leaves a string without any of its markers
+    exactly as it is (its line endings too)."""
+    return any(marker in value for marker in _MARKERS)
 
 
 class Variables(Mapping):
@@ -190,12 +195,12 @@ class Variables(Mapping):
 
 
 def render_value(value: Any, variables: Mapping[str, Any], where: str = "") -> Any:
-    """Render every string inside `value`; a lone `{{ expr }}` keeps its native type, as Ansible."""
+    """Render every string inside `value`; a lone `{{ expr }}` (with at most one newline after
+    it) keeps its native type, as in Ansible; a null in text renders as nothing."""
     if isinstance(value, str):
         if not is_template(value):
             return value
-        env = _NATIVE if _SINGLE_EXPRESSION.match(value) else _TEXT
-        return _render(env, value, variables, where)
+        return _render(_NATIVE, value, variables, where)
     if masking.is_secret(value):
         return value  # data from a secret file, never a template: kept whole, so reads show
     # plain data only: lazy mappings (facts, hostvars) stay lazy until a template reads them
@@ -223,41 +228,54 @@ def check_syntax(value: Any, where: str) -> None:
 
 
 def check_file_syntax(path: Path) -> None:
+    source = inputfile.read_text(path)
     try:
-        _TEXT.parse(path.read_text(encoding="utf-8"))
+        _TEXT.parse(source)
     except jinja2.TemplateSyntaxError as err:
         raise InputError(f"template syntax: {err.message}", path=path, line=err.lineno) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read template: {err}", path=path) from None
 
 
 def render_file(path: Path, variables: Mapping[str, Any], *, trim_blocks: bool = True,
-                lstrip_blocks: bool = False) -> str:
-    """Render a template file as Ansible's template module does (`trim_blocks` on and
-    `lstrip_blocks` off unless the task says otherwise); errors name the template and its
-    line."""
-    try:
-        source = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"cannot read template: {err.strerror}", path=path) from None
-    return _render(_file_environment(trim_blocks, lstrip_blocks), source, variables, str(path),
-                   remember=masking.remember_rendered_file)
+                lstrip_blocks: bool = False, newline_sequence: str = "\n") -> str:
+    """Render a template file as Ansible's template module does: `trim_blocks` on and
+    `lstrip_blocks` off unless the task says otherwise, line endings made `newline_sequence`,
+    the source's trailing newlines kept, a file without jinja2 markers copied byte for byte,
+    and a file that is one lone expression written as that value's text. Errors name the
+    template and its line."""
+    source = inputfile.read_text(path)  # bytes decoded as they are: CRLF stays CRLF
+    if not is_template(source):
+        return source
+    env = _file_environment(trim_blocks, lstrip_blocks, newline_sequence)
+    result = _render(env, source, variables, str(path), newline_sequence,
+                     remember=masking.remember_rendered_file)
+    return result if isinstance(result, str) else to_text(result)
 
 
-def _file_environment(trim_blocks: bool, lstrip_blocks: bool) -> jinja2.Environment:
-    key = (trim_blocks, lstrip_blocks)
+def _file_environment(trim_blocks: bool, lstrip_blocks: bool,
+                      newline_sequence: str) -> jinja2.Environment:
+    key = (trim_blocks, lstrip_blocks, newline_sequence)
     if key not in _FILES:
-        _FILES[key] = _TEXT.overlay(trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks)
+        _FILES[key] = _NATIVE.overlay(trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks,
+                                      newline_sequence=newline_sequence)
     return _FILES[key]
 
 
 def evaluate(expression: Any, variables: Mapping[str, Any], where: str = "") -> bool:
-    """A `when:` condition (a bare expression, or a list of them that must all hold)."""
+    """A `when:` condition (a bare expression, or a list of them that must all hold).
+
+    As in ansible-core 2.19, the expression's value must be a boolean: `when: x` with
+    `x: "false"` (a string), a number, a list or None is refused rather than read as truthy,
+    and a condition that is neither a string nor a boolean is refused too (Ansible's
+    "Conditionals must have a boolean result")."""
     if isinstance(expression, bool):
         return expression
     if isinstance(expression, list):
         return all(evaluate(e, variables, where) for e in expression)
-    text = str(expression).strip()
+    if not isinstance(expression, str):
+        raise InputError(f"condition {expression!r} is a {type(expression).__name__}: a "
+                         "condition must be an expression (a string) or true/false",
+                         **_split(where))
+    text = expression.strip()
     if text.startswith("{{") and text.endswith("}}"):
         text = text[2:-2]
     try:
@@ -265,20 +283,25 @@ def evaluate(expression: Any, variables: Mapping[str, Any], where: str = "") -> 
     except jinja2.TemplateSyntaxError as err:
         raise InputError(f"condition {text!r} is not valid jinja2: {err.message}",
                          **_split(where)) from None
-    source = "{% if (" + text + ") %}True{% else %}False{% endif %}"
     try:
-        return _render(_TEXT, source, variables, where, remember=None) == "True"
+        value = _render(_NATIVE, "{{ (" + text + ") }}", variables, where, remember=None)
     except InputError as err:
         raise InputError(f"condition {text!r}: {err.message}", **_split(where)) from None
+    if not isinstance(value, bool):
+        raise InputError(
+            f"condition {text.strip()!r} gave {type(value).__name__} {value!r}, not true or "
+            "false: a condition must have a boolean result, as in ansible-core 2.19 (compare "
+            "it, or use `| bool`)", **_split(where))
+    return value
 
 
 def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], where: str,
-            remember: Any = masking.remember_rendered) -> Any:
-    """Render `source`; when it read a secret, `remember` keeps what it made of the secret out
-    of every output (None: the result is never shown, as a `when:` outcome)."""
+            newline: str = "\n", remember: Any = masking.remember_rendered) -> Any:
+    """Render `source`, with Ansible's trailing newlines; when it read a secret, `remember`
+    keeps what it made of the secret out of every output (None: the result is never shown, as
+    a `when:` outcome)."""
     scope = variables if isinstance(variables, Variables) else Variables(variables)
     scope.begin_render()
-    tainted = False
     try:
         template = env.from_string(source)
         # a shared context reads `variables` as they are asked for, keeping them lazy
@@ -297,16 +320,22 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
         tainted = scope.end_render()
         raise InputError(f"template error: {_told(str(err), source, tainted)}",
                          **_split(where)) from None
-    except Exception as err:
+    except OrcError:
+        scope.end_render()
+        raise
+    except Exception as err:  # a filter or operator raised (`{{ 1 / 0 }}`): one line at its line
         if scope.end_render():  # a filter's own error (b64decode, int) may quote the value
             raise InputError(f"template error: {type(err).__name__} (its message is hidden: "
-                             "the expression read a secret)", **_split(where)) from None
-        raise
+                             "the expression read a secret)", **_template_where(where, err)) from None
+        raise InputError(f"{type(err).__name__}: {err}",
+                         **_template_where(where, err)) from None
     except BaseException:
         scope.end_render()
         raise
+    result = _restore_newlines(source, result, newline)
     if scope.end_render() and remember is not None:
-        remember(masking.Rendered(source, result, pieces, _shadow(env, source, scope)))
+        remember(masking.Rendered(source, result, [to_text(p) for p in pieces],
+                                  _shadow(env, source, scope)))
     return result
 
 
@@ -318,7 +347,7 @@ def _shadow(env: jinja2.Environment, source: str, scope: Variables) -> masking.R
     try:
         template = env.from_string(source)
         pieces = list(template.root_render_func(template.new_context(shadow, shared=True)))
-        return masking.Rendered(source, env.concat(pieces), pieces, None)  # type: ignore[attr-defined]
+        return masking.Rendered(source, env.concat(pieces), [to_text(p) for p in pieces], None)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - any failure only makes the masking coarser
         return None
 
@@ -339,6 +368,20 @@ def _told(message: str | None, source: str, tainted: bool) -> str:
         return message
     return _QUOTED.sub(lambda m: m.group(0) if m.group(1) in source or _TYPE_NAME.fullmatch(
         m.group(1)) else f"'{masking.MASK}'", message)
+
+
+def _template_where(where: str, err: Exception) -> dict:
+    """`_split(where)`, with the template's own line when `where` names no line."""
+    found, line = _split(where), None
+    tb = err.__traceback__
+    while tb is not None:  # the innermost frame of compiled template code maps to a line
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            line = template.get_corresponding_lineno(tb.tb_lineno)
+        tb = tb.tb_next
+    if line is not None:
+        found.setdefault("line", line)
+    return found
 
 
 def _split(where: str) -> dict:

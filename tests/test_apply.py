@@ -74,7 +74,7 @@ def test_plan_shows_file_diffs_exits_2_and_changes_nothing(estate, lab: Lab, lab
                                                           ssh) -> None:
     host = lab.hosts[0].name
     proc = run_orc("plan", str(SITE), "-i", str(lab_inventory), "--limit", host,
-                   "-e", "app_message=planned change")
+                   "-e", "app_message='planned change'")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert '-  "message": "hello from the lab",' in proc.stdout
     assert '+  "message": "planned change",' in proc.stdout

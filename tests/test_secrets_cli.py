@@ -136,8 +136,17 @@ def test_edit_that_breaks_the_yaml_is_refused_with_its_line_only(estate: Estate)
     content = (estate.root / "secrets/app.yaml").read_bytes()
     run = editor(estate, "path.write_text(path.read_text() + 'broken: [first-pass-0x91\\n')\n")
     line = one_error_line(estate.orc("edit", "secrets/app.yaml", EDITOR=run),
-                          "secrets/app.yaml (as edited):", "not valid YAML")
+                          "secrets/app.yaml (as edited):", "invalid YAML")
     assert "first-pass" not in line
+    assert (estate.root / "secrets/app.yaml").read_bytes() == content
+
+
+def test_edit_that_leaves_text_not_utf8_is_refused_with_its_line(estate: Estate) -> None:
+    content = (estate.root / "secrets/app.yaml").read_bytes()
+    run = editor(estate, "path.write_bytes(path.read_bytes() + b'broken: \\xff\\n')\n")
+    line = one_error_line(estate.orc("edit", "secrets/app.yaml", EDITOR=run),
+                          "secrets/app.yaml (as edited):", "not UTF-8 text")
+    assert "Traceback" not in line
     assert (estate.root / "secrets/app.yaml").read_bytes() == content
 
 
@@ -224,7 +233,7 @@ path.write_text(["sops: reserved\\n", "broken: [\\n", "fixed: value\\n"][n - 1])
                        key=keys.load_signing_key(),
                        retry=lambda err: errors.append(str(err)) is None)
     assert sig is not None and sig.version == 2 and calls.read_text() == "3"
-    assert "reserved" in errors[0] and "not valid YAML" in errors[1]
+    assert "reserved" in errors[0] and "invalid YAML" in errors[1]
     assert decrypted(estate) == {"fixed": "value"}
 
 

@@ -34,7 +34,8 @@ def test_plain_scalars_resolve_as_go_yaml_does(text: str, expected: object) -> N
 
 
 def test_duplicate_keys_and_non_string_keys_are_refused_with_their_line() -> None:
-    with pytest.raises(SecretsError, match=r"^t:3: not valid YAML: duplicate key 'a'$"):
+    with pytest.raises(SecretsError,
+                       match=r"^t:3: invalid YAML: duplicate key 'a' \(first at line 1\)$"):
         yamlio.load("a: 1\nb: 2\na: 3\n", source="t")
     with pytest.raises(SecretsError, match=r"^t:2: .*keys must be strings"):
         yamlio.load("a: 1\n2: x\n", source="t")

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from rich.table import Table
 
-from orchestrator import junit
+from orchestrator import junit, yamlfile
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.errors import InputError, OrcError
 from orchestrator.execute import RunOptions, run_playbook, selected
+from orchestrator.extravars import parse_extra_vars
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import KEEP_RUNS
 from orchestrator.playbook import load_playbook
@@ -34,22 +34,6 @@ from orchestrator.secrets import masking
 from orchestrator.startat import start_at_task
 
 DEFAULT_INVENTORY = "inventory/lab.yaml"
-
-
-def _extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    for value in values:
-        if value.startswith("@"):
-            data = yaml.safe_load(Path(value[1:]).read_text())
-            if not isinstance(data, dict):
-                raise InputError("an extra vars file must be a mapping", path=value[1:])
-            extra.update(data)
-        elif "=" in value:
-            key, _, raw = value.partition("=")
-            extra[key] = yaml.safe_load(raw) if raw else ""
-        else:
-            raise InputError(f"-e {value!r}: expected key=value or @file.yaml")
-    return extra
 
 
 def _tags(values: tuple[str, ...]) -> frozenset[str]:
@@ -89,8 +73,8 @@ def _load(playbook: Path, inventories: tuple[str, ...], limit, tags, skip_tags, 
         book = start_at_task(book, start_at)
     inventory = load_inventory(list(inventories) or [DEFAULT_INVENTORY],
                                playbook_dir=playbook.parent)
-    options = RunOptions(_extra_vars(extra_vars), _tags(tags), _tags(skip_tags), limit, dry_run,
-                         forks=forks)
+    options = RunOptions(parse_extra_vars(extra_vars), _tags(tags), _tags(skip_tags), limit,
+                         dry_run, forks=forks)
     return book, inventory, options
 
 

@@ -46,6 +46,9 @@ def run_inventory_program(path: Path, *args: str) -> Any:
             f"{err.lineno} column {err.colno}); expected Ansible's inventory JSON",
             path=path,
         ) from None
+    except RecursionError:
+        raise InventoryError(f"dynamic inventory {' '.join(args)} printed JSON nested too deeply "
+                             "to read", path=path) from None
 
 
 class DynamicInventory:

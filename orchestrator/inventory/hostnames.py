@@ -52,6 +52,9 @@ def parse_address(address: str, allow_ranges: bool = False) -> tuple[str, int | 
     return address, port
 
 
+MAX_RANGE_HOSTS = 100_000
+
+
 def expand_range(entry: str) -> list[str]:
     """Expand the first `[begin:end(:step)]` range of `entry`, recursively for the rest."""
     head, rest = entry.split("[", 1)
@@ -81,6 +84,10 @@ def expand_range(entry: str) -> list[str]:
     for item in sequence:
         name = f"{head}{str(item).zfill(width)}{tail}"
         names.extend(expand_range(name) if "[" in name else [name])
+        if len(names) > MAX_RANGE_HOSTS:
+            # `web[1:9999999999]` would take hours and all memory before anything ran
+            raise InventoryError(f"host range {entry!r} expands to more than {MAX_RANGE_HOSTS} "
+                                 "hosts")
     return names
 
 

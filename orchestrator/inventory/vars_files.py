@@ -26,7 +26,8 @@ def _files_in(directory: str) -> list[str]:
         path = os.path.join(directory, entry)
         if os.path.isdir(path) and not extension:
             found.extend(_files_in(path))
-        elif os.path.isfile(path) and (not extension or extension in EXTENSIONS):
+        # not only regular files: a FIFO or a dangling link is refused when read, not skipped
+        elif not os.path.isdir(path) and (not extension or extension in EXTENSIONS):
             found.append(path)
     return found
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator import inputfile, yamlfile
 from orchestrator.errors import InventoryError
 from orchestrator.inventory.values import Unsafe, Vaulted, decode_marked
 
@@ -53,8 +54,9 @@ def _construct_vault(loader: yaml.SafeLoader, node: yaml.Node) -> Vaulted:
     return Vaulted(ciphertext)
 
 
-class InventoryLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """pyyaml's safe loader plus the two Ansible tags that inventories use."""
+class InventoryLoader(yamlfile.Checked, _BaseLoader):  # type: ignore[misc, valid-type]
+    """pyyaml's safe loader plus the two Ansible tags that inventories use; duplicate keys are
+    refused as everywhere in orc (Ansible warns and keeps the last)."""
 
 
 InventoryLoader.add_constructor("!unsafe", _construct_unsafe)
@@ -63,36 +65,27 @@ InventoryLoader.add_constructor("!vault-encrypted", _construct_vault)
 
 
 def read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise InventoryError(f"cannot read: {err.strerror}", path=path) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise InventoryError(f"not UTF-8 text ({err.reason})", path=path, line=line) from None
+    """An inventory file's text: a regular file within orc's size limit, UTF-8, no NUL."""
+    return inputfile.read_text(path, error=InventoryError)
 
 
-def yaml_error(path: Path, err: yaml.YAMLError) -> InventoryError:
-    """One line naming the file and line of a YAML syntax error."""
-    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-    problem = getattr(err, "problem", None) or str(err)
-    context = getattr(err, "context", None)
-    message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
-    return InventoryError(message, path=path, line=mark.line + 1 if mark else None)
+def _json_object(pairs: list[tuple[str, Any]]) -> Any:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        # YAML reads JSON too, and names the duplicate key with its line
+        raise ValueError("duplicate key")
+    return decode_marked(dict(pairs))
 
 
 def parse_data(text: str, path: Path) -> Any:
     """The data in a YAML or JSON document; JSON first, like Ansible."""
     try:
-        return json.loads(text, object_hook=decode_marked)
+        return json.loads(text, object_pairs_hook=_json_object)
     except ValueError:
         pass
-    try:
-        return yaml.load(text, Loader=InventoryLoader)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as err:
-        raise yaml_error(path, err) from None
+    except RecursionError:  # JSON nested thousands deep: YAML's loader names the limit
+        pass
+    return yamlfile.parse(text, path=path, loader=InventoryLoader, error=InventoryError)
 
 
 def load_data_file(path: Path) -> Any:

@@ -5,18 +5,21 @@ from __future__ import annotations
 import io
 import json
 import re
+import stat
+from pathlib import Path
 from typing import Any
 
 from pyinfra.facts.files import Directory, File
 from pyinfra.operations import files
 
+from orchestrator import inputfile
+from orchestrator.modules import modes
 from orchestrator.modules.base import (
     REQUIRED,
     FilePreview,
     HostContext,
     Module,
     OpCall,
-    mode,
     present,
 )
 from orchestrator.templating import render_file
@@ -26,15 +29,66 @@ OWNERSHIP = {"mode": None, "owner": None, "group": None}
 OWNERSHIP_TYPES = {"mode": "raw", "owner": "str", "group": "str"}
 
 
-def _owned(args: dict[str, Any]) -> dict[str, Any]:
-    return {"user": args["owner"], "group": args["group"], "mode": mode(args["mode"])}
+def _owned(args: dict[str, Any], ctx: HostContext, path: str, directory: bool = False,
+           source: Path | None = None) -> dict[str, Any]:
+    return {"user": args["owner"], "group": args["group"],
+            "mode": _mode(args["mode"], ctx, path, directory, source)}
 
 
-def _put(dest: str, content: str, args: dict[str, Any]) -> OpCall:
-    kwargs = {"src": io.BytesIO(content.encode()), "dest": dest, **_owned(args)}
-    # pyinfra writes 0600 when no mode is given; Ansible keeps umask's 0644 for new files
-    kwargs["mode"] = kwargs["mode"] or "644"
+def _mode(value: Any, ctx: HostContext, path: str, directory: bool,
+          source: Path | None = None) -> str | None:
+    """The task's `mode:` as pyinfra sets it (see modules/modes.py): a number, or for a
+    symbolic mode on a path that does not exist when the task is planned, the symbolic mode
+    itself, which chmod applies to the path as the task (or an earlier one) creates it.
+    `preserve` is the source file's mode."""
+    if value == "preserve":
+        if source is None:
+            raise ValueError("mode=preserve needs a source file ('src')")
+        return modes.pyinfra_mode(stat.S_IMODE(source.stat().st_mode))
+    if not modes.is_symbolic(value):
+        return modes.pyinfra_mode(modes.octal(value))
+    current = _current_mode(ctx, path, directory)
+    if current is None:
+        modes.apply_symbolic(str(value), 0, directory)  # a bad mode fails now, not on the host
+        return str(value)
+    return modes.pyinfra_mode(modes.apply_symbolic(str(value), current, directory))
+
+
+def _current_mode(ctx: HostContext, path: str, directory: bool) -> int | None:
+    info = ctx.host.get_fact(Directory if directory else File, path=path)
+    return int(str(info["mode"]), 8) if info else None
+
+
+def _put(dest: str, content: str, args: dict[str, Any], ctx: HostContext,
+         source: Path | None = None) -> OpCall:
+    kwargs = {"src": io.BytesIO(content.encode()), "dest": dest,
+              **_put_ownership(args, ctx, dest, source)}
     return OpCall(files.put, kwargs, FilePreview(dest, content))
+
+
+def _put_ownership(args: dict[str, Any], ctx: HostContext, dest: str,
+                   source: Path | None) -> dict[str, Any]:
+    """copy and template: a file they create gets the umask's 0644 (pyinfra alone would make
+    it 0600) and a symbolic mode applies to that; without `mode:` an existing file keeps its
+    mode, as in Ansible."""
+    current = _current_mode(ctx, dest, False)
+    value = args["mode"]
+    if value is None:
+        mode = None if current is not None else modes.pyinfra_mode(modes.NEW_FILE)
+    elif modes.is_symbolic(value):
+        base = current if current is not None else modes.NEW_FILE
+        mode = modes.pyinfra_mode(modes.apply_symbolic(str(value), base, False))
+    else:
+        mode = _mode(value, ctx, dest, False, source)
+    return {"user": args["owner"], "group": args["group"], "mode": mode}
+
+
+def _content(value: Any) -> str:
+    """copy's `content` as Ansible writes it: a list or mapping (from a lone `{{ var }}`) as
+    JSON, anything else as its text."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
 
 
 def _copy(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
@@ -43,15 +97,13 @@ def _copy(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     if not args["force"] and ctx.host.get_fact(File, path=args["dest"]) is not None:
         return []  # force: false only creates the file; an existing one is left as it is
     if args["content"] is not None:
-        content = args["content"]
-        # Ansible's copy action writes a mapping or a list given as content as JSON
-        text = json.dumps(content) if isinstance(content, (dict, list)) else str(content)
-        return [_put(args["dest"], text, args)]
+        return [_put(args["dest"], _content(args["content"]), args, ctx)]
     source = ctx.find("files", args["src"])
-    kwargs = {"src": str(source), "dest": args["dest"], **_owned(args)}
-    kwargs["mode"] = kwargs["mode"] or "644"
+    kwargs = {"src": str(source), "dest": args["dest"],
+              **_put_ownership(args, ctx, args["dest"], source)}
+    content = inputfile.read_bytes(source, copy=True)  # a regular file within the copy limit
     try:
-        preview = FilePreview(args["dest"], source.read_text(encoding="utf-8"))
+        preview = FilePreview(args["dest"], content.decode("utf-8"))
     except UnicodeDecodeError:
         preview = None  # binary: the plan says it changes, without a text diff
     return [OpCall(files.put, kwargs, preview)]
@@ -60,13 +112,17 @@ def _copy(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 def _template(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     source = ctx.find("templates", args["src"])
     content = render_file(source, ctx.variables, trim_blocks=bool(args["trim_blocks"]),
-                          lstrip_blocks=bool(args["lstrip_blocks"]))
-    return [_put(args["dest"], content, args)]
+                          lstrip_blocks=bool(args["lstrip_blocks"]),
+                          newline_sequence=args["newline_sequence"])
+    return [_put(args["dest"], content, args, ctx, source)]
 
 
 def _file(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     path, state = args["path"], args["state"] or "file"
-    owned = _owned(args)
+    if state == "directory" and args["recurse"] and modes.is_symbolic(args["mode"]):
+        raise ValueError("a symbolic mode with recurse: true is not supported; give the mode "
+                         "as octal digits")
+    owned = _owned(args, ctx, path, directory=state == "directory")
     if state == "directory":
         return [OpCall(files.directory, {"path": path, "recursive": bool(args["recurse"]), **owned})]
     if state == "link":
@@ -93,7 +149,7 @@ def _lineinfile(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     pattern = regexp if regexp else f"^{_ere_escape(str(line))}$"
     calls = []
     if args["create"] and want:
-        calls.append(OpCall(files.file, {"path": path, **_owned(args)}))
+        calls.append(OpCall(files.file, {"path": path, **_owned(args, ctx, path)}))
 
     def transform(before: str | None) -> str | None:
         lines = (before or "").splitlines()
@@ -125,7 +181,7 @@ def _blockinfile(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     end = marker.replace("{mark}", args["marker_end"])
     calls = []
     if args["create"] and want:
-        calls.append(OpCall(files.file, {"path": path, **_owned(args)}))
+        calls.append(OpCall(files.file, {"path": path, **_owned(args, ctx, path)}))
 
     def transform(before: str | None) -> str | None:
         lines = (before or "").splitlines()
@@ -168,10 +224,12 @@ MODULES = [
            types={"src": "path", "content": "raw", "dest": "path", "backup": "bool",
                   "force": "bool", **OWNERSHIP_TYPES}),
     Module("template", {"src": REQUIRED, "dest": REQUIRED, "backup": False,
-                        "trim_blocks": True, "lstrip_blocks": False, **OWNERSHIP},
+                        "trim_blocks": True, "lstrip_blocks": False, "newline_sequence": "\n",
+                        **OWNERSHIP},
            _template, source=("src", "templates"),
+           choices={"newline_sequence": ("\n", "\r", "\r\n")},
            types={"src": "path", "dest": "path", "backup": "bool", "trim_blocks": "bool",
-                  "lstrip_blocks": "bool", **OWNERSHIP_TYPES}),
+                  "lstrip_blocks": "bool", "newline_sequence": "str", **OWNERSHIP_TYPES}),
     Module("file", {"path": REQUIRED, "state": None, "src": None, "recurse": False,
                     "force": False, **OWNERSHIP}, _file,
            aliases={"dest": "path", "name": "path"},

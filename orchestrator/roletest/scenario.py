@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import yamlfile
+from orchestrator import inputfile, yamlfile
 from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
 from orchestrator.playbook import roles_path
@@ -154,7 +154,7 @@ def _parse(raw: Any, role: str, name: str, role_dir: Path, project: Path,
     if not isinstance(vars_files, list) or not all(isinstance(f, str) for f in vars_files):
         raise InputError("vars_files must be a list of paths", path=path, line=line("vars_files"))
     for entry in vars_files:
-        if not (project / entry).is_file():
+        if not inputfile.exists(project / entry):
             raise InputError(f"vars file {entry!r} not found in {project}",
                              path=path, line=line("vars_files"))
     return Scenario(role, name, role_dir, project, platforms, tuple(roles), dict(variables),

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from orchestrator import inputfile
 from orchestrator.errors import SecretsError
 from orchestrator.secrets import api, keys, signature, writer, yamlio
 
@@ -86,8 +87,9 @@ def edit(path: Path, *, repo_root: Path, key: keys.SigningKey,
     with private_file(before, suffix=Path(path).suffix or ".yaml") as scratch:
         while True:
             run_editor(scratch)
-            after = scratch.read_text(encoding="utf-8")
-            if after == before:
+            # bytes: text that is not UTF-8 is refused (and offered again) like a YAML error
+            after = inputfile.read_bytes(scratch, error=SecretsError, name=f"{name} (as edited)")
+            if after == before.encode():
                 return None
             try:
                 values = yamlio.load(after, source=f"{name} (as edited)")

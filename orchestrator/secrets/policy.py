@@ -14,6 +14,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from orchestrator import inputfile
 from orchestrator.errors import SecretsError
 from orchestrator.secrets import keys, trustroot, yamlio
 from orchestrator.secrets.sopsfile import EncryptionRules
@@ -22,21 +23,93 @@ SIGNERS_FILE = "secrets/signers.yaml"
 SOPS_CONFIG = ".sops.yaml"
 
 
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """`*` and `?` stay within one directory, `**` crosses any number of them."""
-    out, i = "", 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out, i = out + "(?:.*/)?", i + 3
-        elif pattern.startswith("**", i):
-            out, i = out + ".*", i + 2
-        elif pattern[i] == "*":
-            out, i = out + "[^/]*", i + 1
-        elif pattern[i] == "?":
-            out, i = out + "[^/]", i + 1
-        else:
-            out, i = out + re.escape(pattern[i]), i + 1
-    return re.compile(out)
+_LITERAL, _ONE, _STAR, _ANY, _DIRS = range(5)
+
+
+@dataclass(frozen=True)
+class PathGlob:
+    """A signer's path glob: `*` and `?` stay within one directory, `**` crosses any number
+    of them, and `**/` is zero or more whole directories (`secrets/**/x` matches `secrets/x`).
+
+    Matched as a bit-parallel NFA (shift-and): each character of the path costs a few integer
+    operations on a bit per pattern position, so no pattern, however long or starry, makes
+    matching backtrack; the time is linear in the path.
+    """
+
+    pattern: str
+
+    @cached_property
+    def _tokens(self) -> tuple[tuple[int, str], ...]:
+        tokens: list[tuple[int, str]] = []
+        p, i = self.pattern, 0
+        while i < len(p):
+            if p.startswith("**/", i):
+                token, i = (_DIRS, ""), i + 3
+            elif p.startswith("**", i):
+                token, i = (_ANY, ""), i + 2
+            elif p[i] == "*":
+                token, i = (_STAR, ""), i + 1
+            elif p[i] == "?":
+                token, i = (_ONE, ""), i + 1
+            else:
+                token, i = (_LITERAL, p[i]), i + 1
+            # `**` absorbs its neighbours `*`, `**` and `**/`, and `**/` twice is once: equal
+            # languages, and no long chain of empty moves to follow
+            if token[0] == _ANY:
+                while tokens and tokens[-1][0] in (_STAR, _ANY, _DIRS):
+                    tokens.pop()
+            elif tokens and token[0] in (_STAR, _DIRS) and tokens[-1][0] == _ANY:
+                continue
+            elif tokens and token[0] == _DIRS and tokens[-1][0] == _DIRS:
+                continue
+            tokens.append(token)
+        return tuple(tokens)
+
+    @cached_property
+    def _masks(self) -> tuple[dict[str, int], int, int, int, int, int, int]:
+        """Per position bits: literal by character, `?`, `*`, `**`, the `**/` branch; the
+        positions a character may stay on; the accepting bit."""
+        literal: dict[str, int] = {}
+        one = star = anything = branch = 0
+        states = 0
+        for token, char in self._tokens:
+            bit = 1 << states
+            if token == _LITERAL:
+                literal[char] = literal.get(char, 0) | bit
+            elif token == _ONE:
+                one |= bit
+            elif token == _STAR:
+                star |= bit
+            elif token == _ANY:
+                anything |= bit
+            else:  # `**/` is a branch over (`**`, `/`): enter it, or skip both
+                branch |= bit
+                anything |= bit << 1
+                literal["/"] = literal.get("/", 0) | bit << 2
+                states += 2
+            states += 1
+        return literal, one, star, anything, branch, star | anything, 1 << states
+
+    def _closure(self, state: int) -> int:
+        _, _, _, _, branch, empty, _ = self._masks
+        while True:
+            grown = state | ((state & (empty | branch)) << 1) | ((state & branch) << 3)
+            if grown == state:
+                return state
+            state = grown
+
+    def fullmatch(self, path: str) -> bool:
+        literal, one, star, anything, _, _, accept = self._masks
+        state = self._closure(1)
+        for char in path:
+            if char == "/":
+                advance, stay = literal.get(char, 0), anything
+            else:
+                advance, stay = literal.get(char, 0) | one, star | anything
+            state = self._closure(((state & advance) << 1) | (state & stay))
+            if not state:
+                return False
+        return bool(state & accept)
 
 
 @dataclass(frozen=True)
@@ -50,7 +123,7 @@ class Signer:
         return keys.key_id(self.public)
 
     def may_sign(self, rel_path: str) -> bool:
-        return any(glob_regex(p).fullmatch(rel_path) for p in self.paths)
+        return any(PathGlob(p).fullmatch(rel_path) for p in self.paths)
 
 
 @dataclass(frozen=True)
@@ -74,10 +147,9 @@ def _mapping(data: Any, what: str, source: str) -> dict[str, Any]:
 
 def load_signers(repo_root: Path) -> SignerPolicy:
     source = SIGNERS_FILE
-    try:
-        content = (repo_root / SIGNERS_FILE).read_bytes()
-    except FileNotFoundError:
-        raise SecretsError("does not exist, so no signer is trusted", path=source) from None
+    if not inputfile.exists(repo_root / SIGNERS_FILE):
+        raise SecretsError("does not exist, so no signer is trusted", path=source)
+    content = inputfile.read_bytes(repo_root / SIGNERS_FILE, error=SecretsError, name=source)
     version = trustroot.verify_signers(content, repo_root)  # the root signed these bytes
     data = _mapping(yamlio.load(content, source=source), "the file", source)
     entries = data.get("signers")
@@ -108,9 +180,10 @@ class CreationRule:
 def creation_rule(repo_root: Path, rel_path: str) -> CreationRule | None:
     """sops' choice: the first rule whose `path_regex` matches the path (relative to the config)."""
     path = repo_root / SOPS_CONFIG
-    if not path.is_file():
+    if not inputfile.exists(path):
         return None
-    data = _mapping(yamlio.load(path.read_bytes(), source=SOPS_CONFIG), "the file", SOPS_CONFIG)
+    content = inputfile.read_bytes(path, error=SecretsError, name=SOPS_CONFIG)
+    data = _mapping(yamlio.load(content, source=SOPS_CONFIG), "the file", SOPS_CONFIG)
     for n, rule in enumerate(data.get("creation_rules") or [], 1):
         rule = _mapping(rule, f"creation rule #{n}", SOPS_CONFIG)
         pattern = rule.get("path_regex") or ""

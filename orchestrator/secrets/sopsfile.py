@@ -67,7 +67,8 @@ class EncryptionRules:
         return cls(**chosen)
 
     def encrypts(self, path: KeyPath) -> bool:
-        """sops' shouldBeEncrypted for everything but comments, which orc does not keep."""
+        """sops' shouldBeEncrypted for everything but comments, which orc reads past and does
+        not keep."""
         encrypted = True
         if self.unencrypted_suffix and any(k.endswith(self.unencrypted_suffix) for k in path):
             encrypted = False
@@ -151,17 +152,28 @@ def parse(content: bytes, *, source: str) -> SopsDocument:
     )
 
 
-def _walk(tree: Any, path: KeyPath, leaf: Callable[[Any, KeyPath], Any]) -> Any:
-    """sops' walk: list items keep their parent's path; nulls are neither sealed nor hashed."""
+def _walk(tree: Any, path: KeyPath, leaf: Callable[[Any, KeyPath], Any],
+          sealed: bool = False) -> Any:
+    """sops' walk: list items keep their parent's path; nulls are neither sealed nor hashed;
+    in a `sealed` tree, the comments sops wrote as list items are not values (they are outside
+    the MAC too)."""
     if isinstance(tree, dict):
         if not all(isinstance(key, str) for key in tree):
             raise SecretsError(f"keys under {_aad(path)} must all be strings")
-        return {key: _walk(value, (*path, key), leaf) for key, value in tree.items()}
+        return {key: _walk(value, (*path, key), leaf, sealed) for key, value in tree.items()}
     if isinstance(tree, list):
-        return [_walk(item, path, leaf) for item in tree]
+        return [_walk(item, path, leaf, sealed) for item in tree
+                if not (sealed and is_comment_item(item))]
     if tree is None:
         return None
     return leaf(tree, path)
+
+
+def is_comment_item(item: Any) -> bool:
+    """A YAML comment inside a list, as sops 3 stores it: an encrypted list item whose type is
+    `comment` (sops shows it as a comment again when it decrypts; a comment elsewhere is a YAML
+    comment, which YAML readers skip)."""
+    return isinstance(item, str) and item.startswith("ENC[") and item.endswith(",type:comment]")
 
 
 def _aad(path: KeyPath) -> str:
@@ -207,7 +219,7 @@ def decrypt(doc: SopsDocument, data_key: bytes) -> tuple[dict[str, Any], Stash]:
             digest.update(raw)
         return plain
 
-    values = _walk(doc.tree, (), leaf)
+    values = _walk(doc.tree, (), leaf, sealed=True)
     try:
         stored = cipher.unseal(doc.mac, data_key, _mac_aad(doc.lastmodified, doc.source))
     except cipher.CipherError:

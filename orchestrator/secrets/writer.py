@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from orchestrator import inputfile
 from orchestrator.errors import SecretsError
 from orchestrator.secrets import age, keys, policy, replay, signature, sopsfile, yamlio
 from orchestrator.secrets.api import OpenedFile, relative_name
@@ -66,10 +67,7 @@ def sign(path: Path, *, repo_root: Path, key: keys.SigningKey, version: int | No
     signs the bytes as they are.
     """
     name = relative_name(path, repo_root)
-    try:
-        content = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise SecretsError("does not exist", path=name) from None
+    content = inputfile.read_bytes(path, error=SecretsError, name=name)
     doc = sopsfile.parse(content, source=name)
     check_may_sign(key, name, repo_root)
     ids = identities if identities is not None else keys.load_identities()
@@ -115,10 +113,7 @@ def encrypt(source: Path, dest: Path, *, repo_root: Path, key: keys.SigningKey,
     """Encrypt a plaintext YAML file into `dest` (may be the same file) and sign it."""
     name = relative_name(dest, repo_root)
     check_may_sign(key, name, repo_root)
-    try:
-        plaintext = Path(source).read_bytes()
-    except FileNotFoundError:
-        raise SecretsError("does not exist", path=source) from None
+    plaintext = inputfile.read_bytes(source, error=SecretsError)
     values = yamlio.load(plaintext, source=str(source))
     if isinstance(values, dict) and "sops" in values:
         raise SecretsError("is already encrypted (it has sops: metadata)", path=source)

@@ -17,6 +17,7 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, ScalarNode
 
+from orchestrator import yamlfile
 from orchestrator.errors import SecretsError
 
 NULL = "tag:yaml.org,2002:null"
@@ -138,16 +139,10 @@ class _GoConstructor(yaml.constructor.SafeConstructor):
         """No merging: to sops, `<<` is a key like any other."""
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict:
-        seen: set[str] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
+            if not isinstance(self.construct_object(key_node, deep=True), str):
                 raise ConstructorError(None, None, "mapping keys must be strings (quote it)",
                                        key_node.start_mark)
-            if key in seen:
-                # go-yaml refuses duplicates; PyYAML would keep the last one: two readers, two files
-                raise ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
@@ -161,8 +156,11 @@ _GoConstructor.add_constructor("tag:yaml.org,2002:map", _GoConstructor.construct
 _GoConstructor.add_constructor(None, _GoConstructor.construct_undefined)
 
 
-class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
-              yaml.composer.Composer, _GoConstructor, _GoResolver):
+class _Loader(yamlfile.Checked, yaml.reader.Reader, yaml.scanner.Scanner,
+              yaml.parser.Parser, yaml.composer.Composer, _GoConstructor, _GoResolver):
+    # go-yaml refuses duplicate keys too; to sops `<<` is a key like any other
+    merge_keys = False
+
     def __init__(self, stream: str) -> None:
         yaml.reader.Reader.__init__(self, stream)
         yaml.scanner.Scanner.__init__(self)
@@ -173,27 +171,9 @@ class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
 
 
 def load(text: str | bytes, *, source: str) -> Any:
-    """Parse one YAML document; a syntax error names the line, never the text on it."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise SecretsError("not UTF-8 text", path=source) from None
-    loader = _Loader(text)
-    try:
-        document = loader.get_single_node()
-        return loader.construct_document(document) if document is not None else None
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        problem = err.problem or err.context or "invalid YAML"
-        if "expected a single document" in (err.context or ""):
-            problem = "more than one YAML document"
-        raise SecretsError(f"not valid YAML: {problem}", path=source,
-                           line=mark.line + 1 if mark else None) from None
-    except yaml.YAMLError:
-        raise SecretsError("not valid YAML", path=source) from None
-    finally:
-        loader.dispose()
+    """Parse one YAML document with orc's one loader (`yamlfile.parse`) and sops' schema; a
+    problem names the line, never the text on it."""
+    return yamlfile.parse(text, path=source, loader=_Loader, error=SecretsError)
 
 
 def _reads_as_string(text: str) -> bool:
