@@ -268,7 +268,7 @@ def test_edit_without_a_terminal_never_asks(estate: Estate) -> None:
     """No terminal on stdin: an edit orc cannot take fails at once, with one line, unasked."""
     content = (estate.root / "secrets/app.yaml").read_bytes()
     run = _flaky_editor(estate, ["broken: [\n", "fixed: value\n"])
-    line = one_error_line(estate.orc("edit", "secrets/app.yaml", EDITOR=run), "not valid YAML")
+    line = one_error_line(estate.orc("edit", "secrets/app.yaml", EDITOR=run), "invalid YAML")
     assert "again" not in line
     assert (estate.base / "calls").read_text() == "1"
     assert (estate.root / "secrets/app.yaml").read_bytes() == content
@@ -294,5 +294,5 @@ def test_edit_yes_stops_when_the_editor_brings_the_same_error_again(estate: Esta
 
 def test_edit_ci_fails_at_once(estate: Estate) -> None:
     run = _flaky_editor(estate, ["broken: [\n", "fixed: value\n"])
-    one_error_line(estate.orc("edit", "secrets/app.yaml", "--ci", EDITOR=run), "not valid YAML")
+    one_error_line(estate.orc("edit", "secrets/app.yaml", "--ci", EDITOR=run), "invalid YAML")
     assert (estate.base / "calls").read_text() == "1"
