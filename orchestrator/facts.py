@@ -26,13 +26,14 @@ from typing import Any
 
 from pyinfra.api import Config, Host, State
 from pyinfra.api import Inventory as PyinfraInventory
-from pyinfra.api.exceptions import ConnectError, PyinfraError
+from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.facts import FactBase, ShortFactBase, get_fact
 from pyinfra.context import ctx_host, ctx_state
 
 from orchestrator.errors import InputError
 from orchestrator.inventory import Inventory, connection_for
 from orchestrator.remote import connect_reason, lost_reason
+from orchestrator.session import connect
 
 # friendly name -> (class under pyinfra.facts, what it tells)
 KNOWN_FACTS: dict[str, tuple[str, str]] = {
@@ -173,10 +174,9 @@ def gather_from_pyinfra(
 def _read_host(state: State, name: str, host: Host, requests: list[FactRequest]) -> HostFacts:
     result = HostFacts(name)
     with ctx_host.use(host):
-        try:
-            host.connect(show_errors=False, raise_exceptions=True)
-        except ConnectError as exc:
-            result.error = connect_reason(str(exc))
+        error = connect(host)
+        if error is not None:
+            result.error = connect_reason(error)
             return result
         try:
             for request in requests:

@@ -15,7 +15,9 @@ from orchestrator import inputfile, yamlfile
 from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
 from orchestrator.roles import Role, RoleRef, expand, parse_ref
-from orchestrator.tasks import Task, flag, literal_flag, parse_tasks
+from orchestrator.tasks import (
+    Task, flag, listing, literal_flag, mapping, parse_tasks, strings, text,
+)
 from orchestrator.templating import check_file_syntax, check_syntax, is_template
 
 PLAY_KEYS = {
@@ -135,29 +137,38 @@ def _play(raw: Any, path: Path) -> Play:
         if key not in PLAY_KEYS:
             raise InputError(f"unknown play keyword {key!r}{nearest(str(key), sorted(PLAY_KEYS))}",
                              path=str(path), line=raw.line_of(key))
-    if not isinstance(raw.get("hosts"), str):
-        raise InputError("a play needs `hosts:` (a host pattern)", **where)
-    refs = [parse_ref(r, yamlfile.where(r) or where) for r in raw.get("roles") or []]
-    play_tags = frozenset([raw["tags"]] if isinstance(raw.get("tags"), str)
-                          else raw.get("tags") or [])
+    hosts = raw.get("hosts")
+    if isinstance(hosts, list) and hosts and all(isinstance(h, str) for h in hosts):
+        hosts = ",".join(hosts)  # Ansible takes a list of patterns as well as one
+    if not isinstance(hosts, str):
+        raise InputError("hosts: expected a host pattern (a string or a list of strings)",
+                         **({**where, "line": raw.line_of("hosts")} if "hosts" in raw
+                            else where))
+    refs = [parse_ref(r, yamlfile.where(r) or where)
+            for r in listing(raw, "roles", "role names or role entries", where)]
+    play_tags = frozenset(strings(raw, "tags", where))
     tasks = []
     for section in ("pre_tasks", "tasks", "post_tasks"):
-        tasks += parse_tasks(raw.get(section), path=str(path), extra_tags=play_tags)
-    vars_files = [path.parent / str(f) for f in raw.get("vars_files") or []]
+        tasks += parse_tasks(listing(raw, section, "tasks", where), path=str(path),
+                             extra_tags=play_tags)
+    handlers = parse_tasks(listing(raw, "handlers", "handlers", where), path=str(path))
+    vars_files = [path.parent / f for f in strings(raw, "vars_files", where)]
+    play_vars = mapping(raw, "vars", where)
+    become_user = text(raw, "become_user", "a user name", where)
     literal_flag(raw, "gather_facts", where)  # facts are read lazily: checked, nothing to skip
     roles = expand(refs, roles_path(path.parent), where)
     return Play(
-        name=str(raw.get("name") or raw["hosts"]),
-        hosts=raw["hosts"],
+        name=str(raw.get("name") or hosts),
+        hosts=hosts,
         path=str(path),
         line=raw.line,
         roles=roles,
         tasks=tasks,
-        handlers=parse_tasks(raw.get("handlers"), path=str(path)),
-        vars=dict(raw.get("vars") or {}),
+        handlers=handlers,
+        vars=play_vars,
         vars_files=vars_files,
         become=literal_flag(raw, "become", where),
-        become_user=raw.get("become_user"),
+        become_user=become_user,
         rollout={k: raw[k] for k in ROLLOUT_KEYS if k in raw},
         key_lines=dict(getattr(raw, "key_lines", {})),
         no_log=literal_flag(raw, "no_log", where),

@@ -8,6 +8,7 @@ results, so one bad host never hides the answers of the others.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import shlex
@@ -31,6 +32,11 @@ AUTH_FAILED = "authentication failed"
 TIMED_OUT = "unreachable: timed out"
 REFUSED = "unreachable: connection refused"
 CLOSED = "unreachable: connection closed by the host"
+
+# paramiko's transport thread logs a traceback when a port does not speak SSH; the failure is
+# the host's row instead
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+logging.getLogger("paramiko").propagate = False
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,8 @@ def connect(target: Target, timeout: float = 10.0) -> Connection:
         port=target.port,
         connect_timeout=max(1, int(timeout)),
         connect_kwargs={
-            "key_filename": keys,
+            # fabric merges key_filename as a list: None there fails every connection
+            **({"key_filename": keys} if keys else {}),
             "password": target.password,
             "allow_agent": keys is None and target.password is None,
             "look_for_keys": keys is None and target.password is None,

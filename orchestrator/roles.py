@@ -5,24 +5,41 @@ from __future__ import annotations
 import importlib.util
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from orchestrator import inputfile, yamlfile
 from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
-from orchestrator.tasks import Task, parse_tasks
+from orchestrator.tasks import (
+    Task, condition, literal_flag, mapping, parse_tasks, strings, text,
+)
+
+# Keywords of a role entry that apply to every task and handler of the role (and of its
+# dependencies), as Ansible's play keyword table lists them for a role; a task's own wins.
+TASK_KEYWORDS = ("become", "become_user", "ignore_errors", "check_mode")
+# Ansible's other role keywords: orc does not implement them, so they are refused rather than
+# taken as role variables (https://docs.ansible.com/ansible/latest/reference_appendices/
+# playbooks_keywords.html#role).
+UNSUPPORTED_KEYWORDS = frozenset({
+    "any_errors_fatal", "become_exe", "become_flags", "become_method", "collections",
+    "connection", "debugger", "delegate_facts", "delegate_to", "diff", "environment",
+    "ignore_unreachable", "module_defaults", "no_log", "port", "remote_user", "run_once",
+    "throttle", "timeout",
+})
 
 
 @dataclass(frozen=True)
 class RoleRef:
-    """A role as a play (or a role's meta) names it, with its parameters."""
+    """A role as a play (or a role's meta) names it: its parameters (role variables) and the
+    keywords that apply to its tasks (`tags`, `when`, and `TASK_KEYWORDS` in `keywords`)."""
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     tags: frozenset[str] = frozenset()
     when: Any = None
+    keywords: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -47,20 +64,37 @@ class Role:
 
 
 def parse_ref(raw: Any, where: dict) -> RoleRef:
+    """A role entry: a name, or a mapping of `role:` (or `name:`), Ansible's role keywords and
+    role parameters (any other key, a variable of the role's tasks)."""
     if isinstance(raw, str):
         return RoleRef(raw)
     if isinstance(raw, dict):
         name = raw.get("role") or raw.get("name")
         if not isinstance(name, str):
             raise InputError("a role entry needs `role: NAME`", **where)
-        tags = raw.get("tags") or []
-        params = dict(raw.get("vars") or {})
+        for key in raw:
+            if key in UNSUPPORTED_KEYWORDS:
+                raise InputError(f"role entry keyword {key!r} is not supported by orc (Ansible "
+                                 "applies it to the role's tasks; it is not a role variable)",
+                                 **{**where, "line": raw.line_of(key)}
+                                 if hasattr(raw, "line_of") else where)
+        params = mapping(raw, "vars", where)
         params.update({k: v for k, v in raw.items()
-                       if k not in ("role", "name", "vars", "tags", "when")})
-        return RoleRef(name, params, frozenset([tags] if isinstance(tags, str) else tags),
-                       raw.get("when"))
+                       if k not in ("role", "name", "vars", "tags", "when", *TASK_KEYWORDS)})
+        keywords = {k: literal_flag(raw, k, where) for k in ("become", "ignore_errors",
+                                                            "check_mode") if k in raw}
+        if "become_user" in raw:
+            keywords["become_user"] = text(raw, "become_user", "a user name", where)
+        return RoleRef(name, params, frozenset(strings(raw, "tags", where)),
+                       condition(raw, "when", where), keywords)
     raise InputError("a role entry must be a name or a mapping with `role:`", **where)
 
+
+def with_keywords(task: Task, keywords: dict[str, Any]) -> Task:
+    """A role's task under its role entry's keywords: each one the task does not set itself."""
+    unset = {k: v for k, v in keywords.items()
+             if getattr(task, k) is None or (k == "ignore_errors" and task.ignore_errors is False)}
+    return replace(task, **unset) if unset else task
 
 
 def load_role(ref: RoleRef, search: list[Path], where: dict) -> Role:
@@ -128,20 +162,24 @@ def expand(refs: list[RoleRef], search: list[Path], where: dict) -> list[tuple[R
     seen: set[tuple[str, str]] = set()
     stack: list[str] = []
 
-    def visit(ref: RoleRef) -> None:
+    def visit(ref: RoleRef, inherited: dict[str, Any]) -> None:
         if ref.name in stack:
             raise InputError(f"role dependency cycle: {' -> '.join(stack + [ref.name])}", **where)
-        key = (ref.name, repr(sorted(ref.params.items())))
+        keywords = {**inherited, **ref.keywords}
+        key = (ref.name, repr(sorted(ref.params.items())), repr(sorted(keywords.items())))
         if key in seen:
             return
         role = load_role(ref, search, where)
         stack.append(ref.name)
         for dep in role.dependencies:
-            visit(dep)
+            visit(dep, keywords)  # a dependency runs under its parent's keywords
         stack.pop()
         seen.add(key)
+        if keywords:
+            role.tasks = [with_keywords(t, keywords) for t in role.tasks]
+            role.handlers = [with_keywords(h, keywords) for h in role.handlers]
         ordered.append((ref, role))
 
     for ref in refs:
-        visit(ref)
+        visit(ref, {})
     return ordered

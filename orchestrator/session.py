@@ -12,18 +12,21 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import gevent
 from pyinfra.api import Config, Inventory as PyinfraInventory, State
-from pyinfra.api.connect import connect_all
-from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.exceptions import ConnectError, PyinfraError
 from pyinfra.api.host import Host as PyinfraHost
 from pyinfra.api.state import BaseStateCallback
 
 from orchestrator.inventory import Inventory, connection_for
 from orchestrator.remote import connect_reason, lost_reason
 
-_log = logging.getLogger("pyinfra")
-_log.addHandler(logging.NullHandler())
-_log.propagate = False
+# pyinfra logs to stderr, and paramiko's transport thread logs a traceback when a port does not
+# speak SSH; each failure is the host's reason instead, rendered once
+for _name in ("pyinfra", "paramiko"):
+    _log = logging.getLogger(_name)
+    _log.addHandler(logging.NullHandler())
+    _log.propagate = False
 
 
 class _Events(BaseStateCallback):
@@ -78,13 +81,33 @@ def open_session(inventory: Inventory, names: list[str], *, parallel: int | None
     state = State(PyinfraInventory((entries, {})), config)
     session = Session(state, {}, on_op=on_op)
     state.add_callback_handler(_Events(session))
-    try:
-        connect_all(state)
-    except PyinfraError:
-        pass  # every host failed to connect: each has its reason in `unreachable`
-    for host in state.inventory:
-        if host.connected:
+    hosts = list(state.inventory)
+    jobs = {state.pool.spawn(connect, host): host for host in hosts}
+    gevent.joinall(list(jobs))
+    failed = set()
+    for job, host in jobs.items():
+        if job.value is None and host.connected:
+            state.activate_host(host)
             session.hosts[host.name] = host
         else:
-            session.unreachable.setdefault(host.name, "unreachable")
+            failed.add(host)
+            session.unreachable.setdefault(host.name, connect_reason(job.value or "unreachable"))
+    try:
+        state.fail_hosts(failed, activated_count=len(hosts))
+    except PyinfraError:
+        pass  # every host failed to connect: each has its reason in `unreachable`
     return session
+
+
+def connect(host: PyinfraHost) -> str | None:
+    """Connect one host: None when it answered, else why not, in one line. A connector fails
+    with more than ConnectError (a missing or unreadable key file is a PyinfraError, a
+    missing known_hosts an OSError); each is the host's failure, returned as a value so gevent
+    never prints it as a traceback."""
+    try:
+        host.connect(show_errors=False, raise_exceptions=True)
+    except ConnectError as exc:
+        return str(exc.args[0] if exc.args else exc)
+    except Exception as exc:  # noqa: BLE001 - whatever the connector raised, the host failed
+        return f"{exc}" if isinstance(exc, PyinfraError) else f"{type(exc).__name__}: {exc}"
+    return None

@@ -95,6 +95,46 @@ def _mapping(raw: Any, key: str, where: dict) -> dict[str, Any]:
     return dict(value)
 
 
+def mapping(raw: Any, key: str, where: dict) -> dict[str, Any]:
+    """A keyword that holds a mapping (`vars`), checked; unset is empty."""
+    return _mapping(raw, key, where)
+
+
+def strings(raw: Any, key: str, where: dict) -> tuple[str, ...]:
+    """A keyword that holds a string or a list of strings (`tags`, `notify`), checked; the
+    error names the keyword's own line."""
+    return _strings(raw.get(key), key, _key_where(raw, key, where))
+
+
+def listing(raw: Any, key: str, what: str, where: dict) -> list[Any]:
+    """A keyword that holds a list (`roles`, `tasks`, `handlers`); unset is empty."""
+    value = raw.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"{key}: expected a list of {what}", **_key_where(raw, key, where))
+    return value
+
+
+def condition(raw: Any, key: str, where: dict) -> Any:
+    """`when`/`changed_when`: an expression, a boolean or a list of them (all must hold)."""
+    value = raw.get(key)
+    scalar = (str, bool, int, float)
+    if value is None or isinstance(value, scalar) or (
+            isinstance(value, list) and all(isinstance(v, scalar) for v in value)):
+        return value
+    raise InputError(f"{key}: expected an expression or a list of expressions",
+                     **_key_where(raw, key, where))
+
+
+def text(raw: Any, key: str, what: str, where: dict) -> str | None:
+    """A keyword that holds one string (`become_user`, `register`, `undo`)."""
+    value = raw.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise InputError(f"{key}: expected {what}", **_key_where(raw, key, where))
+
+
 def _strings(value: Any, what: str, where: dict) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -127,6 +167,9 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
     key_where = {"path": path, "line": raw.line_of(key) if isinstance(raw, Located) else line}
     module = modules.lookup(key, key_where)
     raw_args = raw[key]
+    if raw.get("args") is not None and not isinstance(raw["args"], dict):
+        raise InputError("args: expected a mapping of the module's arguments",
+                         **_key_where(raw, "args", where))
     if isinstance(raw.get("args"), dict):
         raw_args = {**(raw_args if isinstance(raw_args, dict) else
                        {} if raw_args is None else {module.free_form or "_": raw_args}),
@@ -138,30 +181,28 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
     if not isinstance(loop_var, str) or not loop_var.isidentifier():
         raise InputError(f"loop_control: loop_var {loop_var!r} is not a variable name",
                          **_key_where(raw, "loop_control", where))
-    become_user = raw.get("become_user")
-    if become_user is not None and not isinstance(become_user, str):
-        raise InputError("become_user: expected a user name",
-                         **_key_where(raw, "become_user", where))
-    tags = frozenset(_strings(raw.get("tags"), "tags", where)) | extra_tags
+    become_user = text(raw, "become_user", "a user name", where)
+    text(raw, "register", "a variable name", where)
+    tags = frozenset(strings(raw, "tags", where)) | extra_tags
     return Task(
         name=str(raw.get("name") or f"{module.name}"),
         module=module,
         args=args,
         path=path,
         line=line,
-        when=raw.get("when"),
+        when=condition(raw, "when", where),
         loop=loop,
         loop_var=loop_var,
-        notify=_strings(raw.get("notify"), "notify", where),
-        listen=_strings(raw.get("listen"), "listen", where),
+        notify=strings(raw, "notify", where),
+        listen=strings(raw, "listen", where),
         become=literal_flag(raw, "become", where),
         become_user=become_user,
         tags=tags,
         ignore_errors=literal_flag(raw, "ignore_errors", where) or False,
         check_mode=literal_flag(raw, "check_mode", where),
-        changed_when=raw.get("changed_when"),
+        changed_when=condition(raw, "changed_when", where),
         vars=_mapping(raw, "vars", where),
-        undo=raw.get("undo"),
+        undo=text(raw, "undo", "a command that undoes the task", where),
         role=role,
         no_log=literal_flag(raw, "no_log", where),
     )

@@ -250,3 +250,49 @@ def test_the_root_is_found_from_a_subdirectory_or_given(estate: Estate) -> None:
                               str(estate.root / "secrets/app.yaml")], cwd=estate.base, env=env,
                              capture_output=True, text=True, check=False)
     assert "first-pass-0x91" in outside.stdout, outside.stderr
+
+
+def _flaky_editor(estate: Estate, texts: list[str]) -> str:
+    """An $EDITOR that writes texts[n] on its n-th run (the last one ever after)."""
+    calls = estate.base / "calls"
+    return editor(estate, f"""
+calls = Path({str(calls)!r})
+n = int(calls.read_text()) + 1 if calls.exists() else 1
+calls.write_text(str(n))
+texts = {texts!r}
+path.write_text(texts[min(n, len(texts)) - 1])
+""")
+
+
+def test_edit_without_a_terminal_never_asks(estate: Estate) -> None:
+    """No terminal on stdin: an edit orc cannot take fails at once, with one line, unasked."""
+    content = (estate.root / "secrets/app.yaml").read_bytes()
+    run = _flaky_editor(estate, ["broken: [\n", "fixed: value\n"])
+    line = one_error_line(estate.orc("edit", "secrets/app.yaml", EDITOR=run), "invalid YAML")
+    assert "again" not in line
+    assert (estate.base / "calls").read_text() == "1"
+    assert (estate.root / "secrets/app.yaml").read_bytes() == content
+
+
+def test_edit_yes_goes_back_to_the_editor_without_a_terminal(estate: Estate) -> None:
+    run = _flaky_editor(estate, ["sops: reserved\n", "broken: [\n", "fixed: value\n"])
+    done = estate.orc("edit", "secrets/app.yaml", "--yes", EDITOR=run)
+    assert done.returncode == 0, done.stderr
+    assert (estate.base / "calls").read_text() == "3" and version_of(estate) == 2
+    assert decrypted(estate) == {"fixed": "value"}
+
+
+def test_edit_yes_stops_when_the_editor_brings_the_same_error_again(estate: Estate) -> None:
+    content = (estate.root / "secrets/app.yaml").read_bytes()
+    run = _flaky_editor(estate, ["broken: [\n"])
+    done = estate.orc("edit", "secrets/app.yaml", "--yes", EDITOR=run)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert (estate.base / "calls").read_text() == "2"
+    assert (estate.root / "secrets/app.yaml").read_bytes() == content
+
+
+def test_edit_ci_fails_at_once(estate: Estate) -> None:
+    run = _flaky_editor(estate, ["broken: [\n", "fixed: value\n"])
+    one_error_line(estate.orc("edit", "secrets/app.yaml", "--ci", EDITOR=run), "invalid YAML")
+    assert (estate.base / "calls").read_text() == "1"

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.journal import Drift
+from orchestrator.report.console import make_console
 from orchestrator.rollback import RollbackOutcome, roll_back
 from orchestrator.runs import RunStore
 
@@ -46,12 +47,12 @@ def rollback(run_id, inventories, limit, playbook, state_dir, become, force, ci,
     0 restored and healthy, 1 a restore or health check failed (or drift stopped it), 3
     restored but some tasks are irreversible (commands without `undo:`).
     """
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     interactive = is_interactive(console, ci)
     outcome = roll_back(RunStore(state_dir), run_id, list(inventories), limit=limit,
                         playbook=playbook, sudo=become, force=force,
                         confirm=_confirm(yes, interactive, console))
-    _render(outcome, verbose, Console())
+    _render(outcome, verbose, make_console())
     irreversible = any(h.irreversible for h in outcome.report.hosts.values())
     sys.exit(1 if outcome.failed else 3 if irreversible else 0)
 

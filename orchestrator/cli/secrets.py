@@ -97,19 +97,44 @@ def decrypt(ctx: click.Context, file: Path, output: Path | None) -> None:
 
 @secrets.command()
 @file_argument
+@click.option("--ci", is_flag=True,
+              help="Never ask: an edit orc cannot take fails at once, even at a terminal.")
+@click.option("--yes", "-y", is_flag=True,
+              help="Answer yes to the question orc would ask: go back to the editor when an "
+                   "edit cannot be taken (until an edit brings the same error again).")
 @click.pass_context
-def edit(ctx: click.Context, file: Path) -> None:
+def edit(ctx: click.Context, file: Path, ci: bool, yes: bool) -> None:
     """Edit FILE's plaintext in $EDITOR, then re-encrypt and re-sign it (version + 1).
 
     A FILE that does not exist yet is created, encrypted as .sops.yaml says. Comments in the
-    plaintext are not kept.
+    plaintext are not kept. An edit orc cannot take (not YAML, a reserved key) goes back to
+    the editor when you say so at a terminal, or with `--yes`; with no terminal on stdin, or
+    `--ci`, it fails at once and nothing is changed.
     """
+    sig = editing.edit(file, repo_root=_root(ctx), key=keys.load_signing_key(),
+                       retry=_retry(yes, ci))
+    _say(_signed(sig) if sig else f"{file}: no changes")
+
+
+def _retry(yes: bool, ci: bool) -> Callable[[SecretsError], bool]:
+    """What answers "Open the editor again?": --yes, the person at the terminal, or nobody.
+    With --yes, the same error twice in a row stops: the editor changed nothing that mattered,
+    and asking again would loop for ever."""
+    seen: list[str] = []
+
     def retry(err: SecretsError) -> bool:
+        if ci:
+            return False
+        if yes:
+            again = not seen or seen[-1] != str(err)
+            seen.append(str(err))
+            if again:
+                _say(f"{err}; opening the editor again (--yes)")
+            return again
         return sys.stdin.isatty() and click.confirm(f"{err}\nOpen the editor again?",
                                                     default=True, err=True)
 
-    sig = editing.edit(file, repo_root=_root(ctx), key=keys.load_signing_key(), retry=retry)
-    _say(_signed(sig) if sig else f"{file}: no changes")
+    return retry
 
 
 @secrets.command()

@@ -6,13 +6,13 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from orchestrator import hostlock
 from orchestrator.adhoc import select_hosts
 from orchestrator.cli.run import inventory_option, load
+from orchestrator.report.console import make_console
 from orchestrator.runs import RunStore
 
 
@@ -46,5 +46,5 @@ def unlock(pattern: str, sources: tuple[str, ...], run_id: str | None, state_dir
             else item.status
         table.add_row(item.host, status, escape(item.lock.holder()) if item.lock else "",
                       escape(item.detail))
-    Console().print(table)
+    make_console().print(table)
     sys.exit(0 if all(i.status in ("removed", "absent") for i in outcome) else 1)
