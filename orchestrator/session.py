@@ -17,6 +17,7 @@ from pyinfra.api import Config, Inventory as PyinfraInventory, State
 from pyinfra.api.exceptions import ConnectError, PyinfraError
 from pyinfra.api.host import Host as PyinfraHost
 from pyinfra.api.state import BaseStateCallback
+from pyinfra.connectors.sshuserclient.client import get_host_keys
 
 from orchestrator.inventory import Inventory, connection_for
 from orchestrator.remote import connect_reason, lost_reason
@@ -72,6 +73,10 @@ def open_session(inventory: Inventory, names: list[str], *, parallel: int | None
                  connect_timeout: int = 10,
                  on_op: Callable[[str, str, bool], None] | None = None) -> Session:
     """Connect to `names` and return the pyinfra State holding the ones that answered."""
+    # pyinfra keeps each known_hosts file it parsed for the life of the process; a wave reads
+    # them afresh, so a host re-keyed since the last session (a recreated host whose new key
+    # is in the file now) is checked against the file as it is
+    get_host_keys.cache.clear()
     entries = []
     for name in names:
         data = connection_for(inventory, name).pyinfra_data()

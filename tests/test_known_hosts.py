@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import paramiko
+import pytest
 
 from orchestrator import remote
 
@@ -53,3 +54,29 @@ def test_a_changed_file_is_read_again(tmp_path):
     with known.open("a") as extra:
         extra.write(f"[10.0.0.4]:22 {keys[0].get_name()} {keys[0].get_base64()}\n")
     assert remote.known_hosts(str(known)).check("[10.0.0.4]:22", keys[0])
+
+
+@pytest.mark.lab
+def test_a_session_reads_a_known_hosts_file_changed_since_the_last_one(lab, lab_inventory,
+                                                                       tmp_path) -> None:
+    """A long-lived process (the API, a worker) sees a host re-keyed in known_hosts: pyinfra
+    keeps each parsed file for the life of the process, and a new session must not."""
+    from orchestrator.inventory import load_inventory
+    from orchestrator.session import open_session
+
+    host = lab.hosts[0]
+    known = tmp_path / "known_hosts"
+    known.write_text(Path(lab.known_hosts_path).read_text())
+    inventory_file = tmp_path / "inventory.yaml"
+    inventory_file.write_text(lab_inventory.read_text().replace(str(lab.known_hosts_path),
+                                                                str(known)))
+    inventory = load_inventory([inventory_file])
+
+    first = open_session(inventory, [host.name])
+    assert host.name in first.hosts, first.unreachable
+    first.state.inventory.get_host(host.name).disconnect()
+
+    other = paramiko.Ed25519Key.from_private_key_file(str(_key(tmp_path, 0)))
+    known.write_text(f"{host.address},{host.name} {other.get_name()} {other.get_base64()}\n")
+    second = open_session(inventory, [host.name])
+    assert second.unreachable.get(host.name) == remote.HOST_KEY_CHANGED
