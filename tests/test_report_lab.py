@@ -35,6 +35,17 @@ def _names(inventory: Path) -> list[str]:
     return load_inventory([str(inventory)]).select("all")
 
 
+def _wave_sizes(hosts: int, serial: list[int]) -> list[int]:
+    """Ansible's batches of `serial` over `hosts` hosts: the last size repeats (the session's
+    lab may have grown past three hosts by the time this module runs)."""
+    sizes: list[int] = []
+    while hosts > 0:
+        size = min(serial[min(len(sizes), len(serial) - 1)], hosts)
+        sizes.append(size)
+        hosts -= size
+    return sizes
+
+
 def test_a_plan_piped_to_a_file_is_grouped_whole_and_machine_readable(
         lab: Lab, lab_inventory: Path, tmp_path: Path) -> None:
     names = _names(lab_inventory)
@@ -52,7 +63,7 @@ def test_a_plan_piped_to_a_file_is_grouped_whole_and_machine_readable(
     assert document["schema"] == "orc-plan/1"
     play = document["plays"][0]
     assert sorted(play["hosts"]) == sorted(names)
-    assert [len(w["hosts"]) for w in play["waves"]] == [1, 2]
+    assert [len(w["hosts"]) for w in play["waves"]] == _wave_sizes(len(names), [1, 2])
     release = next(t for t in play["hosts"][names[0]]["tasks"] if t["name"] == "release file")
     assert release["status"] == "changed" and LONG in release["diff"]
     markdown = plan_md.read_text()
@@ -128,7 +139,7 @@ def test_the_runs_html_page_shows_its_timeline_in_a_browser(failed_run, tmp_path
                        capture_output=True, text=True, timeout=120, check=True)
     finally:
         shutil.rmtree(profile, ignore_errors=True)
-    hosts = [h for w in failed_run["waves"] for h in w.hosts]
+    hosts = [h for w in failed_run["waves"][:2] for h in w.hosts]  # the run halts at wave 2
     rows = re.findall(r'<g class="host-row" data-host="([^"]+)" data-status="([^"]+)"', dom)
     assert sorted(h for h, _ in rows) == sorted(hosts)
     status = dict(rows)
