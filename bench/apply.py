@@ -48,6 +48,7 @@ import time
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from orchestrator import lab as orc_lab
 from orchestrator.errors import LabError
@@ -82,6 +83,20 @@ class Measurement:
     log: str
 
 
+def host_counts_and_tools(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                          known: Any) -> tuple[list[int], list[str]]:
+    """`--hosts 10,30` and `--tools a,b` as lists; unknown tools and a non-root user are
+    refused through `parser.error`, as every benchmark that starts lab hosts does."""
+    counts = [int(n) for n in args.hosts.split(",")]
+    tools = [t.strip() for t in args.tools.split(",")]
+    unknown = set(tools) - set(known)
+    if unknown:
+        parser.error(f"unknown tool(s) {', '.join(sorted(unknown))}: expected {', '.join(known)}")
+    if os.geteuid() != 0:
+        parser.error("run as root: the benchmark starts lab hosts")
+    return counts, tools
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", default="10,30", help="host counts, comma separated")
@@ -94,13 +109,7 @@ def main() -> int:
     parser.add_argument("--max-busy", type=float, default=0.3,
                         help="wait (up to 3 min) until the machine's CPU use is below this")
     args = parser.parse_args()
-    counts = [int(n) for n in args.hosts.split(",")]
-    tools = [t.strip() for t in args.tools.split(",")]
-    unknown = set(tools) - set(TOOLS)
-    if unknown:
-        parser.error(f"unknown tool(s) {', '.join(sorted(unknown))}: expected {', '.join(TOOLS)}")
-    if os.geteuid() != 0:
-        parser.error("run as root: the benchmark starts lab hosts")
+    counts, tools = host_counts_and_tools(parser, args, TOOLS)
 
     work = Path(tempfile.mkdtemp(prefix="orc-bench-apply-"))
     tools_versions = versions()  # at the start: the tree may move while the benchmark runs

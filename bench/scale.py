@@ -44,7 +44,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from apply import (  # noqa: E402 - the benchmark next door, imported as a script's sibling
-    BIN, ansible_cfg, changed_count, pyinfra_inventory, task_results, timed, versions,
+    BIN, ansible_cfg, changed_count, host_counts_and_tools, pyinfra_inventory, task_results,
+    timed, versions,
     wait_quiet,
 )
 
@@ -99,13 +100,7 @@ def main() -> int:
                         help="wait (up to --quiet-wait s) until the machine's CPU use is below")
     parser.add_argument("--quiet-wait", type=float, default=60.0)
     args = parser.parse_args()
-    counts = [int(n) for n in args.hosts.split(",")]
-    tools = [t.strip() for t in args.tools.split(",")]
-    unknown = set(tools) - set(TOOLS)
-    if unknown:
-        parser.error(f"unknown tool(s) {', '.join(sorted(unknown))}: expected {', '.join(TOOLS)}")
-    if os.geteuid() != 0:
-        parser.error("run as root: the benchmark starts lab hosts")
+    counts, tools = host_counts_and_tools(parser, args, TOOLS)
 
     work = Path(tempfile.mkdtemp(prefix="orc-bench-scale-"))
     tool_versions = versions()
