@@ -1,30 +1,35 @@
-"""Apply (or plan) a play on a set of hosts: tasks become pyinfra operations, per host.
+"""Apply (or plan) a play on a set of hosts, in Ansible's order, through pyinfra.
 
-Per host, each task's arguments are rendered with that host's variables, its `when` evaluated,
-its loop expanded, and the module turns it into pyinfra operation calls added with
-`add_op(..., host=host)`. Handlers are added last, each guarded by pyinfra's `_if` on the change
-state of the tasks that notify it, so a handler runs once, only where something changed.
+Each host walks the play as Ansible runs it (facts; pre_tasks; handlers; roles; tasks;
+handlers; post_tasks; handlers), with Ansible's variable precedence. A task's arguments are
+rendered with that host's variables, its `when` evaluated, its loop expanded, and its module
+turns it into pyinfra operations added with `add_op(..., host=host)`; a controller module
+(set_fact, include_vars, include_tasks, assert...) runs in its place (engine/actions.py).
+
+Operations are added, then run, in segments (engine/segment.py): a host adds its tasks until
+one reads a result that is not known yet (a variable registered in this segment, a handler
+flush, a task reading the host after predicted changes); then every host's added operations
+run together, registered results are filled in (engine/registered.py), and the hosts go on.
+A play whose tasks read no runtime result is one segment: one pyinfra run, as before.
 
 A plan stops after adding operations: pyinfra predicts from facts what would change, and file
-previews turn that into unified diffs. An apply calls `run_ops`, and reads the outcome from the
-same operation metadata.
+previews turn that into unified diffs; a task that reads a result only an apply produces is
+shown as known after apply. Tasks with `check_mode: false` run in a plan, as in Ansible.
 
 The State is built with pyinfra's change detection on, because the journal needs each task's
 prediction before anything runs. That reads every operation's facts when it is added, and
-`run_ops` reads them again (pyinfra keeps no fact cache: facts go stale as operations change the
-host; its CLI avoids the second read only with `-y`, which skips predictions). A host where no
-operation is predicted to run any command is therefore settled: its predictions were all made
-from its true state, nothing would change it between the two reads, so running its operations
-would read the same facts again and do nothing. Settled hosts sit out `run_ops`, and their tasks
-are reported ok from the predictions.
+running reads them again (pyinfra keeps no fact cache). A host where no operation of a segment
+is predicted to run any command is therefore settled for that segment: its predictions were
+made from its true state, so running them would read the same facts again and do nothing.
+Settled hosts sit the segment out, and their tasks are reported ok from the predictions.
 
 Errors are failures. A task that cannot be prepared on a host (a template raising, `{{ 1 / 0 }}`;
 an argument of the wrong type; a module or pyinfra refusing the operation) fails that host with
-the task's file:line and one line of why, and the other hosts go on, as in Ansible; since a host
-is prepared whole before anything runs, the failed host runs nothing at all (Ansible would have
-run its earlier tasks). The same input error on every host is said once, before any host is
-touched. An exception while pyinfra runs an operation fails that operation on that host only,
-and a journal that cannot be written (or sealed) fails its host.
+the task's file:line and one line of why, and the other hosts go on, as in Ansible; the failed
+host runs nothing more of its segment (earlier segments ran). The same input error on every
+host before anything ran is said once. An exception while pyinfra runs an operation fails that
+operation on that host only, and a journal that cannot be written (or sealed) fails its host.
+A failed task stops its host, unless `ignore_errors` or a block's `rescue` takes it.
 """
 
 from __future__ import annotations
@@ -109,6 +114,7 @@ class _Record:
     capture_rc: bool = False  # a command that reports its exit status (for `register`)
     changed_after: bool = False  # `changed_when` reads the task's own result
     rescued: bool = False  # it failed inside a block whose `rescue` ran
+    unreached: bool = False  # after a rescued failure in its block: never reached
     notified: bool = False  # its notifications were handled at a flush
     did_change: bool = False  # what ran changed the host (after `changed_when`)
     variables: Variables | None = None  # what it was rendered with (for failed_when)
@@ -197,11 +203,11 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             if value is not None:  # finished, or failed: its program ends here
                 del programs[name]
             if isinstance(value, Exception):
-                # a host whose segment cannot be prepared whole runs none of it, and stops
+                # the task that cannot be prepared fails its host there: what came before it
+                # runs, as in Ansible, and nothing after it
                 errors[name] = value
-                _unprepared_segment(runs[name])
-                session.state.active_hosts.discard(session.hosts[name])
-        current = {name: run.segment() for name, run in runs.items() if name not in errors}
+                runs[name].stopped = True
+        current = {name: run.segment() for name, run in runs.items()}
         for name, records in current.items():
             progress.know(name, records)
         new = segment.added(session.state, start)
@@ -231,6 +237,9 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
                 programs.pop(name, None)
                 if not runs[name].ended:
                     session.state.active_hosts.discard(session.hosts[name])
+            elif name in programs:
+                # a failure ignored or rescued: pyinfra set the host aside, the play goes on
+                session.state.active_hosts.add(session.hosts[name])
         if stopped:
             programs.clear()
     sealing: dict[str, str] = {}
@@ -573,7 +582,7 @@ def _block(ctx: _PlayRun, run: HostRun, block: Block, scope: _Scope) -> Iterator
             record.rescued = True
         for record in run.records[mark:]:
             if record.result.status == NOT_RUN:  # after the failure: the block ended there
-                record.result.status = SKIPPED
+                record.unreached = True
         run.stopped = run.block_failed = False
         run.facts_set["ansible_failed_task"] = {"name": failed[0].task.name}
         run.facts_set["ansible_failed_result"] = failed[0].registered or {"failed": True}
@@ -588,14 +597,11 @@ def _block(ctx: _PlayRun, run: HostRun, block: Block, scope: _Scope) -> Iterator
 def _meta(ctx: _PlayRun, run: HostRun, task: Task, scope: _Scope) -> Iterator[str]:
     what = task.args["_raw_params"]
     variables = _variables(ctx, run, task, scope)
-    record = _action_record(task, run)
     conditions = [c for c in (scope.when, task.when) if c is not None]
     with _stage("when", task):
         holds = all(evaluate(c, variables, task.where) for c in conditions)
     if not holds:
-        record.result.status = SKIPPED
-        return
-    record.result.status = OK
+        return  # a meta task reports nothing, as in Ansible's output
     if what == "flush_handlers":
         yield from _flush_handlers(ctx, run)
     elif what == "end_host":
@@ -767,7 +773,8 @@ def _add_task(task: Task, run: HostRun, ctx: _PlayRun, variables: Variables, rol
     def new_record(item: Any) -> _Record:
         result = TaskResult(task.name, task.where, NOT_RUN, role=task.role,
                             handler=notifiers is not None, item=item)
-        record = _Record(task, result, notifiers=notifiers, action=task.module.action)
+        record = _Record(task, result, notifiers=notifiers, action=task.module.action,
+                         final=task.module.action)
         run.records.append(record)
         return record
 
@@ -921,6 +928,7 @@ def _fail(record: _Record, exc: Exception, task: Task, stage: str) -> NoReturn:
     else:
         error = InputError(f"{stage}: {_one_line(exc)}", **task.location)
     ours = (error.path, error.line) == (task.path, task.line)
+    record.final = True
     record.result.status = FAILED
     record.result.error = error.message if ours else str(error)
     raise error from None
@@ -1205,7 +1213,7 @@ def _decide(record: _Record, run: HostRun, session: Session, dry_run: bool) -> N
         record.registered = {"changed": False, "failed": False}
         return
     if not all(m.is_complete() for m in record.metas):
-        result.status = SKIPPED if record.rescued_skip else NOT_RUN
+        result.status = NOT_RUN
         return
     errors = [m for m in record.metas if m.did_error()]
     stdout = [line for m in record.metas for line in (m.stdout_lines or [])]
@@ -1268,6 +1276,8 @@ def _collect(name: str, records: list[_Record], session: Session, stopped: str |
             record.result.status = NOT_RUN  # decided on the controller, but after a failure
         if record.result.status == FAILED and not record.rescued:
             halted = True
+        if record.unreached:
+            continue  # Ansible never reached it: not reported
         result.tasks.append(record.result)
     if any(r.status == NOT_RUN for r in result.tasks) and not result.failed:
         result.error = "stopped before all tasks ran" + (f": {stopped}" if stopped else "")
