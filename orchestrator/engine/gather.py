@@ -59,8 +59,6 @@ _SCRIPT = r"""# The one command behind orchestrator.engine.gather.AnsibleFacts (
 # `PY`, the Python interpreter to report, is set on the line before this script.
 s() { printf '\n@@orc:%s\n' "$*"; }
 f() { [ -r "$1" ] && cat "$1" 2>/dev/null; }
-# a sysfs attribute as key=value, only when it can be read and is not empty
-a() { v=$(cat "$2" 2>/dev/null) && [ -n "$v" ] && printf '%s=%s\n' "$1" "$v"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 s uname; uname -s; uname -r; uname -v; uname -m; uname -n
 s bits; getconf LONG_BIT 2>/dev/null
@@ -71,7 +69,7 @@ s debian_version; f /etc/debian_version
 s lsb-release; f /etc/lsb-release
 s lsb_release; have lsb_release && lsb_release -a 2>/dev/null
 s machine-id; f /var/lib/dbus/machine-id || f /etc/machine-id
-s python; if have "$PY"; then "$PY" -c '
+s python; if have "$PY"; then "$PY" -S -c '
 import platform, sys
 try:
     import ssl
@@ -97,7 +95,7 @@ s selinux-config; [ -e /sys/fs/selinux/enforce ] && f /etc/selinux/config
 s apparmor; [ -e /sys/kernel/security/apparmor ] && echo enabled
 s caps; have capsh && capsh --print 2>/dev/null | grep '^Current:'
 s cmdline; f /proc/cmdline
-s date; date +'%Y|%m|%d|%H|%M|%S|%s|%N|%A|%w|%W|%Z|%z|%j|%b|%B|%a' 2>/dev/null
+s date; LC_ALL=C date +'%Y|%m|%d|%H|%M|%S|%s|%N|%A|%w|%W|%Z|%z|%j|%b|%B|%a' 2>/dev/null
 y=$(date +%Y); for d in "$y-01-01" "$y-07-01"; do date -d "$d" +'%Z %z' 2>/dev/null; done
 s resolv; f /etc/resolv.conf
 s fips; f /proc/sys/crypto/fips_enabled
@@ -145,38 +143,35 @@ s links; for k in by-id by-uuid by-label; do [ -d /dev/disk/$k ] || continue
   for l in /dev/disk/$k/*; do [ -L "$l" ] && printf '%s %s %s\n' "$k" "${l##*/}" "$(readlink "$l")"; done; done
 for p in /sys/block/*/slaves/*; do [ -e "$p" ] && echo "masters $p"; done
 s lspci; have lspci && lspci -D 2>/dev/null
-s blocks; for b in /sys/block/*; do [ -e "$b" ] || continue; d=${b##*/}
-  s block "$d"; echo "link=$(readlink "$b")"; ls "$b/" 2>/dev/null | tr '\n' ' ' | sed 's/^/entries=/'; echo
-  for k in vendor model sas_address sas_device_handle serial; do a "$k" "$b/device/$k"; done
-  a removable "$b/removable"; a discard_max_hw_bytes "$b/queue/discard_max_hw_bytes"
-  a discard_granularity "$b/queue/discard_granularity"; a rotational "$b/queue/rotational"
-  a scheduler "$b/queue/scheduler"; a logical_block_size "$b/queue/logical_block_size"
-  a hw_sector_size "$b/queue/hw_sector_size"; a size "$b/size"
-  for h in "$b"/holders/dm-*; do [ -e "$h" ] && printf 'holder=%s %s\n' "${h##*/}" "$(cat "$h/dm/name" 2>/dev/null)"; done
-  for p in "$b"/"$d"*; do [ -d "$p" ] || continue; q=${p##*/}; s partition "$d" "$q"
-    a start "$p/start"; a size "$p/size"; a logical_block_size "$p/queue/logical_block_size"
-    a hw_sector_size "$p/queue/hw_sector_size"
-    for h in "$p"/holders/dm-*; do [ -e "$h" ] && printf 'holder=%s %s\n' "${h##*/}" "$(cat "$h/dm/name" 2>/dev/null)"; done
-  done; done
+B=/sys/block
+s blocks; LC_ALL=C ls -l "$B/" 2>/dev/null
+# one grep reads every attribute of every device: `path:value`, nothing for an empty file
+s block-attrs; grep -s -H '' $B/*/removable $B/*/size $B/*/queue/rotational $B/*/queue/scheduler \
+  $B/*/queue/logical_block_size $B/*/queue/hw_sector_size $B/*/queue/discard_max_hw_bytes \
+  $B/*/queue/discard_granularity $B/*/device/vendor $B/*/device/model $B/*/device/sas_address \
+  $B/*/device/sas_device_handle $B/*/device/serial $B/*/*/start $B/*/*/size \
+  $B/*/*/queue/logical_block_size $B/*/*/queue/hw_sector_size $B/*/holders/*/dm/name \
+  $B/*/*/holders/*/dm/name
+s block-dirs; ls -d $B/*/device $B/*/holders/dm-* $B/*/*/holders/dm-* $B/*/*/start 2>/dev/null
 s ip; have ip && echo present
 s route4; have ip && ip -4 route get 8.8.8.8 2>/dev/null
 s route6; have ip && ip -6 route get 2404:6800:400a:800::1012 2>/dev/null
 s local4; have ip && ip -4 route show table local 2>/dev/null
 s local6; have ip && ip -6 route show table local 2>/dev/null
-s ethtool; have ethtool && echo present
-for i in /sys/class/net/*; do [ -d "$i" ] || continue; d=${i##*/}
-  s iface "$d"; for k in address mtu operstate type speed flags; do a "$k" "$i/$k"; done
-  [ -e "$i/device/driver/module" ] && echo "module=$(basename "$(readlink -f "$i/device/driver/module")")"
-  [ -e "$i/device" ] && echo "pciid=$(basename "$(readlink "$i/device")")"
-  if [ -e "$i/bridge" ]; then echo "bridge=1"; a bridge_id "$i/bridge/bridge_id"; a stp_state "$i/bridge/stp_state"
-    printf 'brif='; ls "$i/brif" 2>/dev/null | tr '\n' ' '; echo; fi
-  if [ -e "$i/bonding" ]; then echo "bonding=1"; for k in slaves mode miimon lacp_rate primary all_slaves_active; do
-    a "bond_$k" "$i/bonding/$k"; done; fi
-  [ -e "$i/bonding_slave" ] && echo "perm_macaddress=$(cat "$i/bonding_slave/perm_hwaddr" 2>/dev/null)"
-  s addr-primary "$d"; have ip && { ip addr show primary dev "$d" 2>/dev/null || ip addr show dev "$d" 2>/dev/null; }
-  s addr-secondary "$d"; have ip && ip addr show secondary dev "$d" 2>/dev/null
-  if have ethtool; then s ethtool-k "$d"; ethtool -k "$d" 2>/dev/null; s ethtool-T "$d"; ethtool -T "$d" 2>/dev/null; fi
-done
+s addr-primary; have ip && { ip addr show primary 2>/dev/null || ip addr show 2>/dev/null; }
+s addr-secondary; have ip && ip addr show secondary 2>/dev/null
+N=/sys/class/net
+# directory order, as Ansible's glob of /sys/class/net returns the interfaces
+s net; ls -U "$N/" 2>/dev/null || ls "$N/" 2>/dev/null
+s net-attrs; grep -s -H '' $N/*/address $N/*/mtu $N/*/operstate $N/*/type $N/*/speed $N/*/flags \
+  $N/*/bridge/bridge_id $N/*/bridge/stp_state $N/*/bonding/slaves $N/*/bonding/mode \
+  $N/*/bonding/miimon $N/*/bonding/lacp_rate $N/*/bonding/primary \
+  $N/*/bonding/all_slaves_active $N/*/bonding_slave/perm_hwaddr
+s net-dirs; ls -d $N/*/bridge $N/*/bonding $N/*/bonding_slave $N/*/brif/* 2>/dev/null
+s net-device; for p in $N/*/device; do [ -e "$p" ] && printf '%s %s %s\n' "$p" "$(readlink "$p")" \
+  "$(readlink -f "$p/driver/module" 2>/dev/null)"; done
+if have ethtool; then for i in $N/*; do d=${i##*/}
+  s ethtool-k "$d"; ethtool -k "$d" 2>/dev/null; s ethtool-T "$d"; ethtool -T "$d" 2>/dev/null; done; fi
 s virt-cgroup; f /proc/1/cgroup
 s virt-environ; [ -r /proc/1/environ ] && tr '\000' '\n' < /proc/1/environ 2>/dev/null
 s virt-files; for p in /proc/vz /proc/lve /proc/bc /.dockerenv /.dockerinit /proc/xen /dev/kvm \
@@ -833,8 +828,20 @@ def _links(raw: Raw) -> dict[str, dict[str, list[str]]]:
     return {kind: {k: sorted(v) for k, v in entries.items()} for kind, entries in links.items()}
 
 
+def _sysfs(raw: Raw, name: str, root: str) -> dict[str, dict[str, str]]:
+    """`grep -H` output over `root/<entry>/<attribute>` files: entry -> attribute -> value."""
+    found: dict[str, dict[str, str]] = {}
+    for line in raw.text(name).splitlines():
+        match = re.match(r"^" + re.escape(root) + r"/([^/:]+)/([^:]+):(.*)$", line)
+        if match:
+            attrs = found.setdefault(match.group(1), {})
+            attrs.setdefault(match.group(2), match.group(3).strip())
+    return found
+
+
 def _devices(raw: Raw) -> dict[str, Any]:
-    if not raw.all("block") and not raw.all("links"):
+    listing = raw.lines("blocks")
+    if not listing:
         return {}
     links = _links(raw)
     wwn = {}
@@ -843,62 +850,63 @@ def _devices(raw: Raw) -> dict[str, Any]:
             if target.startswith("wwn-"):
                 wwn[name] = target[4:]
     pci = raw.text("lspci")
-    partitions: dict[str, list[Section]] = {}
-    for section in raw.all("partition"):
-        disk, _, part = section.arg.partition(" ")
-        partitions.setdefault(disk, []).append(section)
+    attrs = _sysfs(raw, "block-attrs", "/sys/block")
+    dirs = raw.lines("block-dirs")
     devices: dict[str, Any] = {}
-    for section in raw.all("block"):
-        name = section.arg
-        values = _pairs(section)
-        link = values.get("link", "")
-        entries = values.get("entries", "").split()
+    for line in listing:
+        fields = line.split()
+        if len(fields) < 9 or line.startswith("total"):
+            continue
+        name, link = fields[8], (fields[10] if len(fields) > 10 and fields[9] == "->" else "")
+        values = attrs.get(name, {})
         virtual = 1
         if not link:  # sysfs without links: a device directory means real hardware
-            virtual = 0 if any("device" in e for e in entries) else 1
+            virtual = 0 if f"/sys/block/{name}/device" in dirs else 1
         device: dict[str, Any] = {"virtual": virtual,
                                   "links": {k: v.get(name, []) for k, v in links.items()}}
         for key in ("vendor", "model", "sas_address", "sas_device_handle"):
-            device[key] = values.get(key)
-        if values.get("serial"):
-            device["serial"] = values["serial"]
+            device[key] = values.get(f"device/{key}")
+        if values.get("device/serial"):
+            device["serial"] = values["device/serial"]
         device["removable"] = values.get("removable")
-        device["support_discard"] = ("0" if values.get("discard_max_hw_bytes") == "0"
-                                     else values.get("discard_granularity"))
+        device["support_discard"] = ("0" if values.get("queue/discard_max_hw_bytes") == "0"
+                                     else values.get("queue/discard_granularity"))
         if name in wwn:
             device["wwn"] = wwn[name]
         device["partitions"] = {}
-        for part in partitions.get(name, []):
-            part_name = part.arg.partition(" ")[2]
-            if not re.search("(" + re.escape(name) + r"[p]?\d+)", part_name):
+        for entry in dirs:
+            part_name = entry.split("/")[4] if entry.count("/") == 5 and \
+                entry.startswith(f"/sys/block/{name}/") and entry.endswith("/start") else ""
+            if not part_name or not re.search("(" + re.escape(name) + r"[p]?\d+)", part_name):
                 continue
-            pv = _pairs(part)
-            sectorsize = pv.get("logical_block_size") or pv.get("hw_sector_size") or 512
-            sectors = int(pv.get("size", 0)) * 512 // int(sectorsize)
-            uuid = next((u for u, targets in links["uuids"].items() if part_name in targets), None)
+            sectorsize = (values.get(f"{part_name}/queue/logical_block_size")
+                          or values.get(f"{part_name}/queue/hw_sector_size") or 512)
+            sectors = int(values.get(f"{part_name}/size", 0)) * 512 // int(sectorsize)
             device["partitions"][part_name] = {
                 "links": {k: v.get(part_name, []) for k, v in links.items()},
-                "start": pv.get("start", 0), "sectorsize": sectorsize, "sectors": sectors,
-                "size": _bytes_to_human(float(sectors) * float(sectorsize)),
-                "uuid": uuid,
-                "holders": _holders(part),
+                "start": values.get(f"{part_name}/start", 0), "sectorsize": sectorsize,
+                "sectors": sectors, "size": _bytes_to_human(float(sectors) * float(sectorsize)),
+                "uuid": _uuid_by_link(links, part_name),
+                "holders": _holders(dirs, values, f"/sys/block/{name}/{part_name}"),
             }
-        device["rotational"] = values.get("rotational")
+        device["rotational"] = values.get("queue/rotational")
         device["scheduler_mode"] = ""
-        scheduler = re.match(r".*?(\[(.*)\])", values.get("scheduler", ""))
+        scheduler = re.match(r".*?(\[(.*)\])", values.get("queue/scheduler", ""))
         if scheduler:
             device["scheduler_mode"] = scheduler.group(2)
-        sectorsize = values.get("logical_block_size") or values.get("hw_sector_size") or 512
+        sectorsize = (values.get("queue/logical_block_size") or values.get("queue/hw_sector_size")
+                      or 512)
         device["sectorsize"] = sectorsize
         device["sectors"] = int(values.get("size", 0)) * 512 // int(sectorsize) or 0
         device["size"] = _bytes_to_human(float(device["sectors"]) * float(sectorsize))
         device["host"] = ""
-        slot = re.match(r".+/([a-f0-9]{4}:[a-f0-9]{2}:[0|1][a-f0-9]\.[0-7])/", link)
+        slot = re.match(r".+/([a-f0-9]{4}:[a-f0-9]{2}:[0|1][a-f0-9]\.[0-7])/",
+                        "/sys/block/" + link)
         if slot and pci:
             found = re.search("^" + re.escape(slot.group(1)) + r"\s(.*)$", pci, re.MULTILINE)
             if found:
                 device["host"] = found.group(1)
-        device["holders"] = _holders(section)
+        device["holders"] = _holders(dirs, values, f"/sys/block/{name}")
         devices[name] = device
     return {"devices": devices, "device_links": links}
 
@@ -910,12 +918,16 @@ def _uuid_by_link(links: dict[str, dict[str, list[str]]], name: str) -> str | No
     return None
 
 
-def _holders(section: Section) -> list[str]:
+def _holders(dirs: list[str], values: dict[str, str], sysdir: str) -> list[str]:
+    """The device-mapper devices holding a block device or partition, by their dm name."""
     holders = []
-    for line in section.lines:
-        if line.startswith("holder="):
-            folder, _, dm_name = line[len("holder="):].partition(" ")
-            holders.append(dm_name or folder)
+    prefix = sysdir + "/holders/"
+    relative = sysdir.split("/", 4)[4] if sysdir.count("/") > 3 else ""
+    for entry in dirs:
+        if entry.startswith(prefix) and entry.count("/") == prefix.count("/"):
+            folder = entry[len(prefix):]
+            key = (relative + "/" if relative else "") + f"holders/{folder}/dm/name"
+            holders.append(values.get(key) or folder)
     return holders
 
 
@@ -1002,6 +1014,19 @@ def _route(raw: Raw, name: str, target: str) -> dict[str, Any]:
     return found
 
 
+def _by_device(text: str) -> dict[str, list[str]]:
+    """`ip addr show` of every device, cut into each device's lines (`N: name[@peer]: ...`)."""
+    blocks: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        header = re.match(r"^\d+:\s+([^:@\s]+)(@\S+)?:", line)
+        if header:
+            current = blocks.setdefault(header.group(1), [])
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
 def _network(raw: Raw) -> dict[str, Any]:
     if not raw.text("ip"):
         return {}
@@ -1010,13 +1035,20 @@ def _network(raw: Raw) -> dict[str, Any]:
     interfaces: dict[str, dict[str, Any]] = {}
     all4: list[str] = []
     all6: list[str] = []
-    primary = {s.arg: s.lines for s in raw.all("addr-primary")}
-    secondary = {s.arg: s.lines for s in raw.all("addr-secondary")}
+    primary = _by_device(raw.text("addr-primary"))
+    secondary = _by_device(raw.text("addr-secondary"))
     ethtool_k = {s.arg: s.lines for s in raw.all("ethtool-k")}
     ethtool_t = {s.arg: s.text for s in raw.all("ethtool-T")}
-    for section in raw.all("iface"):
-        device = section.arg
-        values = _pairs(section)
+    attrs = _sysfs(raw, "net-attrs", "/sys/class/net")
+    dirs = set(raw.lines("net-dirs"))
+    linked = {}
+    for line in raw.lines("net-device"):
+        path, _, rest = line.partition(" ")
+        target, _, module = rest.partition(" ")
+        linked[path.split("/")[4]] = (target, module)
+    for device in raw.lines("net"):
+        base = f"/sys/class/net/{device}"
+        values = attrs.get(device, {})
         iface: dict[str, Any] = interfaces.setdefault(device, {})
         iface["device"] = device
         macaddress = values.get("address", "")
@@ -1026,30 +1058,31 @@ def _network(raw: Raw) -> dict[str, Any]:
             iface["mtu"] = int(values["mtu"])
         if "operstate" in values:
             iface["active"] = values["operstate"] != "down"
-        if "module" in values:
-            iface["module"] = values["module"]
+        if device in linked and linked[device][1]:
+            iface["module"] = linked[device][1].rsplit("/", 1)[-1]
         if "type" in values:
             iface["type"] = _IFACE_TYPE.get(values["type"], "unknown")
-        if values.get("bridge"):
+        if f"{base}/bridge" in dirs:
             iface["type"] = "bridge"
-            iface["interfaces"] = values.get("brif", "").split()
-            if "bridge_id" in values:
-                iface["id"] = values["bridge_id"]
-            if "stp_state" in values:
-                iface["stp"] = values["stp_state"] == "1"
-        if values.get("bonding"):
+            iface["interfaces"] = [d.rsplit("/", 1)[-1] for d in sorted(dirs)
+                                   if d.startswith(f"{base}/brif/")]
+            if "bridge/bridge_id" in values:
+                iface["id"] = values["bridge/bridge_id"]
+            if "bridge/stp_state" in values:
+                iface["stp"] = values["bridge/stp_state"] == "1"
+        if f"{base}/bonding" in dirs:
             iface["type"] = "bonding"
-            iface["slaves"] = values.get("bond_slaves", "").split()
+            iface["slaves"] = values.get("bonding/slaves", "").split()
             for key in ("mode", "miimon", "lacp_rate"):
-                iface[key] = (values.get(f"bond_{key}", "").split() or [""])[0]
-            if values.get("bond_primary"):
-                iface["primary"] = values["bond_primary"]
-                if "bond_all_slaves_active" in values:
-                    iface["all_slaves_active"] = values["bond_all_slaves_active"] == "1"
-        if "perm_macaddress" in values:
-            iface["perm_macaddress"] = values["perm_macaddress"]
-        if "pciid" in values:
-            iface["pciid"] = values["pciid"]
+                iface[key] = (values.get(f"bonding/{key}", "").split() or [""])[0]
+            if values.get("bonding/primary"):
+                iface["primary"] = values["bonding/primary"]
+                if "bonding/all_slaves_active" in values:
+                    iface["all_slaves_active"] = values["bonding/all_slaves_active"] == "1"
+        if f"{base}/bonding_slave" in dirs:
+            iface["perm_macaddress"] = values.get("bonding_slave/perm_hwaddr", "")
+        if device in linked:
+            iface["pciid"] = linked[device][0].rsplit("/", 1)[-1]
         if "speed" in values:
             try:
                 iface["speed"] = int(values["speed"])
@@ -1490,7 +1523,10 @@ dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\t
 echo '@@orc:lists'
 for r in /var/lib/apt/lists/*_Release /var/lib/apt/lists/*_InRelease; do [ -r "$r" ] || continue
   o=$(sed -n 's/^Origin: //p' "$r" | head -n 1); b=${r%_*Release}
-  for p in "$b"_*Packages; do [ -r "$p" ] && awk -v o="$o" '/^Package: /{n=$2} /^Version: /{print n "\t" $2 "\t" o}' "$p"; done
+  for p in "$b"_*Packages; do [ -r "$p" ] && awk -v o="$o" '
+    /^Package: /{n=$2} /^Version: /{v=$2} /^Section: /{c=$2}
+    /^$/{if (n != "") print n "\t" v "\t" o "\t" c; n=""; v=""; c=""}
+    END{if (n != "") print n "\t" v "\t" o "\t" c}' "$p"; done
 done
 exit 0
 """
@@ -1499,10 +1535,11 @@ exit 0
 def packages_from(lines: Iterable[str]) -> dict[str, list[dict[str, str]]]:
     """package_facts' `packages` from PACKAGES_SCRIPT's output: python-apt's view when the
     host has it (what Ansible itself reads), else dpkg's status with each version's origin
-    taken from the apt lists that carry it ("" for a version no list carries)."""
+    and section taken from the apt lists that carry it (origin "" for a version no list
+    carries, as python-apt gives it)."""
     rows: list[list[str]] = []
     dpkg: list[list[str]] = []
-    origins: dict[tuple[str, str], str] = {}
+    origins: dict[tuple[str, str], tuple[str, str]] = {}
     mode = "apt"
     for line in lines:
         if line in ("@@orc:dpkg", "@@orc:lists"):
@@ -1513,11 +1550,12 @@ def packages_from(lines: Iterable[str]) -> dict[str, list[dict[str, str]]]:
             rows.append(fields)
         elif mode == "dpkg" and len(fields) == 5 and fields[0].strip()[1:2] in ("i",):
             dpkg.append(fields[1:])
-        elif mode == "lists" and len(fields) == 3:
-            origins.setdefault((fields[0], fields[1]), fields[2])
+        elif mode == "lists" and len(fields) == 4:
+            origins.setdefault((fields[0], fields[1]), (fields[2], fields[3]))
     for name, version, arch, section in dpkg:
-        rows.append([name.split(":")[0], version, arch, section,
-                     origins.get((name.split(":")[0], version), "")])
+        # python-apt reads origin and section from the archive's record of the version
+        origin, archive_section = origins.get((name, version), ("", ""))
+        rows.append([name, version, arch, archive_section or section, origin])
     packages: dict[str, list[dict[str, str]]] = {}
     for name, version, arch, category, origin in rows:
         packages.setdefault(name, []).append({"name": name, "version": version, "arch": arch,
