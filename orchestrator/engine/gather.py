@@ -1518,15 +1518,19 @@ for name in cache.keys():
 exit 0
 fi
 command -v dpkg-query >/dev/null 2>&1 || exit 0
+installed=$(dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\t${Section}\n' 2>/dev/null)
 echo '@@orc:dpkg'
-dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\t${Section}\n' 2>/dev/null
+printf '%s\n' "$installed"
 echo '@@orc:lists'
+# only the archive records of installed versions travel back, not whole package lists
 for r in /var/lib/apt/lists/*_Release /var/lib/apt/lists/*_InRelease; do [ -r "$r" ] || continue
   o=$(sed -n 's/^Origin: //p' "$r" | head -n 1); b=${r%_*Release}
-  for p in "$b"_*Packages; do [ -r "$p" ] && awk -v o="$o" '
-    /^Package: /{n=$2} /^Version: /{v=$2} /^Section: /{c=$2}
-    /^$/{if (n != "") print n "\t" v "\t" o "\t" c; n=""; v=""; c=""}
-    END{if (n != "") print n "\t" v "\t" o "\t" c}' "$p"; done
+  for p in "$b"_*Packages; do [ -r "$p" ] || continue
+    printf '%s\n' "$installed" | awk -v o="$o" '
+      FNR == NR { split($0, f, "\t"); want[f[2] "\t" f[3]] = 1; next }
+      /^Package: /{n=substr($0, 10)} /^Version: /{v=substr($0, 10)} /^Section: /{c=substr($0, 10)}
+      /^$/{if ((n "\t" v) in want) print n "\t" v "\t" o "\t" c; n=""; v=""; c=""}
+      END{if ((n "\t" v) in want) print n "\t" v "\t" o "\t" c}' - "$p"; done
 done
 exit 0
 """
