@@ -356,3 +356,17 @@ def test_package_facts_equal_ansibles_on_a_lab_host(lab_host, lab_inventory, ssh
     assert "python3-apt" in added
     assert {k: v for k, v in with_apt["packages"].items() if k not in added} == \
         without_apt["packages"]
+
+
+def test_dmi_facts_and_a_kvm_guest():
+    dmi = "/sys/devices/virtual/dmi/id"
+    lines = _replace_section(captured_lines("debian12-setup.txt"), "dmi-present", ["present"])
+    lines = _replace_section(lines, "dmi", [f"{dmi}/product_name:KVM", f"{dmi}/sys_vendor:QEMU",
+                                            f"{dmi}/chassis_type:1", f"{dmi}/bios_vendor:SeaBIOS"])
+    lines = _replace_section(lines, "virt-container", [])
+    lines = _replace_section(lines, "virt-environ", [])
+    facts = g.collect(lines)
+    assert facts["product_name"] == "KVM" and facts["system_vendor"] == "QEMU"
+    assert facts["bios_vendor"] == "SeaBIOS" and facts["product_serial"] == "NA"
+    assert facts["form_factor"] == "Other"
+    assert (facts["virtualization_type"], facts["virtualization_role"]) == ("kvm", "guest")

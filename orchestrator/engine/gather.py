@@ -40,7 +40,7 @@ import re
 import shlex
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -52,7 +52,7 @@ from orchestrator.errors import HostError, InputError
 _MARK = "@@orc:"
 
 # The one command (POSIX sh), after a `PY=<interpreter>` line (AnsibleFacts.command).
-_SCRIPT = r"""# The one command behind orchestrator.engine.gather.AnsibleFacts (POSIX sh, no Python needed).
+_SCRIPT = r"""# The one command behind gather.AnsibleFacts (POSIX sh, no Python needed).
 # It prints raw material in sections, each opened by a line "@@orc:NAME[ ARG]"; parsing
 # happens on the controller. Every probe is allowed to fail: a missing file or tool leaves its
 # section empty, as a missing file leaves the matching Ansible fact at its default.
@@ -102,16 +102,19 @@ s fips; f /proc/sys/crypto/fips_enabled
 s facts.d; if [ -d /etc/ansible/facts.d ]; then echo present
   for p in /etc/ansible/facts.d/*.fact; do [ -f "$p" ] || continue
     s fact "$p"; if [ -x "$p" ]; then "$p" 2>/dev/null; else cat "$p" 2>/dev/null; fi; done; fi
-s pkg-paths; for p in /usr/bin/rpm-ostree /usr/bin/yum /usr/bin/dnf-3 /usr/bin/dnf5 /usr/bin/apt-get \
-  /usr/bin/zypper /usr/sbin/urpmi /usr/bin/pacman /bin/opkg /usr/pkg/bin/pkgin /opt/local/bin/pkgin \
+s pkg-paths; for p in /usr/bin/rpm-ostree /usr/bin/yum /usr/bin/dnf-3 /usr/bin/dnf5 \
+  /usr/bin/apt-get /usr/bin/zypper /usr/sbin/urpmi /usr/bin/pacman /bin/opkg /usr/pkg/bin/pkgin \
+  /opt/local/bin/pkgin \
   /opt/tools/bin/pkgin /opt/local/bin/port /usr/local/bin/brew /opt/homebrew/bin/brew /sbin/apk \
-  /usr/sbin/pkg /usr/sbin/swlist /usr/bin/emerge /usr/sbin/pkgadd /usr/bin/pkg /usr/bin/xbps-install \
+  /usr/sbin/pkg /usr/sbin/swlist /usr/bin/emerge /usr/sbin/pkgadd /usr/bin/pkg \
+  /usr/bin/xbps-install \
   /usr/local/sbin/pkg /usr/bin/swupd /usr/sbin/sorcery /usr/bin/installp /usr/bin/rpm; do
   [ -e "$p" ] && echo "$p"; done
 s init; f /proc/1/comm; printf '\n'
 s init-link; [ -L /sbin/init ] && readlink /sbin/init
 s init-paths; have systemctl && echo systemctl; have initctl && echo initctl
-for p in /run/systemd/system/ /dev/.run/systemd/ /dev/.systemd/ /etc/init/ /sbin/openrc /etc/init.d/ \
+for p in /run/systemd/system/ /dev/.run/systemd/ /dev/.systemd/ /etc/init/ /sbin/openrc \
+  /etc/init.d/ \
   /etc/dinit.d/; do [ -e "$p" ] && echo "$p"; done
 s ssh-keys; for t in dsa rsa ecdsa ed25519; do p=/etc/ssh/ssh_host_${t}_key.pub
   [ -r "$p" ] && printf '%s ' "$t" && head -n 1 "$p"; done
@@ -126,10 +129,12 @@ s meminfo; f /proc/meminfo
 s cpuinfo; f /proc/cpuinfo
 s nproc; have nproc && nproc 2>/dev/null
 s xen; { [ -e /proc/xen ] && echo proc-xen; } || f /sys/hypervisor/type
-s dmi; for k in bios_date bios_vendor bios_version board_asset_tag board_name board_serial \
-  board_vendor board_version chassis_asset_tag chassis_serial chassis_vendor chassis_version \
-  chassis_type product_name product_serial product_uuid product_version sys_vendor; do
-  p=/sys/devices/virtual/dmi/id/$k; [ -e "$p" ] && printf '%s=%s\n' "$k" "$(cat "$p" 2>/dev/null)"; done
+D=/sys/devices/virtual/dmi/id
+s dmi-present; [ -e $D/product_name ] && echo present
+s dmi; grep -s -H '' $D/bios_date $D/bios_vendor $D/bios_version $D/board_asset_tag $D/board_name \
+  $D/board_serial $D/board_vendor $D/board_version $D/chassis_asset_tag $D/chassis_serial \
+  $D/chassis_vendor $D/chassis_version $D/chassis_type $D/product_name $D/product_serial \
+  $D/product_uuid $D/product_version $D/sys_vendor
 s sysinfo; f /proc/sysinfo
 s vgs; have vgs && echo present
 s mtab; if [ -e /etc/mtab ]; then f /etc/mtab; else f /proc/mounts; fi
@@ -140,7 +145,8 @@ s statfs; { if [ -e /etc/mtab ]; then cat /etc/mtab; else cat /proc/mounts; fi; 
   sed 's/\\\([0-7][0-7][0-7]\)/\\0\1/g')"); printf '%s\t' "$mnt"
   stat -f -c '%s %S %b %f %a %c %d' "$m" 2>/dev/null || echo;; esac; done
 s links; for k in by-id by-uuid by-label; do [ -d /dev/disk/$k ] || continue
-  for l in /dev/disk/$k/*; do [ -L "$l" ] && printf '%s %s %s\n' "$k" "${l##*/}" "$(readlink "$l")"; done; done
+  for l in /dev/disk/$k/*; do [ -L "$l" ] && printf '%s %s %s\n' "$k" "${l##*/}" "$(readlink "$l")"
+  done; done
 for p in /sys/block/*/slaves/*; do [ -e "$p" ] && echo "masters $p"; done
 s lspci; have lspci && lspci -D 2>/dev/null
 B=/sys/block
@@ -171,7 +177,8 @@ s net-dirs; ls -d $N/*/bridge $N/*/bonding $N/*/bonding_slave $N/*/brif/* 2>/dev
 s net-device; for p in $N/*/device; do [ -e "$p" ] && printf '%s %s %s\n' "$p" "$(readlink "$p")" \
   "$(readlink -f "$p/driver/module" 2>/dev/null)"; done
 if have ethtool; then for i in $N/*; do d=${i##*/}
-  s ethtool-k "$d"; ethtool -k "$d" 2>/dev/null; s ethtool-T "$d"; ethtool -T "$d" 2>/dev/null; done; fi
+  s ethtool-k "$d"; ethtool -k "$d" 2>/dev/null
+  s ethtool-T "$d"; ethtool -T "$d" 2>/dev/null; done; fi
 s virt-cgroup; f /proc/1/cgroup
 s virt-environ; [ -r /proc/1/environ ] && tr '\000' '\n' < /proc/1/environ 2>/dev/null
 s virt-files; for p in /proc/vz /proc/lve /proc/bc /.dockerenv /.dockerinit /proc/xen /dev/kvm \
@@ -227,15 +234,6 @@ class Raw:
     @property
     def complete(self) -> bool:
         return any(s.name == "end" for s in self.sections)
-
-
-def _pairs(section: Section) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in section.lines:
-        key, eq, value = line.partition("=")
-        if eq:
-            out.setdefault(key, value)
-    return out
 
 
 # -- collectors: each turns sections into the facts of one Ansible collector --------------------
@@ -800,9 +798,14 @@ def _cpu(raw: Raw, architecture: str) -> dict[str, Any]:
     return facts
 
 
+def _dmi_values(raw: Raw) -> dict[str, str]:
+    return {line.split(":", 1)[0].rsplit("/", 1)[-1]: line.split(":", 1)[1].strip()
+            for line in raw.lines("dmi") if ":" in line}
+
+
 def _dmi(raw: Raw) -> dict[str, Any]:
-    found = next((_pairs(s) for s in raw.all("dmi")), {})
-    if "product_name" not in found:
+    found = _dmi_values(raw)
+    if not raw.text("dmi-present"):
         facts = {key: "NA" for key in _DMI_KEYS}
         facts["form_factor"] = "NA"
         return facts
@@ -1245,7 +1248,7 @@ def _virtual(raw: Raw) -> dict[str, Any]:
         else:
             guest.add("xen")
             first("xen")
-    dmi = next((_pairs(s) for s in raw.all("dmi")), {})
+    dmi = _dmi_values(raw)
     product, vendor = dmi.get("product_name", ""), dmi.get("sys_vendor", "")
     bios = dmi.get("bios_vendor", "")
     for test, kind in (
@@ -1518,7 +1521,8 @@ for name in cache.keys():
 exit 0
 fi
 command -v dpkg-query >/dev/null 2>&1 || exit 0
-installed=$(dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\t${Section}\n' 2>/dev/null)
+installed=$(dpkg-query -W 2>/dev/null \
+  -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\t${Section}\n')
 echo '@@orc:dpkg'
 printf '%s\n' "$installed"
 echo '@@orc:lists'
@@ -1598,7 +1602,8 @@ export LANG=C LC_ALL=C
 if command -v service >/dev/null 2>&1 && ! command -v chkconfig >/dev/null 2>&1 \
    && ! command -v rc-status >/dev/null 2>&1; then
   echo '@@orc:sysv'; service --status-all 2>/dev/null; fi
-if command -v systemctl >/dev/null 2>&1 && { [ -e /run/systemd/system/ ] || [ -e /dev/.run/systemd/ ] || [ -e /dev/.systemd/ ]; }; then
+if command -v systemctl >/dev/null 2>&1 && { [ -e /run/systemd/system/ ] \
+   || [ -e /dev/.run/systemd/ ] || [ -e /dev/.systemd/ ]; }; then
   echo '@@orc:units'; systemctl list-units --no-pager --type service --all --plain 2>/dev/null
   echo '@@orc:unit-files'
   files=$(systemctl list-unit-files --no-pager --type service --all 2>/dev/null)
