@@ -10,6 +10,7 @@ and the keys `ansible -m setup -a gather_subset=...` returned for each subset na
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import os
 import subprocess
@@ -249,7 +250,7 @@ def test_a_cut_short_output_is_a_host_error():
 # -- live, against ansible-core on a lab host -------------------------------------------------
 
 def _ansible(inventory: Path, host: str, module: str, args: str | None = None,
-             workdir: Path | None = None) -> dict[str, Any]:
+             workdir: Path | None = None, extra: list[str] | None = None) -> dict[str, Any]:
     workdir = workdir or inventory.parent
     config = workdir / "ansible.cfg"
     config.write_text("[defaults]\n")
@@ -258,6 +259,7 @@ def _ansible(inventory: Path, host: str, module: str, args: str | None = None,
     argv = [ANSIBLE, "-i", str(inventory), host, "-m", module]
     if args:
         argv += ["-a", args]
+    argv += extra or []
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
     assert "=>" in done.stdout, done.stdout + done.stderr
     result = json.loads(done.stdout.split("=>", 1)[1])
@@ -299,6 +301,61 @@ def test_gather_equals_ansible_setup_on_a_lab_host(lab_host, lab_inventory):
     theirs = ansible_names(_ansible(lab_inventory, lab_host.name, "setup"))
     assert_same_facts(ours, theirs)
     assert len(commands) == 1  # one round trip for every fact
+
+
+# a host set up the way real ones are and lab hosts are not: a default route, a secondary
+# address and an alias interface, a resolver, a name with a domain, local facts (.fact files)
+CONFIGURED = """
+ip route add default via {gateway}
+ip addr add {secondary}/24 dev host0
+ip addr add 192.168.77.5/24 dev host0 label host0:7
+mkdir -p /etc/ansible/facts.d
+printf '[general]\\nasdf=1\\nbar=2\\n' > /etc/ansible/facts.d/ini.fact
+cat > /etc/ansible/facts.d/run.fact <<'FACT'
+#!/bin/sh
+echo '{{"a": [1, 2]}}'
+FACT
+printf 'not json\\n' > /etc/ansible/facts.d/broken.fact
+chmod +x /etc/ansible/facts.d/run.fact
+cp /etc/resolv.conf /etc/resolv.conf.orc-test; cp /etc/hosts /etc/hosts.orc-test
+printf 'nameserver {gateway}\\nsearch lab.example\\noptions ndots:2 edns0\\n' > /etc/resolv.conf
+sed -i 's/^127.0.1.1.*/127.0.1.1 {name}.lab.example {name}/' /etc/hosts
+"""
+RESTORED = """
+ip route del default; ip addr del {secondary}/24 dev host0; ip addr del 192.168.77.5/24 dev host0
+rm -rf /etc/ansible; mv /etc/resolv.conf.orc-test /etc/resolv.conf
+mv /etc/hosts.orc-test /etc/hosts
+"""
+
+
+@pytest.mark.lab
+def test_gather_equals_ansible_setup_on_a_configured_host(lab, lab_host, lab_inventory, ssh):
+    host = next(h for h in lab.hosts if h.name == lab_host.name)
+    values = {"gateway": lab.bridge_address, "name": host.name,
+              "secondary": str(ipaddress.ip_address(host.address) + 100)}
+    done = ssh(host.name, CONFIGURED.format(**values))
+    assert done.returncode == 0, done.stderr
+    try:
+        ours = g.gather(lab_host)
+        theirs = ansible_names(_ansible(lab_inventory, lab_host.name, "setup"))
+    finally:
+        ssh(host.name, RESTORED.format(**values))
+    assert_same_facts(ours, theirs)
+    assert ours["default_ipv4"]["gateway"] == lab.bridge_address
+    assert ours["fqdn"] == f"{host.name}.lab.example" and ours["domain"] == "lab.example"
+    assert ours["ansible_local"]["ini"] == {"general": {"asdf": "1", "bar": "2"}}
+    assert ours["ansible_local"]["run"] == {"a": [1, 2]}
+    assert "host0_7" in ours["interfaces"] and ours["host0"]["ipv4_secondaries"]
+
+
+@pytest.mark.lab
+def test_gather_with_become_reads_as_that_user(lab_host, lab_inventory):
+    ours = g.gather(lab_host, "!all,!min,user", become=True, become_user="nobody")
+    theirs = ansible_names(_ansible(lab_inventory, lab_host.name, "setup",
+                                    "gather_subset=!all,!min,user",
+                                    extra=["-b", "--become-user", "nobody"]))
+    assert ours == theirs
+    assert ours["user_id"] == "nobody"
 
 
 @pytest.mark.lab

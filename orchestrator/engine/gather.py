@@ -34,6 +34,7 @@ OpenStack, Parallels) and package managers other than apt for `package_facts`.
 from __future__ import annotations
 
 import configparser
+import copy
 import ipaddress
 import json
 import re
@@ -1417,28 +1418,34 @@ class Gatherer:
     """The gathered facts of one run: each host's facts are read with one command the first
     time they are asked for and answered from memory after that.
 
-    The cache is keyed by the pyinfra host's name and the Python interpreter asked for; it
-    lives as long as this object (the engine owns one per run) and `forget(host)` (or
-    `forget()` for every host) clears it, for a task that asks for facts afresh (`setup`,
-    `gather_facts` after a change the play wants to see). `reads` counts the commands run."""
+    The cache is keyed by the pyinfra host's name, the Python interpreter and the user the
+    facts are read as (become, become_user: the user_* and env facts depend on it); it lives
+    as long as this object (the engine owns one per run) and `forget(host)` (or `forget()`
+    for every host) clears it, for a task that asks for facts afresh (`setup`, `gather_facts`
+    after a change the play wants to see). `reads` counts the commands run."""
 
     def __init__(self) -> None:
-        self._facts: dict[tuple[str, str], GatheredFacts] = {}
+        self._facts: dict[tuple[str, str, bool, str | None], GatheredFacts] = {}
         self.reads = 0
 
     def gather(self, host: Any, subset: str | Sequence[str] | None = ("all",), *,
-               python: str | None = None) -> dict[str, Any]:
+               python: str | None = None, become: bool = False,
+               become_user: str | None = None) -> dict[str, Any]:
         """`host`'s facts restricted to `subset` (see `resolve_subset`), Ansible's shape: the
         keys `ansible_facts` holds, plus `gather_subset` (the items as given) and
-        `module_setup: True`. InputError for an unknown subset name (before any command),
-        HostError when the host could not answer."""
+        `module_setup: True`; a fresh copy each call, so a caller may change it.
+
+        `python` is the interpreter Ansible would run its module with (default: the host's
+        `ansible_python_interpreter`, else `python3`); `become`/`become_user` read the facts
+        through sudo, as a play with `become: true` gathers them. InputError for an unknown
+        subset name (before any command), HostError when the host could not answer."""
         chosen = resolve_subset(subset)
         interpreter = python or _interpreter(host)
-        key = (host.name, interpreter)
+        key = (host.name, interpreter, become, become_user if become else None)
         if key not in self._facts:
-            self._facts[key] = _read(host, interpreter)
+            self._facts[key] = _read(host, interpreter, become, become_user)
             self.reads += 1
-        facts = self._facts[key].subset(chosen)
+        facts = copy.deepcopy(self._facts[key].subset(chosen))
         facts["gather_subset"] = _subset_items(subset)
         facts["module_setup"] = True
         return facts
@@ -1463,10 +1470,12 @@ def gatherer_for(state: Any) -> Gatherer:
 
 
 def gather(host: Any, subset: str | Sequence[str] | None = ("all",), *,
-           python: str | None = None) -> dict[str, Any]:
+           python: str | None = None, become: bool = False,
+           become_user: str | None = None) -> dict[str, Any]:
     """`Gatherer.gather` on the Gatherer of `host`'s pyinfra State: one command the first
     time per host and State, none after (see Gatherer for the shape and the errors)."""
-    return gatherer_for(host.state).gather(host, subset, python=python)
+    return gatherer_for(host.state).gather(host, subset, python=python, become=become,
+                                           become_user=become_user)
 
 
 def as_variables(facts: dict[str, Any]) -> dict[str, Any]:
@@ -1491,9 +1500,13 @@ def _interpreter(host: Any) -> str:
     return str(value)
 
 
-def _read(host: Any, python: str) -> GatheredFacts:
+def _read(host: Any, python: str, become: bool = False,
+          become_user: str | None = None) -> GatheredFacts:
+    become_args: dict[str, Any] = {"_sudo": True} if become else {}
+    if become and become_user:
+        become_args["_sudo_user"] = become_user
     try:
-        facts = host.get_fact(AnsibleFacts, python=python)
+        facts = host.get_fact(AnsibleFacts, python=python, **become_args)
     except HostError:
         raise
     except Exception as exc:  # the connector's failure is this host's answer
