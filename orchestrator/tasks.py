@@ -170,11 +170,8 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
     if raw.get("args") is not None and not isinstance(raw["args"], dict):
         raise InputError("args: expected a mapping of the module's arguments",
                          **_key_where(raw, "args", where))
-    if isinstance(raw.get("args"), dict):
-        raw_args = {**(raw_args if isinstance(raw_args, dict) else
-                       {} if raw_args is None else {module.free_form or "_": raw_args}),
-                    **raw["args"]}
-    args = module.normalise(raw_args, key_where)
+    # `args:` merges under what the module's line says (a mapping or key=value text)
+    args = module.normalise(raw_args, key_where, extra=raw.get("args"))
     loop = raw.get("loop", raw.get("with_items"))
     loop_control = _mapping(raw, "loop_control", where)
     loop_var = loop_control.get("loop_var", "item")
