@@ -108,7 +108,8 @@ def _listings(book, inventory, options, list_hosts: bool, list_tasks: bool,
                                    f"TAGS: [{', '.join(sorted(task.tags | ref.tags))}]")
             for task in play.tasks:
                 if selected(task, options):
-                    click.echo(f"      {task.name}\tTAGS: [{', '.join(sorted(task.tags))}]")
+                    role = f"{task.role} : " if task.role else ""  # an import_role's task
+                    click.echo(f"      {role}{task.name}\tTAGS: [{', '.join(sorted(task.tags))}]")
     return True
 
 
