@@ -53,7 +53,7 @@ MODULES = [
                   "allow_duplicates": "bool", "rolespec_validate": "bool"}),
     Module("include_vars", {"file": None, "_raw_params": None, "dir": None, "name": None,
                             "depth": 0, "files_matching": None, "ignore_files": None,
-                            "extensions": ["yaml", "yml", "json"],
+                            "extensions": ["json", "yaml", "yml"],
                             "ignore_unknown_extensions": False, "hash_behaviour": None},
            _by_engine("include_vars"), free_form="file",
            types={"file": "path", "_raw_params": "str", "dir": "path", "name": "str",
