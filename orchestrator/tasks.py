@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator import coerce, modules
+from orchestrator import coerce, kvargs, modules
 from orchestrator.errors import InputError
 from orchestrator.modules.base import Module, nearest
 from orchestrator.templating import Variables, is_template, render_value
@@ -145,6 +145,22 @@ def _strings(value: Any, what: str, where: dict) -> tuple[str, ...]:
     raise InputError(f"{what} must be a string or a list of strings", **where)
 
 
+def _action(value: Any, where: dict) -> tuple[str, Any]:
+    """Ansible's older `action: MODULE ARGS` (or a mapping with `module:`): the module's name
+    and its arguments, a key=value string or a mapping."""
+    if isinstance(value, str):
+        try:
+            words = kvargs.split_args(value)
+        except kvargs.KvError as err:
+            raise InputError(f"action: {err}", **where) from None
+        if words:
+            return words[0].strip(), " ".join(words[1:])
+    elif isinstance(value, dict) and isinstance(value.get("module"), str):
+        return value["module"], {k: v for k, v in value.items() if k != "module"}
+    raise InputError("action: expected 'MODULE key=value ...' or a mapping with module:",
+                     **where)
+
+
 def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: frozenset = frozenset()
                ) -> Task:
     line = raw.line if isinstance(raw, Located) else 0
@@ -165,8 +181,11 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
         raise InputError(f"task names more than one module: {', '.join(module_keys)}", **where)
     key = module_keys[0]
     key_where = {"path": path, "line": raw.line_of(key) if isinstance(raw, Located) else line}
-    module = modules.lookup(key, key_where)
-    raw_args = raw[key]
+    if key == "action":
+        name, raw_args = _action(raw[key], key_where)
+    else:
+        name, raw_args = key, raw[key]
+    module = modules.lookup(name, key_where)
     if raw.get("args") is not None and not isinstance(raw["args"], dict):
         raise InputError("args: expected a mapping of the module's arguments",
                          **_key_where(raw, "args", where))

@@ -214,3 +214,31 @@ def test_stdin_is_fed_to_the_command() -> None:
     proc = subprocess.run(["sh", "-c", build(args, None)[0].kwargs["commands"][0]],  # type: ignore[arg-type]
                           capture_output=True, text=True, check=True)
     assert proc.stdout == "Q"
+
+
+def test_action_names_the_module_and_its_arguments(tmp_path: Path) -> None:
+    # ansible-core 2.19 reads these as echo-module arguments {a: "1", b: "x y"}, {a: 2} and
+    # {a: "3", c: 4} (the same oracle as the table)
+    book = _book(tmp_path, (
+        "    - action: service name=nginx state='restarted'\n"
+        "    - action: {module: service, name: nginx, enabled: 'yes'}\n"
+        "    - action: command   /bin/true chdir=/tmp\n"
+        "      args: {creates: /x}\n"))
+    service, mapping, command = load_playbook(book).plays[0].tasks
+    assert (service.module.name, service.args["name"], service.args["state"]) == (
+        "service", "nginx", "restarted")
+    assert (mapping.module.name, mapping.args["enabled"]) == ("service", True)
+    assert (command.module.name, command.args["cmd"], command.args["chdir"],
+            command.args["creates"]) == ("command", "/bin/true", "/tmp", "/x")
+
+
+@pytest.mark.parametrize("task, message", [
+    ("    - action: 'servce name=x'\n", "site.yaml:3: unknown module 'servce'"),
+    ("    - action: \"service name='x\"\n", "site.yaml:3: action: unbalanced quotes"),
+    ("    - action: {name: x}\n", "site.yaml:3: action: expected 'MODULE key=value"),
+    ("    - action: ''\n", "site.yaml:3: action: expected 'MODULE key=value"),
+])
+def test_a_bad_action_is_one_line(tmp_path: Path, task: str, message: str) -> None:
+    with pytest.raises(InputError) as err:
+        load_playbook(_book(tmp_path, task))
+    assert "\n" not in str(err.value) and message in str(err.value)
