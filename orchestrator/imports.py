@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator import modules, yamlfile
 from orchestrator.errors import InputError
 from orchestrator.tasks import (
-    Task, condition, literal_flag, mapping, parse_task, strings, text,
+    Block, Task, condition, literal_flag, mapping, parse_task, strings, text,
 )
 from orchestrator.templating import is_template
 from orchestrator.yamlfile import Located
@@ -66,9 +66,13 @@ class Parent:
         return Parent(self.when + other.when, self.tags | other.tags,
                       {**self.vars, **other.vars}, {**self.keywords, **other.keywords})
 
-    def apply(self, task: Task) -> Task:
+    def apply(self, task: Any) -> Any:
+        """`task` (or each task of a block) under these keywords."""
         if not (self.when or self.tags or self.vars or self.keywords):
             return task
+        if isinstance(task, Block):
+            return replace(task, **{key: tuple(self.apply(t) for t in getattr(task, key))
+                                    for key in ("block", "rescue", "always")})
         own = [] if task.when is None else task.when if isinstance(task.when, list) else [
             task.when]
         unset = {k: v for k, v in self.keywords.items() if getattr(task, k) in (None, ())
@@ -131,8 +135,22 @@ def load_tasks(raw: Any, place: Place, loading: Loading, parent: Parent = Parent
         elif kind == "import_role":
             tasks += _import_role(item, place, loading, parent)
         else:
-            tasks.append(parent.apply(parse_task(item, path=str(place.path), role=place.role)))
+            tasks.append(parent.apply(parse_task(
+                item, path=str(place.path), role=place.role,
+                items=lambda listed: load_tasks(listed, place, loading))))
     return tasks
+
+
+def parse_list(raw: Any, path: Path, *, role: str | None = None, role_path: Path | None = None,
+               tags: frozenset[str] = frozenset(), playbook_dir: Path | None = None
+               ) -> list[Any]:
+    """A task list read apart from a play's loading (`tasks.parse_tasks`), imports expanded;
+    the handlers of a role it imports are not the play's then."""
+    from orchestrator.playbook import roles_path
+
+    base = playbook_dir or path.parent
+    loading = Loading(roles_path(base), base, tags, [path.resolve()])
+    return load_tasks(raw, Place(path, role, role_path), loading, Parent(tags=tags))
 
 
 def _import_kind(item: Any) -> str | None:

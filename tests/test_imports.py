@@ -1,5 +1,5 @@
-"""import_tasks and import_role expanded at load as ansible-core expands them; include_tasks,
-include_role and include_vars kept as tasks for the engine.
+"""import_tasks and import_role expanded at load as ansible-core expands them (in blocks too);
+include_tasks, include_role and include_vars kept as tasks for the engine.
 
 The listing test compares `orc plan --list-tasks` with `ansible-playbook --list-tasks` on the
 same estate (which tasks, in which order, with which tags after inheritance)."""
@@ -61,6 +61,9 @@ ESTATE = {
   gather_facts: false
   tags: [play]
   roles: [web]
+  pre_tasks:
+    - name: early
+      command: /bin/true
   tasks:
     - import_tasks: tasks/extra.yml
       tags: imported
@@ -138,7 +141,7 @@ def test_task_listing_matches_ansible_playbook(tmp_path: Path) -> None:
     ours = run_orc("plan", str(book), "-i", str(tmp_path / "hosts.yaml"), "--list-tasks")
     assert ours.returncode == 0, ours.stderr
     expected = _listed(ansible.stdout)
-    assert len(expected) == 7
+    assert len(expected) == 8 and expected[0] == ("early", ["play"])
     assert _listed(ours.stdout) == expected
 
 
@@ -221,13 +224,10 @@ def test_dynamic_includes_load_as_tasks_for_the_engine(tmp_path: Path, task: str
     loaded = load_playbook(book).plays[0].tasks[0]
     assert loaded.when == "x is defined"
     assert {k: loaded.args[k] for k in args} == args
-    ctx = HostContext(None, {}, where=loaded.location)
-    with pytest.raises(InputError, match="not yet run by this engine") as err:
-        loaded.module.build(loaded.args, ctx)
-    assert str(err.value).startswith(f"{book}:3: ")
+    assert loaded.module.action  # the engine runs it in the task's place
 
 
-def test_include_vars_refuses_hash_merge(tmp_path: Path) -> None:
+def test_include_vars_refuses_hash_merge_at_load(tmp_path: Path) -> None:
     book = tmp_path / "site.yml"
     book.write_text("- hosts: all\n  tasks:\n  - include_vars: {file: a.yml, "
                     "hash_behaviour: merge}\n")
@@ -239,3 +239,31 @@ def test_an_unexpanded_import_is_not_run_silently() -> None:
     module = modules.lookup("import_tasks", {})
     with pytest.raises(InputError, match="expanded when the playbook loads"):
         module.build(module.normalise("a.yml", {}), HostContext(None, {}))
+
+
+def test_imports_inside_a_block_and_a_block_inside_an_import(tmp_path: Path) -> None:
+    files = {"roles/web/tasks/main.yml": (
+                 "- block:\n    - import_tasks: a.yml\n      tags: t\n"
+                 "  rescue:\n    - command: /bin/false\n  when: outer\n"
+                 "- import_tasks: b.yml\n  when: imp\n"),
+             "roles/web/tasks/a.yml": "- name: in a\n  command: /bin/true\n  when: own\n",
+             "roles/web/tasks/b.yml": "- block:\n    - name: in b\n      command: /bin/true\n"
+                                      "  when: blk\n"}
+    play = load_playbook(_book(tmp_path, files)).plays[0]
+    first, second = play.roles[0][1].tasks
+    (in_a,), (in_b,) = first.block, second.block
+    assert (in_a.name, in_a.when, in_a.tags) == ("in a", ["outer", "own"], {"t"})
+    assert first.rescue[0].when == ["outer"]
+    assert (in_b.name, in_b.when) == ("in b", ["imp", "blk"])
+
+
+def test_a_file_read_on_its_own_has_its_imports_expanded(tmp_path: Path) -> None:
+    from orchestrator import yamlfile
+    from orchestrator.tasks import parse_tasks
+
+    _write = {"inc.yml": "- import_tasks: more.yml\n  tags: x\n",
+              "more.yml": "- name: more\n  command: /bin/true\n"}
+    for name, text in _write.items():
+        (tmp_path / name).write_text(text)
+    tasks = parse_tasks(yamlfile.load(tmp_path / "inc.yml"), path=str(tmp_path / "inc.yml"))
+    assert [(t.name, t.tags) for t in tasks] == [("more", {"x"})]

@@ -22,6 +22,7 @@ import yaml
 from orchestrator import modules
 from orchestrator.errors import InputError
 from orchestrator.kvargs import RAW_PARAMS, parse_kv, split_args
+from orchestrator.modules.base import HostContext
 from orchestrator.modules.commands import COMMAND_OPTIONS
 from orchestrator.playbook import load_playbook
 from orchestrator.templating import render_value
@@ -206,13 +207,13 @@ def test_malformed_free_form_is_one_line(tmp_path: Path, tasks: str, message: st
 def test_stdin_is_fed_to_the_command() -> None:
     build = modules.lookup("shell", {}).build
     args = modules.lookup("shell", {}).normalise("tr a-z A-Z stdin='x y'", {})
-    calls = build(args, None)  # type: ignore[arg-type]
+    calls = build(args, HostContext(None, {}))
     line = calls[0].kwargs["commands"][0]
     proc = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True)
     assert proc.stdout == "X Y\n"
     args = modules.lookup("shell", {}).normalise("tr a-z A-Z stdin=q stdin_add_newline=no", {})
-    proc = subprocess.run(["sh", "-c", build(args, None)[0].kwargs["commands"][0]],  # type: ignore[arg-type]
-                          capture_output=True, text=True, check=True)
+    line = build(args, HostContext(None, {}))[0].kwargs["commands"][0]
+    proc = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True)
     assert proc.stdout == "Q"
 
 
