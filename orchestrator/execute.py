@@ -71,6 +71,7 @@ from orchestrator.engine.reads import names_read, waits_for
 from orchestrator.engine.registered import NotKnownYet
 from orchestrator.modules.base import REQUIRED
 from orchestrator.modules.commands import RC_MARK
+from orchestrator.includevars import search_path
 from orchestrator.tasks import Block, Task, flatten, parse_tasks
 from orchestrator.templating import Variables, evaluate, render_value
 from orchestrator.variables import OMIT, LazyFacts, play_variables, task_variables
@@ -473,7 +474,10 @@ class _PlayRun:
 
     def role_of(self, task: Task) -> tuple[Any, Any]:
         """The role entry and role a task (or handler) belongs to, (None, None) for the play's."""
-        for ref, role in [*self.play.roles, *self.extra_roles]:
+        found = self.play.role_of(task)  # from `roles:` or an import_role
+        if found is not None:
+            return found
+        for ref, role in self.extra_roles:
             if role.name == task.role:
                 return ref, role
         return None, None
@@ -496,8 +500,11 @@ _FLUSH = "flush"  # what a host's program yields: run what was added, then go on
 
 def _variables(ctx: _PlayRun, run: HostRun, task: Task, scope: _Scope) -> Variables:
     item = task if not scope.vars else replace(task, vars={**scope.vars, **task.vars})
+    ref, role = scope.ref, scope.role
+    if task.role is not None and getattr(role, "name", None) != task.role:
+        ref, role = ctx.role_of(task)  # a task an import_role brought in sees its own role
     return task_variables(ctx.base, ctx.inventory, run.name, run.lazy_facts, item,
-                          ctx.options.extra_vars, role=scope.role, ref=scope.ref,
+                          ctx.options.extra_vars, role=role, ref=ref,
                           gathered=run.gathered, runtime=run.runtime,
                           check_mode=ctx.options.dry_run)
 
@@ -649,19 +656,13 @@ def _include_role(ctx: _PlayRun, run: HostRun, task: Task, args: dict[str, Any],
                   inner: _Scope) -> Iterator[str]:
     """A role's tasks (its `tasks_from` file) in the include's place, seeing the role's
     defaults and vars; its handlers join the play's."""
-    from orchestrator.roles import RoleRef, load_role
+    from orchestrator.imports import Loading
+    from orchestrator.roles import FILE_KEYS, RoleRef, load_role
 
-    ref = RoleRef(str(args["name"]))
-    role = load_role(ref, roles_path(Path(ctx.play.path).parent), task.location)
-    tasks_from = str(args.get("tasks_from") or "main")
-    if tasks_from != "main":
-        found = yamlfile.find(role.path / "tasks", tasks_from.removesuffix(".yml")
-                              .removesuffix(".yaml"))
-        if found is None:
-            raise InputError(f"include_role: {role.name} has no tasks file {tasks_from!r}",
-                             **task.location)
-        role = replace(role, tasks=_included_tasks(ctx, task, str(found), inner,
-                                                   role=role.name))
+    # tasks_from, vars_from, defaults_from, handlers_from pick the role's files
+    ref = RoleRef(str(args["name"]), files={k: str(args[k]) for k in FILE_KEYS if args.get(k)})
+    base = Path(ctx.play.path).parent
+    role = load_role(ref, roles_path(base), task.location, Loading(roles_path(base), base))
     if not any(r.name == role.name for _, r in ctx.extra_roles):
         ctx.extra_roles.append((ref, role))
     tasks = _applied(role.tasks, args.get("apply"), task)
@@ -711,8 +712,10 @@ def _included_tasks(ctx: _PlayRun, task: Task, name: str, scope: _Scope,
                          f"{', '.join(str(c.parent) for c in candidates)})", **task.location)
     key = str(found)
     if key not in ctx.included:
-        ctx.included[key] = parse_tasks(yamlfile.load(found), path=key,
-                                        role=role or task.role)
+        ctx.included[key] = parse_tasks(
+            yamlfile.load(found), path=key, role=role or task.role,
+            role_path=scope.role.path if scope.role is not None else None,
+            playbook_dir=Path(ctx.play.path).parent)
     return ctx.included[key]
 
 
@@ -854,13 +857,12 @@ def _act(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, role_w
             else dict(task.args)
     args = _without_omitted(task, args)
     args = task.module.convert(args, task.location)
-    search = ctx.play.search_dirs(task)
-    role_dirs = [role.path / "vars" for _, role in ctx.play.roles if role.name == task.role]
+    _, role = ctx.role_of(task)
     action = ACTIONS[task.module.name]
     with _stage(task.module.name, task):
-        outcome = action(args, ActionContext(task, run, scoped, [
-            *role_dirs, Path(task.path).parent / "vars", Path(task.path).parent,
-            *search["files"][-2:]], ctx.options.dry_run))
+        outcome = action(args, ActionContext(task, run, scoped, search_path(
+            Path(ctx.play.path).parent, Path(task.path), role.path if role else None),
+            ctx.options.dry_run))
     result.status = outcome.status
     result.error = outcome.error
     result.msg = outcome.msg

@@ -7,10 +7,12 @@ its argument names, the keywords. A typo stops the run before any host is touche
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from orchestrator import coerce, modules
+from orchestrator import coerce, kvargs, modules
 from orchestrator.errors import InputError
 from orchestrator.modules.base import Module, nearest
 from orchestrator.templating import Variables, is_template, render_value
@@ -151,6 +153,22 @@ def _strings(value: Any, what: str, where: dict) -> tuple[str, ...]:
     raise InputError(f"{what} must be a string or a list of strings", **where)
 
 
+def _action(value: Any, where: dict) -> tuple[str, Any]:
+    """Ansible's older `action: MODULE ARGS` (or a mapping with `module:`): the module's name
+    and its arguments, a key=value string or a mapping."""
+    if isinstance(value, str):
+        try:
+            words = kvargs.split_args(value)
+        except kvargs.KvError as err:
+            raise InputError(f"action: {err}", **where) from None
+        if words:
+            return words[0].strip(), " ".join(words[1:])
+    elif isinstance(value, dict) and isinstance(value.get("module"), str):
+        return value["module"], {k: v for k, v in value.items() if k != "module"}
+    raise InputError("action: expected 'MODULE key=value ...' or a mapping with module:",
+                     **where)
+
+
 @dataclass(frozen=True)
 class Block:
     """Ansible's `block`: tasks run in order; when one fails on a host, `rescue` runs there
@@ -211,7 +229,8 @@ def _inherit(task: Any, parent: dict[str, Any]) -> Any:
     return dataclasses.replace(task, **changes)
 
 
-def _parse_block(raw: Any, path: str, role: str | None, extra_tags: frozenset) -> Block:
+def _parse_block(raw: Any, path: str, role: str | None, extra_tags: frozenset,
+                 items: Callable[[list[Any]], list[Any]] | None = None) -> Block:
     where = {"path": path, "line": raw.line if isinstance(raw, Located) else 0}
     for key in raw:
         if key not in BLOCK_KEYS:
@@ -228,23 +247,26 @@ def _parse_block(raw: Any, path: str, role: str | None, extra_tags: frozenset) -
         "check_mode": literal_flag(raw, "check_mode", where),
         "ignore_errors": literal_flag(raw, "ignore_errors", where),
     }
+    if items is None:
+        def items(listed: list[Any]) -> list[Any]:
+            return [parse_task(item, path=path, role=role) for item in listed]
     sections = []
     for key in ("block", "rescue", "always"):
-        items = listing(raw, key, "tasks", where)
-        sections.append(tuple(_inherit(parse_task(item, path=path, role=role), parent)
-                              for item in items))
+        sections.append(tuple(_inherit(task, parent)
+                              for task in items(listing(raw, key, "tasks", where))))
     return Block(str(raw.get("name") or "block"), path, where["line"], *sections)
 
 
-def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: frozenset = frozenset()
-               ) -> Any:
-    """A task, or a `Block` of them, as loaded."""
+def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: frozenset = frozenset(),
+               items: Callable[[list[Any]], list[Any]] | None = None) -> Any:
+    """A task, or a `Block` of them, as loaded (`items` reads a block's task lists: with the
+    imports in them expanded, from `orchestrator.imports`)."""
     line = raw.line if isinstance(raw, Located) else 0
     where = {"path": path, "line": line}
     if not isinstance(raw, dict):
         raise InputError("a task must be a mapping (module: args, plus keywords)", **where)
     if "block" in raw:
-        return _parse_block(raw, path, role, extra_tags)
+        return _parse_block(raw, path, role, extra_tags, items)
     module_keys = [k for k in raw if k not in KEYWORDS]
     if not module_keys:
         raise InputError("task names no module: expected one of " + ", ".join(modules.names()),
@@ -259,16 +281,16 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
         raise InputError(f"task names more than one module: {', '.join(module_keys)}", **where)
     key = module_keys[0]
     key_where = {"path": path, "line": raw.line_of(key) if isinstance(raw, Located) else line}
-    module = modules.lookup(key, key_where)
-    raw_args = raw[key]
+    if key == "action":
+        name, raw_args = _action(raw[key], key_where)
+    else:
+        name, raw_args = key, raw[key]
+    module = modules.lookup(name, key_where)
     if raw.get("args") is not None and not isinstance(raw["args"], dict):
         raise InputError("args: expected a mapping of the module's arguments",
                          **_key_where(raw, "args", where))
-    if isinstance(raw.get("args"), dict):
-        raw_args = {**(raw_args if isinstance(raw_args, dict) else
-                       {} if raw_args is None else {module.free_form or "_": raw_args}),
-                    **raw["args"]}
-    args = module.normalise(raw_args, key_where)
+    # `args:` merges under what the module's line says (a mapping or key=value text)
+    args = module.normalise(raw_args, key_where, extra=raw.get("args"))
     loop = raw.get("loop", raw.get("with_items"))
     loop_control = _mapping(raw, "loop_control", where)
     loop_var = loop_control.get("loop_var", "item")
@@ -308,10 +330,12 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
 
 
 def parse_tasks(raw: Any, *, path: str, role: str | None = None,
-                extra_tags: frozenset = frozenset()) -> list[Task]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise InputError("expected a list of tasks", path=path,
-                         line=raw.line if isinstance(raw, Located) else None)
-    return [parse_task(item, path=path, role=role, extra_tags=extra_tags) for item in raw]
+                extra_tags: frozenset = frozenset(), role_path: Path | None = None,
+                playbook_dir: Path | None = None) -> list[Any]:
+    """A list of tasks read on its own (a file `include_tasks` brings in), its static imports
+    expanded as at load (`orchestrator.imports.load_tasks`); roles are looked for beside
+    `playbook_dir` (by default the file's own directory)."""
+    from orchestrator import imports  # imports parses each task through this module
+
+    return imports.parse_list(raw, Path(path), role=role, role_path=role_path,
+                              tags=extra_tags, playbook_dir=playbook_dir)
