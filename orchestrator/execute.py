@@ -64,6 +64,7 @@ from orchestrator.results import (
 from orchestrator.secrets import masking
 from orchestrator.secrets_vars import VarsFiles, load_vars_files
 from orchestrator.session import Session, open_session
+from orchestrator.engine import gather as gathering
 from orchestrator.engine import registered, segment
 from orchestrator.engine.actions import ACTIONS, MAY_FAIL, READS_HOST, ActionContext
 from orchestrator.engine.hostrun import HostRun
@@ -519,13 +520,9 @@ def _program(ctx: _PlayRun, run: HostRun) -> Iterator[str]:
     if isinstance(gather, str):
         gather = play.flag("gather_facts", Variables({**ctx.base, **ctx.options.extra_vars}))
     if gather is not False:
-        try:
-            from orchestrator.engine import gather as gathering
-        except ImportError:
-            gathering = None
-        if gathering is not None:
-            facts = gathering.gather(run.host, subset=play.gather_subset)
-            run.gathered = gathering.as_variables(facts)
+        facts = gathering.gather(run.host, subset=play.gather_subset or ("all",),
+                                 become=bool(ctx.play_become), become_user=play.become_user)
+        run.gathered = gathering.as_variables(facts)
     yield from _walk(ctx, run, play.pre_tasks, _Scope(tags=frozenset()))
     yield from _flush_handlers(ctx, run)
     for ref, role in play.roles:

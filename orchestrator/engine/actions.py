@@ -188,7 +188,7 @@ def _add_facts(ctx: ActionContext, extra: dict[str, Any]) -> None:
 def package_facts(args: dict[str, Any], ctx: ActionContext) -> Outcome:
     from orchestrator.engine import gather
 
-    packages = gather.package_facts(ctx.run.host)
+    packages = gather.package_facts(ctx.run.host)["packages"]
     _add_facts(ctx, {"packages": packages})
     return Outcome(OK, {"changed": False, "ansible_facts": {"packages": packages}})
 
@@ -196,7 +196,7 @@ def package_facts(args: dict[str, Any], ctx: ActionContext) -> Outcome:
 def service_facts(args: dict[str, Any], ctx: ActionContext) -> Outcome:
     from orchestrator.engine import gather
 
-    services = gather.service_facts(ctx.run.host)
+    services = gather.service_facts(ctx.run.host)["services"]
     _add_facts(ctx, {"services": services})
     return Outcome(OK, {"changed": False, "ansible_facts": {"services": services}})
 
