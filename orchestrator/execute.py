@@ -813,7 +813,8 @@ def _unknown(record: _Record, exc: NotKnownYet) -> None:
 def _register(task: Task, run: HostRun, records: list[_Record], ctx: _PlayRun) -> None:
     """`register:`: known now for tasks decided here (skipped, controller modules), or once
     the segment ran (`pending`); a task whose failure depends on its result ends the segment."""
-    if task.failed_when is not None or any(r.capture_rc for r in records):
+    if task.failed_when is not None or task.until is not None or any(
+            r.capture_rc for r in records):
         if any(r.metas for r in records):
             run.flush_after = True
     if task.register is None:
@@ -965,7 +966,9 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
     args = task.module.convert(_without_omitted(task, rendered), task.location)
     record.args = args
     record.capture_rc = task.module.name in ("command", "shell") and (
-        task.register is not None or task.failed_when is not None)
+        task.register is not None or task.failed_when is not None or task.until is not None)
+    with _stage("environment", task):
+        environment = _task_environment(play, task, scoped)
     host_ctx = HostContext(host, scoped, play.search_dirs(task), task.location,
                            capture_rc=record.capture_rc)
     with _stage(task.module.name, task):
@@ -981,6 +984,11 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
         global_args["_ignore_errors"] = True  # failed_when decides, after the run
     if record.check_mode:
         global_args["_if"] = [lambda: False]
+    if environment:
+        global_args["_env"] = environment
+    if task.until is not None:
+        with _stage("until", task):
+            global_args.update(_retrying(record, scoped))
     for call in calls:
         try:
             inspect.signature(call.op._inner).bind(**call.kwargs)
@@ -997,6 +1005,52 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
         result.status = OK  # nothing to do (e.g. `creates:` already there)
         record.registered = {"changed": False, "failed": False}
         record.final = True
+
+
+def _task_environment(play: Play, task: Task, scoped: Variables) -> dict[str, str]:
+    """Ansible's `environment` (the play's, then the task's on top), rendered for the host;
+    values are strings, as the shell sees them."""
+    merged: dict[str, Any] = {}
+    for value in (play.environment, task.environment):
+        rendered = render_value(value, scoped, task.where) if value is not None else None
+        if rendered is None:
+            continue
+        if not isinstance(rendered, dict):
+            raise InputError("environment: expected a mapping of environment variables",
+                             **task.location)
+        merged.update(rendered)
+    return {str(k): "" if v is None else str(v) for k, v in merged.items()}
+
+
+def _retrying(record: _Record, scoped: Variables) -> dict[str, Any]:
+    """`until` / `retries` / `delay` as pyinfra's retry arguments: the operation runs again
+    (up to `retries` more times, `delay` seconds apart) while the condition, evaluated on the
+    task's result as `register` would store it, does not hold."""
+    task = record.task
+    retries = render_value(task.retries, scoped, task.where) if task.retries is not None else 3
+    delay = render_value(task.delay, scoped, task.where) if task.delay is not None else 5
+    try:
+        retries, delay = int(retries), float(delay)
+    except (TypeError, ValueError):
+        raise InputError(f"retries/delay must be numbers, got {retries!r}/{delay!r}",
+                         **task.location) from None
+
+    def again(output: dict[str, Any]) -> bool:
+        stdout, rc = _exit_status(list(output.get("stdout_lines") or []))
+        value = registered.of_output(True, bool(rc), stdout,
+                                     list(output.get("stderr_lines") or []), rc=rc)
+        try:
+            return not _until_holds(record, scoped, value)
+        except Exception:  # noqa: BLE001 - decided (and reported) once the task ran
+            return False
+
+    return {"_retries": max(retries, 0), "_retry_delay": max(delay, 0), "_retry_until": again}
+
+
+def _until_holds(record: _Record, scoped: Variables, value: dict[str, Any]) -> bool:
+    task = record.task
+    scope = scoped.child(**({task.register: value} if task.register else {}))
+    return evaluate(task.until, scope, task.where)
 
 
 def _guard_run(session: Session, host: Any, record: _Record) -> None:
@@ -1228,6 +1282,14 @@ def _decide(record: _Record, run: HostRun, session: Session, dry_run: bool) -> N
                                               for m in record.metas)
     value = registered.of_output(changed, failed, stdout, stderr, rc=rc,
                                  msg=reason if failed else None)
+    if task.until is not None:
+        value["attempts"] = getattr(record.metas[0], "_retry_attempts", 0) + 1
+        with _stage("until", task):
+            holds = _until_holds(record, record.variables, value)
+        if not holds and not failed:
+            failed = True
+            reason = f"the until condition still fails after {value['attempts']} attempts"
+            value["failed"] = True
     if record.changed_after or task.failed_when is not None:
         scope = record.variables.child(**({task.register: value} if task.register else {}))
         if record.changed_after:
