@@ -186,21 +186,20 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     errors: dict[str, OrcError] = {}  # hosts whose preparation failed, and why
     batches: dict[str, list[journal.Batch]] = {}
     stopped: str | None = None
-    first = True
+    nothing_ran = True  # no host has been touched yet
     while programs:
         start = segment.mark(session.state)
         for run in runs.values():
             run.segment_start = len(run.records)
         outcomes = _advance(programs, runs, session)
         failing = {n: e for n, e in outcomes.items() if isinstance(e, Exception)}
-        if first and failing and len(failing) == len(outcomes) and len(
+        if nothing_ran and failing and len(failing) == len(outcomes) and len(
                 {str(e) for e in failing.values()}) == 1 and all(
                 isinstance(e, InputError) for e in failing.values()):
             # the same error on every host before anything ran: the input is wrong whatever
             # the host (an undefined variable, a bad argument); said once
             error = next(iter(failing.values()))
             raise type(error)(masking.hide(error.message), path=error.path, line=error.line)
-        first = False
         for name, value in outcomes.items():
             if value is not None:  # finished, or failed: its program ends here
                 del programs[name]
@@ -226,6 +225,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             settled = _settle(current, session)
             new = {h: hashes for h, hashes in new.items() if h.name not in settled}
         if new:
+            nothing_ran = False
             try:
                 segment.run(session.state, new)
             except Exception as exc:  # noqa: BLE001 - the run stopped: its hosts fail below
