@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.errors import InputError
 from orchestrator.templating import Variables, render_file, render_value
 from tests.support.ansible_local import run_local
 
@@ -71,9 +72,8 @@ def test_list_filters_return_lists() -> None:
 
 @pytest.mark.parametrize("expression", ["'1.a' is version('1.2', '<')",
                                         "'1.0' is version('1.0', 'bogus')"])
-def test_version_edge_cases(expression: str) -> None:
-    if "bogus" in expression:
-        with pytest.raises(Exception, match="unknown operator"):
-            render_value("{{ " + expression + " }}", Variables({}))
-    else:
-        assert isinstance(render_value("{{ " + expression + " }}", Variables({})), bool)
+def test_version_edge_cases_fail_naming_the_test(expression: str) -> None:
+    """ansible-core 2.19 fails both: LooseVersion cannot order a word against a number, and
+    'bogus' is no operator."""
+    with pytest.raises(InputError, match="test 'version' failed"):
+        render_value("{{ " + expression + " }}", Variables({}))
