@@ -102,7 +102,7 @@ def to_bool(value: Any) -> bool:
 def _mandatory(value: Any, msg: str | None = None) -> Any:
     if isinstance(value, jinja2.Undefined):
         name = getattr(value, "_undefined_name", None)
-        raise jinja2.UndefinedError(msg or f"Mandatory variable {name!r} not defined.")
+        raise ValueError(msg or f"Mandatory variable {name!r} not defined.")
     return value
 
 
