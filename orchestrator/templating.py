@@ -364,7 +364,7 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
         template = env.from_string(source)
         # a shared context reads `variables` as they are asked for, keeping them lazy
         context = template.new_context(scope, shared=True)
-        pieces = list(template.root_render_func(context))  # text, and each expression's output
+        pieces = _outputs(template.root_render_func(context))  # text, and each expression's
         result = env.concat(pieces)  # type: ignore[attr-defined]
     except jinja2.UndefinedError as err:
         tainted = scope.end_render()
@@ -403,6 +403,12 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
     return result
 
 
+def _outputs(rendered: Any) -> list:
+    """A render's pieces, an expression that gave a generator or a view as the list it makes
+    (read once here, so the value and its text for masking see the same items)."""
+    return [list(p) if isinstance(p, (Iterator, *_VIEWS)) else p for p in rendered]
+
+
 def _shadow(env: jinja2.Environment, source: str, scope: Variables) -> masking.Rendered | None:
     """The same render with every secret value changed (same shape, other characters): what
     differs from the real render is what the secrets made. None when it cannot be rendered
@@ -410,7 +416,7 @@ def _shadow(env: jinja2.Environment, source: str, scope: Variables) -> masking.R
     shadow = scope.shadow()
     try:
         template = env.from_string(source)
-        pieces = list(template.root_render_func(template.new_context(shadow, shared=True)))
+        pieces = _outputs(template.root_render_func(template.new_context(shadow, shared=True)))
         return masking.Rendered(source, env.concat(pieces), [to_text(p) for p in pieces], None)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - any failure only makes the masking coarser
         return None

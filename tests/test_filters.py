@@ -46,6 +46,11 @@ EXPRESSIONS = [
     "'1.2' is ansible.builtin.version('1.1', 'gt')",
     "(1, 2)", "settings.items() | list", "3 / 2", "4 / 2", "2 ** 70", "'0644' | int",
     "[none, 1] | join(',')", "'a' ~ none ~ 'b'", "settings.extra", "none | default('d')",
+    # a template file reads escapes in string literals, as jinja2 does (task arguments do not)
+    "[1, 2] | map('string')", "{'k': 1}.keys()", "'a\\tb' | length",
+    "'me@host' | regex_replace('(\\\\w+)@(\\\\w+)', '\\\\2 at \\\\1')",
+    "'x' | comment('cblock')", "'b' | password_hash('sha512', 'salt', rounds=5000)",
+    "now() | type_debug", "'1.2.3-rc.1' is version('1.2.3', '<', version_type='semver')",
 ]
 
 
