@@ -19,11 +19,13 @@ import hashlib
 import itertools
 import json
 import math
+import ntpath
 import os.path
 import random
 import re
 import shlex
 import time
+import urllib.parse
 import uuid
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -429,7 +431,7 @@ def _random(context: Any, end: Any, start: int | None = None, step: int | None =
     if start is not None or step is not None:
         raise ValueError("start and step can only be used with integer values")
     if isinstance(end, Iterable):
-        return picker.choice(list(end) if not isinstance(end, (str, list, tuple)) else end)
+        return picker.choice(end)  # a dict fails, as in Ansible: it is no sequence
     raise TypeError("random can only be used on sequences and integers")
 
 
@@ -679,6 +681,27 @@ def _path_join(paths: Any) -> str:
     return os.path.join(*paths)
 
 
+def _commonpath(paths: Any) -> str:
+    if not isinstance(paths, (list, tuple)):
+        raise TypeError(f"commonpath expects a list of paths, got {type(paths).__name__}")
+    return os.path.commonpath(paths)
+
+
+_URL_FIELDS = ("fragment", "hostname", "netloc", "password", "path", "port", "query", "scheme",
+               "username")
+
+
+def _urlsplit(value: Any, query: str = "") -> Any:
+    """The parts of a URL (urllib.parse.urlsplit) as a dict, or the one part `query` names."""
+    parts = urllib.parse.urlsplit(value)
+    fields = {name: getattr(parts, name) for name in _URL_FIELDS}
+    if not query:
+        return fields
+    if query not in fields:
+        raise ValueError(f"unknown URL component: {query}")
+    return fields[query]
+
+
 def _type_debug(value: Any) -> str:
     return type(value).__name__
 
@@ -705,6 +728,12 @@ FILTERS: dict[str, Any] = {
     "relpath": _relpath,
     "splitext": lambda v: list(os.path.splitext(v)),
     "path_join": _path_join,
+    "normpath": os.path.normpath,
+    "commonpath": _commonpath,
+    "win_basename": ntpath.basename,
+    "win_dirname": ntpath.dirname,
+    "win_splitdrive": lambda v: list(ntpath.splitdrive(v)),
+    "urlsplit": _urlsplit,
     "quote": _quote,
     "mandatory": _mandatory,
     "ternary": lambda v, yes, no, none=None: (none if v is None and none is not None
@@ -876,9 +905,19 @@ def _regex_test(mode: str) -> Callable[..., bool]:
     return test
 
 
+# what `convert_bool` reads as a boolean (Ansible's boolean(), the words of its modules'
+# boolean arguments); anything else keeps its own truth
+_BOOLEAN_WORDS = {"y": True, "yes": True, "on": True, "1": True, "true": True, "t": True,
+                  "n": False, "no": False, "off": False, "0": False, "false": False, "f": False}
+
+
 def _truthy(value: Any, convert_bool: bool = False) -> bool:
-    return to_bool(value) if convert_bool and isinstance(value, (str, int, float, bool)) \
-        else bool(value)
+    if convert_bool:
+        if isinstance(value, str) and value.lower().strip() in _BOOLEAN_WORDS:
+            return _BOOLEAN_WORDS[value.lower().strip()]
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return bool(value)
+    return bool(value)
 
 
 def _subset(a: Any, b: Any) -> bool:

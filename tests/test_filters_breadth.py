@@ -1472,6 +1472,66 @@ ROWS: list[tuple[str, dict[str, Any], Any]] = [
      False),
     ("'abc' is ansible.builtin.search('B', ignorecase=true)", {},
      True),
+    ("'y' is truthy(convert_bool=true)", {},
+     True),
+    ("' No ' is truthy(convert_bool=true)", {},
+     False),
+    ("'maybe' is truthy(convert_bool=true)", {},
+     True),
+    ("'F' is falsy(convert_bool=true)", {},
+     True),
+    ('2 is truthy(convert_bool=true)', {},
+     True),
+    ('0.0 is falsy(convert_bool=true)', {},
+     True),
+    ("'off' is truthy(convert_bool=true)", {},
+     False),
+    ('[] is truthy(convert_bool=true)', {},
+     False),
+    ("'t' is truthy(convert_bool=true)", {},
+     True),
+    ("'/a/./b/../c//d' | normpath", {},
+     '/a/c/d'),
+    ("'' | normpath", {},
+     '.'),
+    ("['/a/b/c', '/a/b/d', '/a/x'] | commonpath", {},
+     '/a'),
+    ("'/a/b' | commonpath", {},
+     Fails('filter', 'commonpath')),
+    ("['/a', 'b'] | commonpath", {},
+     Fails('filter', 'commonpath')),
+    ("'C:\\Users\\x\\f.txt' | win_basename", {},
+     'f.txt'),
+    ("'C:\\Users\\x\\f.txt' | win_dirname", {},
+     'C:\\Users\\x'),
+    ("'C:\\Users\\x' | win_splitdrive", {},
+     ['C:', '\\Users\\x']),
+    ("'https://user:pw@example.com:8443/a/b?q=1#frag' | urlsplit", {},
+     {'fragment': 'frag', 'hostname': 'example.com', 'netloc': 'user:pw@example.com:8443', 'password': 'pw', 'path': '/a/b', 'port': 8443, 'query': 'q=1', 'scheme': 'https', 'username': 'user'}),
+    ("'https://user:pw@example.com:8443/a/b?q=1#frag' | urlsplit('hostname')", {},
+     'example.com'),
+    ("'https://example.com/a' | urlsplit('port')", {},
+     None),
+    ("'https://example.com/a' | urlsplit('bogus')", {},
+     Fails('filter', 'urlsplit')),
+    ('5 | urlsplit', {},
+     Fails('filter', 'urlsplit')),
+    ('5 | normpath', {},
+     Fails('filter', 'normpath')),
+    ("'x' | password_hash('sha512', rounds=5000, salt_size=8) | length", {},
+     98),
+    ('[1, 2] | random(start=1)', {},
+     Fails('filter', 'random')),
+    ("{'a': 1} | random(seed='x')", {},
+     Fails('filter', 'random')),
+    ("'Zürich' | hash('blake2b') | length", {},
+     128),
+    ('r is unreachable', {},
+     Fails('undefined', 'r')),
+    ('r is unreachable', {'r': {'changed': False}},
+     False),
+    ('r is reachable', {'r': {'unreachable': True}},
+     False),
 ]
 
 
@@ -1592,18 +1652,26 @@ def _fits(rows: list[tuple[str, dict[str, Any]]], item: list[int], i: int,
     expression, variables = rows[i]
     if any(name in shared and shared[name] != value for name, value in variables.items()):
         return False
-    if _names(expression) & (set(shared) - set(variables)):
+    reads = [_names(rows[j][0]) for j in [i, *item]]
+    if any(names is None for names in reads):
         return False
-    return not any(_names(rows[j][0]) & (set(variables) - set(rows[j][1])) for j in item)
+    if reads[0] & (set(shared) - set(variables)):  # type: ignore[operator]
+        return False
+    return not any(names & (set(variables) - set(rows[j][1]))  # type: ignore[operator]
+                   for names, j in zip(reads[1:], item))
 
 
 @functools.cache
-def _names(expression: str) -> frozenset[str]:
-    """The variables `expression` reads."""
+def _names(expression: str) -> frozenset[str] | None:
+    """The variables `expression` reads; None when jinja2's own lexer cannot read it (a
+    backslash it takes for an escape, as in `'C:\\Users'`)."""
     with warnings.catch_warnings():  # jinja2 warns of escapes it does not know ('\$')
         warnings.simplefilter("ignore", DeprecationWarning)
-        return frozenset(jinja2.meta.find_undeclared_variables(
-            _PARSER.parse("{{ " + expression + " }}")))
+        try:
+            return frozenset(jinja2.meta.find_undeclared_variables(
+                _PARSER.parse("{{ " + expression + " }}")))
+        except jinja2.TemplateSyntaxError:
+            return None
 
 
 class _AnyName(dict):
