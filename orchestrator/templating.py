@@ -14,25 +14,30 @@ block tag is dropped, so a `{% for %}` line leaves no blank line behind) and `ls
 off, for template files and task arguments alike; a `template` task may change both, as in
 Ansible.
 
-Values follow ansible-core 2.19: a lone expression keeps its native type (a list stays a list),
-text joins values with str() and renders a null as nothing, trailing newlines are counted
-against the source rather than kept by jinja2, and a condition must be a boolean.
+Values follow ansible-core 2.19: a lone expression keeps its native type (a list stays a list,
+a generator or a dict view becomes one), text joins values with str() and renders a null as
+nothing, trailing newlines are counted against the source rather than kept by jinja2, and a
+condition must be a boolean. A string literal in a template written in YAML (task arguments,
+variables, conditions) keeps its backslashes as written (`regex_replace('(\\w+)', '\\1')` as
+in Ansible), while a template file reads `'\\t'` as a tab, as jinja2 does.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.lexer
 import jinja2.nativetypes
 import jinja2.nodes
 
 from orchestrator import inputfile
 from orchestrator.errors import InputError, OrcError
-from orchestrator.filters import FILTERS, TESTS
+from orchestrator.filters import FILTERS, GLOBALS, TESTS, FilterError, named
 from orchestrator.secrets import masking
 
 
@@ -42,13 +47,50 @@ def _environment(cls: type[jinja2.Environment], **kwargs: Any) -> jinja2.Environ
     env = cls(undefined=jinja2.StrictUndefined, trim_blocks=True, **kwargs)
     env.filters.update(FILTERS)
     env.tests.update(TESTS)
+    env.globals.update(GLOBALS)
+    # every filter and test, jinja2's own too, fails in one line naming itself
+    env.filters.update(named("filter", env.filters))
+    env.tests.update(named("test", env.tests))
     return env
 
 
+class _RawStringLexer(jinja2.lexer.Lexer):
+    """String literals as written: ansible-core 2.19 does not read backslash escapes in a
+    template that comes from YAML (YAML has already read its own), so `'\\1'` stays a
+    backslash and a digit."""
+
+    def wrap(self, stream: Any, name: str | None = None, filename: str | None = None) -> Any:
+        def doubled(stream: Any) -> Any:
+            for lineno, token, value in stream:
+                if token == jinja2.lexer.TOKEN_STRING:  # jinja2 halves them again
+                    value = value[0] + value[1:-1].replace("\\", "\\\\") + value[-1]
+                yield lineno, token, value
+        return super().wrap(doubled(stream), name, filename)
+
+
+class _RawStrings:
+    """An environment whose string literals keep their backslashes (`_RawStringLexer`)."""
+
+    @property
+    def lexer(self) -> jinja2.lexer.Lexer:
+        # made afresh for an overlay with other whitespace options (the lexer reads them)
+        key = (self.trim_blocks, self.lstrip_blocks, self.newline_sequence)  # type: ignore[attr-defined]
+        cached = self.__dict__.get("_raw_lexer")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_raw_lexer"] = (key, _RawStringLexer(self))  # type: ignore[arg-type]
+        return cached[1]
+
+
+_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+
+
 def _plain(value: Any) -> Any:
-    """A value as ansible-core 2.19 hands it on: tuples become lists, at any depth (the same
-    object when there is none)."""
-    if isinstance(value, tuple):
+    """A value as ansible-core 2.19 hands it on: tuples, generators, iterators and dict views
+    become lists, at any depth (the same object when there is none); an undefined value inside
+    (`map(attribute=...)` on an item without it) is the error it is."""
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises here, naming what is missing
+    if isinstance(value, (tuple, Iterator, *_VIEWS)):
         return [_plain(v) for v in value]
     if isinstance(value, list):
         items = [_plain(v) for v in value]
@@ -99,17 +141,33 @@ class _RuntimeValues(jinja2.nativetypes.NativeCodeGenerator):
             return super()._output_child_to_const(node, frame, finalize)
         raise jinja2.nodes.Impossible()
 
+    def visit_Const(self, node: jinja2.nodes.Const, frame: Any) -> None:
+        value = node.as_const(frame.eval_ctx)
+        if isinstance(value, float) and not math.isfinite(value):  # `'inf' | float`, folded
+            self.write(f"float({str(value)!r})")
+        else:
+            super().visit_Const(node, frame)
+
 
 class _NativeEnvironment(jinja2.nativetypes.NativeEnvironment):
     code_generator_class = _RuntimeValues
     concat = staticmethod(_keep_native)  # type: ignore[assignment]
 
 
-_TEXT = _environment(jinja2.Environment)
-_NATIVE = _environment(_NativeEnvironment)
+class _YamlTextEnvironment(_RawStrings, jinja2.Environment):
+    pass
+
+
+class _YamlNativeEnvironment(_RawStrings, _NativeEnvironment):
+    pass
+
+
+_TEXT = _environment(_YamlTextEnvironment)
+_NATIVE = _environment(_YamlNativeEnvironment)  # templates written in YAML
+_FILE = _environment(_NativeEnvironment)  # template files
 # template files rendered with other options than Ansible's defaults, by
 # (trim_blocks, lstrip_blocks, newline_sequence)
-_FILES: dict[tuple[bool, bool, str], jinja2.Environment] = {(True, False, "\n"): _NATIVE}
+_FILES: dict[tuple[bool, bool, str], jinja2.Environment] = {(True, False, "\n"): _FILE}
 _MARKERS = ("{{", "{%", "{#")
 
 
@@ -255,7 +313,7 @@ def _file_environment(trim_blocks: bool, lstrip_blocks: bool,
                       newline_sequence: str) -> jinja2.Environment:
     key = (trim_blocks, lstrip_blocks, newline_sequence)
     if key not in _FILES:
-        _FILES[key] = _NATIVE.overlay(trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks,
+        _FILES[key] = _FILE.overlay(trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks,
                                       newline_sequence=newline_sequence)
     return _FILES[key]
 
@@ -306,7 +364,7 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
         template = env.from_string(source)
         # a shared context reads `variables` as they are asked for, keeping them lazy
         context = template.new_context(scope, shared=True)
-        pieces = list(template.root_render_func(context))  # text, and each expression's output
+        pieces = _outputs(template.root_render_func(context))  # text, and each expression's
         result = env.concat(pieces)  # type: ignore[attr-defined]
     except jinja2.UndefinedError as err:
         tainted = scope.end_render()
@@ -316,6 +374,12 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
         tainted = scope.end_render()
         raise InputError(f"template syntax: {_told(err.message, source, tainted)}",
                          path=where or None, line=err.lineno) from None
+    except FilterError as err:
+        if scope.end_render():  # its message may quote the value
+            raise InputError(f"template error: {err.kind} {err.name!r} failed (its message is "
+                             "hidden: the expression read a secret)",
+                             **_template_where(where, err)) from None
+        raise InputError(f"template error: {err}", **_template_where(where, err)) from None
     except jinja2.TemplateError as err:
         tainted = scope.end_render()
         raise InputError(f"template error: {_told(str(err), source, tainted)}",
@@ -339,6 +403,12 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
     return result
 
 
+def _outputs(rendered: Any) -> list:
+    """A render's pieces, an expression that gave a generator or a view as the list it makes
+    (read once here, so the value and its text for masking see the same items)."""
+    return [list(p) if isinstance(p, (Iterator, *_VIEWS)) else p for p in rendered]
+
+
 def _shadow(env: jinja2.Environment, source: str, scope: Variables) -> masking.Rendered | None:
     """The same render with every secret value changed (same shape, other characters): what
     differs from the real render is what the secrets made. None when it cannot be rendered
@@ -346,7 +416,7 @@ def _shadow(env: jinja2.Environment, source: str, scope: Variables) -> masking.R
     shadow = scope.shadow()
     try:
         template = env.from_string(source)
-        pieces = list(template.root_render_func(template.new_context(shadow, shared=True)))
+        pieces = _outputs(template.root_render_func(template.new_context(shadow, shared=True)))
         return masking.Rendered(source, env.concat(pieces), [to_text(p) for p in pieces], None)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - any failure only makes the masking coarser
         return None

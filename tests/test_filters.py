@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.errors import InputError
 from orchestrator.templating import Variables, render_file, render_value
 from tests.support.ansible_local import run_local
 
@@ -45,6 +46,11 @@ EXPRESSIONS = [
     "'1.2' is ansible.builtin.version('1.1', 'gt')",
     "(1, 2)", "settings.items() | list", "3 / 2", "4 / 2", "2 ** 70", "'0644' | int",
     "[none, 1] | join(',')", "'a' ~ none ~ 'b'", "settings.extra", "none | default('d')",
+    # a template file reads escapes in string literals, as jinja2 does (task arguments do not)
+    "[1, 2] | map('string')", "{'k': 1}.keys()", "'a\\tb' | length",
+    "'me@host' | regex_replace('(\\\\w+)@(\\\\w+)', '\\\\2 at \\\\1')",
+    "'x' | comment('cblock')", "'b' | password_hash('sha512', 'salt', rounds=5000)",
+    "now() | type_debug", "'1.2.3-rc.1' is version('1.2.3', '<', version_type='semver')",
 ]
 
 
@@ -71,9 +77,8 @@ def test_list_filters_return_lists() -> None:
 
 @pytest.mark.parametrize("expression", ["'1.a' is version('1.2', '<')",
                                         "'1.0' is version('1.0', 'bogus')"])
-def test_version_edge_cases(expression: str) -> None:
-    if "bogus" in expression:
-        with pytest.raises(Exception, match="unknown operator"):
-            render_value("{{ " + expression + " }}", Variables({}))
-    else:
-        assert isinstance(render_value("{{ " + expression + " }}", Variables({})), bool)
+def test_version_edge_cases_fail_naming_the_test(expression: str) -> None:
+    """ansible-core 2.19 fails both: LooseVersion cannot order a word against a number, and
+    'bogus' is no operator."""
+    with pytest.raises(InputError, match="test 'version' failed"):
+        render_value("{{ " + expression + " }}", Variables({}))

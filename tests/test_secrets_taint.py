@@ -89,11 +89,11 @@ def test_a_failed_render_names_no_secret_but_names_a_misspelt_key() -> None:
                                      f"attribute '{MASK}'")
     with pytest.raises(InputError, match="has no attribute 'pasword'"):
         render_value("{{ secrets.db.pasword }}", variables)
-    # a filter's own error may quote what it was given: only its kind is told
+    # a filter's own error may quote what it was given: only the filter is named
     with pytest.raises(InputError) as failed:
         render_value("{{ secrets.db.password | b64decode }}", variables, "site.yaml:4")
-    assert str(failed.value) == ("site.yaml:4: template error: Error (its message is hidden: "
-                                 "the expression read a secret)")
+    assert str(failed.value) == ("site.yaml:4: template error: filter 'b64decode' failed (its "
+                                 "message is hidden: the expression read a secret)")
     assert secret not in str(failed.value)
 
 

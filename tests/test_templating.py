@@ -31,7 +31,9 @@ def test_a_lone_expression_keeps_its_type() -> None:
 
 def test_ansible_filters() -> None:
     variables = Variables({"name": "web01.example.com", "flag": "yes", "d": {"a": 1}})
-    assert render_value("{{ name | regex_replace('\\\\..*$', '') }}", variables) == "web01"
+    # as a task argument reads it from YAML: the backslash reaches re as written (ansible-core
+    # 2.19 reads no escapes in a template from YAML)
+    assert render_value("{{ name | regex_replace('\\..*$', '') }}", variables) == "web01"
     assert render_value("{{ flag | bool }}", variables) is True
     assert render_value("{{ d | combine({'b': 2}) | to_json }}", variables) == '{"a": 1, "b": 2}'
     assert render_value("{{ missing | default('x') }}", variables) == "x"
