@@ -44,6 +44,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.deploy import add_deploy
 from pyinfra.api.operation import add_op
 from pyinfra.api.operations import run_ops
+from pyinfra.operations import python
 from pyinfra.context import ctx_state
 
 from orchestrator import journal
@@ -51,6 +52,7 @@ from orchestrator.errors import HostError, InputError, OrcError
 from orchestrator.faults import fault_point
 from orchestrator.factcache import facts_read_once
 from orchestrator.inventory import Inventory
+from orchestrator.loops import Loop
 from orchestrator.modules.base import FilePreview, HostContext, Module, OpCall
 from orchestrator.playbook import Play, Playbook
 from orchestrator.results import (
@@ -446,26 +448,31 @@ def _add_task(task: Task, host: Any, session: Session, variables: Variables, pla
         return records[-1]
 
     try:
-        items = _loop_items(task, variables)
+        items, pause = _loop_items(task, variables)
     except Exception as exc:
         _fail(new_record(None), exc, task, "loop")
-    for item in items:
-        record = new_record(item)
-        scoped = variables.child(**{task.loop_var: item}) if task.loop is not None else variables
+    for index, item in enumerate(items):
+        loop = task.loop
+        scoped = variables.child(**loop.scope(index, item, items)) if loop else variables
+        try:
+            record = new_record(loop.label(scoped) if loop else None)
+        except Exception as exc:
+            _fail(new_record(item), exc, task, "loop_control: label")
+        if pause and index:  # loop_control.pause: between two items, while the task runs
+            add_op(session.state, python.call, Loop.wait, pause, host=host,
+                   name=f"{task.name} (pause {pause:g}s)")
         try:
             _prepare(record, scoped, host, session, play, play_become, role_when, guard)
         except Exception as exc:
             _fail(record, exc, task, task.module.name)
 
 
-def _loop_items(task: Task, variables: Variables) -> list[Any]:
+def _loop_items(task: Task, variables: Variables) -> tuple[list[Any], float]:
+    """The task's loop items on this host (`[None]`: no loop) and the pause between them."""
     if task.loop is None:
-        return [None]
+        return [None], 0.0
     with _stage("loop", task):
-        items = render_value(task.loop, variables, task.where)
-    if not isinstance(items, list):
-        raise InputError(f"loop must be a list, got {type(items).__name__}", **task.location)
-    return items
+        return task.loop.items(variables), task.loop.pause(variables)
 
 
 # exceptions whose message says it all; others are named by their type too (KeyError: 'x')
