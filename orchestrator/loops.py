@@ -113,10 +113,10 @@ class Loop:
             }
             if self.extended_allitems:
                 info["allitems"] = items
+            if index < length - 1:  # in Ansible's order: nextitem before previtem
+                info["nextitem"] = items[index + 1]
             if index > 0:
                 info["previtem"] = items[index - 1]
-            if index < length - 1:
-                info["nextitem"] = items[index + 1]
             found["ansible_loop"] = info
         return found
 
