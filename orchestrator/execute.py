@@ -451,6 +451,8 @@ def _add_task(task: Task, host: Any, session: Session, variables: Variables, pla
         items, pause = _loop_items(task, variables)
     except Exception as exc:
         _fail(new_record(None), exc, task, "loop")
+    if not items:  # an empty loop: the task is skipped, as Ansible reports it
+        new_record(None).result.status = SKIPPED
     for index, item in enumerate(items):
         loop = task.loop
         scoped = variables.child(**loop.scope(index, item, items)) if loop else variables

@@ -317,3 +317,12 @@ def test_the_yaml_loader_keeps_loop_keys_lines(tmp_path: Path) -> None:
     raw = load_yaml(path)[0]
     loop = parse_loop(raw, path=str(path), line=raw.line, action="debug")
     assert loop is not None and (loop.line, loop.label_template) == (2, "y")
+
+
+def test_a_loop_template_with_bad_syntax_is_refused_at_load(tmp_path: Path) -> None:
+    book = tmp_path / "book.yaml"
+    book.write_text("- hosts: all\n  tasks:\n    - command: /bin/true\n"
+                    "      with_items: '{{ names | }}'\n")
+    with pytest.raises(InputError) as caught:
+        load_playbook(book)
+    assert str(caught.value).startswith(f"{book}:4: template syntax")
