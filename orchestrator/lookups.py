@@ -491,7 +491,8 @@ def _copy_path(element: Mapping, path: list[str]) -> dict[str, Any]:
     return copy
 
 
-_SHORTCUT = re.compile(r"^(?:(-?\d+)-)?(-?\d+)(?:/(-?\d+))?(?::(.+))?$")
+# unsigned numbers only: ansible-core refuses `4-2/-1` and `-3` as shortcuts
+_SHORTCUT = re.compile(r"^(?:(\d+)-)?(\d+)(?:/(\d+))?(?::(.+))?$")
 
 
 @_lookup("sequence", ("start", "end", "count", "stride", "format"))

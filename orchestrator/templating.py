@@ -335,7 +335,8 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
                          **_split(where)) from None
     except OrcError as err:
         tainted = scope.end_render()
-        if err.path is None and where:  # a lookup's failure: at the template that called it
+        if isinstance(err, lookups.LookupFailed) and err.path is None and where:
+            # a lookup's failure: at the template that called it
             message = "lookup failed (its message is hidden: the expression read a secret)" \
                 if tainted else err.message
             raise type(err)(message, **_template_where(where, err)) from None
