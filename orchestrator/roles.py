@@ -13,7 +13,7 @@ from orchestrator import inputfile, yamlfile
 from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
 from orchestrator.tasks import (
-    Task, condition, literal_flag, mapping, parse_tasks, strings, text,
+    Block, Task, condition, literal_flag, mapping, parse_tasks, strings, text,
 )
 
 # Keywords of a role entry that apply to every task and handler of the role (and of its
@@ -90,8 +90,12 @@ def parse_ref(raw: Any, where: dict) -> RoleRef:
     raise InputError("a role entry must be a name or a mapping with `role:`", **where)
 
 
-def with_keywords(task: Task, keywords: dict[str, Any]) -> Task:
-    """A role's task under its role entry's keywords: each one the task does not set itself."""
+def with_keywords(task: Any, keywords: dict[str, Any]) -> Any:
+    """A role's task under its role entry's keywords: each one the task does not set itself
+    (in a block, each task inside)."""
+    if isinstance(task, Block):
+        return replace(task, **{key: tuple(with_keywords(t, keywords) for t in getattr(task, key))
+                                for key in ("block", "rescue", "always")})
     unset = {k: v for k, v in keywords.items()
              if getattr(task, k) is None or (k == "ignore_errors" and task.ignore_errors is False)}
     return replace(task, **unset) if unset else task

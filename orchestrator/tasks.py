@@ -6,6 +6,7 @@ its argument names, the keywords. A typo stops the run before any host is touche
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +20,11 @@ from orchestrator.yamlfile import Located
 KEYWORDS = {
     "name", "when", "loop", "with_items", "loop_control", "notify", "become", "become_user",
     "tags", "ignore_errors", "check_mode", "changed_when", "vars", "undo", "listen", "register",
-    "args", "no_log",
+    "args", "no_log", "failed_when",
 }
+# what a block takes: its sections, and keywords its tasks inherit
+BLOCK_KEYS = {"block", "rescue", "always", "name", "when", "tags", "vars", "become",
+              "become_user", "ignore_errors", "no_log", "check_mode"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class Task:
     ignore_errors: bool | str = False
     check_mode: bool | str | None = None
     changed_when: Any = None
+    failed_when: Any = None
+    register: str | None = None
     vars: dict[str, Any] = field(default_factory=dict)
     undo: str | None = None
     role: str | None = None
@@ -145,12 +151,100 @@ def _strings(value: Any, what: str, where: dict) -> tuple[str, ...]:
     raise InputError(f"{what} must be a string or a list of strings", **where)
 
 
+@dataclass(frozen=True)
+class Block:
+    """Ansible's `block`: tasks run in order; when one fails on a host, `rescue` runs there
+    (and the failure is forgiven if it succeeds); `always` runs either way. The block's own
+    keywords (`when`, `tags`, `vars`, `become`...) are given to each task inside at load, as
+    Ansible's inheritance does, so only the three sections stay here."""
+
+    name: str
+    path: str
+    line: int
+    block: tuple[Any, ...]  # Task | Block
+    rescue: tuple[Any, ...] = ()
+    always: tuple[Any, ...] = ()
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    def tasks(self) -> list[Task]:
+        """Every task inside, in order, nested blocks flattened."""
+        return flatten([*self.block, *self.rescue, *self.always])
+
+
+def flatten(items: list[Any]) -> list[Task]:
+    """Tasks of a list that may hold blocks, in the order they appear."""
+    found: list[Task] = []
+    for item in items:
+        found.extend(item.tasks() if isinstance(item, Block) else [item])
+    return found
+
+
+def _conditions(*values: Any) -> Any:
+    """Conditions that must all hold, as one `when` (None when there are none)."""
+    found: list[Any] = []
+    for value in values:
+        if value is None:
+            continue
+        found.extend(value if isinstance(value, list) else [value])
+    return found or None
+
+
+def _inherit(task: Any, parent: dict[str, Any]) -> Any:
+    """A block's keywords given to a task inside it (the task's own values win)."""
+    if isinstance(task, Block):
+        return Block(task.name, task.path, task.line,
+                     *(tuple(_inherit(t, parent) for t in section)
+                       for section in (task.block, task.rescue, task.always)))
+    changes: dict[str, Any] = {
+        "when": _conditions(parent.get("when"), task.when),
+        "tags": task.tags | parent.get("tags", frozenset()),
+        "vars": {**parent.get("vars", {}), **task.vars},
+    }
+    for key in ("become", "become_user", "no_log", "check_mode"):
+        if getattr(task, key) is None and parent.get(key) is not None:
+            changes[key] = parent[key]
+    if task.ignore_errors is False and parent.get("ignore_errors"):
+        changes["ignore_errors"] = parent["ignore_errors"]
+    return dataclasses.replace(task, **changes)
+
+
+def _parse_block(raw: Any, path: str, role: str | None, extra_tags: frozenset) -> Block:
+    where = {"path": path, "line": raw.line if isinstance(raw, Located) else 0}
+    for key in raw:
+        if key not in BLOCK_KEYS:
+            hint = nearest(str(key), sorted(BLOCK_KEYS))
+            raise InputError(f"a block takes no keyword {key!r}{hint}",
+                             **_key_where(raw, key, where))
+    parent = {
+        "when": condition(raw, "when", where),
+        "tags": frozenset(strings(raw, "tags", where)) | extra_tags,
+        "vars": _mapping(raw, "vars", where),
+        "become": literal_flag(raw, "become", where),
+        "become_user": text(raw, "become_user", "a user name", where),
+        "no_log": literal_flag(raw, "no_log", where),
+        "check_mode": literal_flag(raw, "check_mode", where),
+        "ignore_errors": literal_flag(raw, "ignore_errors", where),
+    }
+    sections = []
+    for key in ("block", "rescue", "always"):
+        items = listing(raw, key, "tasks", where)
+        sections.append(tuple(_inherit(parse_task(item, path=path, role=role), parent)
+                              for item in items))
+    return Block(str(raw.get("name") or "block"), path, where["line"], *sections)
+
+
 def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: frozenset = frozenset()
-               ) -> Task:
+               ) -> Any:
+    """A task, or a `Block` of them, as loaded."""
     line = raw.line if isinstance(raw, Located) else 0
     where = {"path": path, "line": line}
     if not isinstance(raw, dict):
         raise InputError("a task must be a mapping (module: args, plus keywords)", **where)
+    if "block" in raw:
+        return _parse_block(raw, path, role, extra_tags)
     module_keys = [k for k in raw if k not in KEYWORDS and not is_loop_key(k)]
     if not module_keys:
         raise InputError("task names no module: expected one of " + ", ".join(modules.names()),
@@ -177,7 +271,10 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
     args = module.normalise(raw_args, key_where)
     loop = parse_loop(raw, path=path, line=line, action=module.name)
     become_user = text(raw, "become_user", "a user name", where)
-    text(raw, "register", "a variable name", where)
+    register = text(raw, "register", "a variable name", where)
+    if register is not None and not register.isidentifier():
+        raise InputError(f"register: {register!r} is not a variable name",
+                         **_key_where(raw, "register", where))
     tags = frozenset(strings(raw, "tags", where)) | extra_tags
     return Task(
         name=str(raw.get("name") or f"{module.name}"),
@@ -195,6 +292,8 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
         ignore_errors=literal_flag(raw, "ignore_errors", where) or False,
         check_mode=literal_flag(raw, "check_mode", where),
         changed_when=condition(raw, "changed_when", where),
+        failed_when=condition(raw, "failed_when", where),
+        register=register,
         vars=_mapping(raw, "vars", where),
         undo=text(raw, "undo", "a command that undoes the task", where),
         role=role,

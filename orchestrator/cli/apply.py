@@ -14,6 +14,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from orchestrator.tasks import flatten
 from orchestrator import junit, yamlfile
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.errors import InputError, OrcError
@@ -102,11 +103,11 @@ def _listings(book, inventory, options, list_hosts: bool, list_tasks: bool,
         if list_tasks:
             click.echo("    tasks:")
             for ref, role in play.roles:
-                for task in role.tasks:
+                for task in flatten(role.tasks):
                     if selected(task, options, ref.tags):
                         click.echo(f"      {role.name} : {task.name}\t"
                                    f"TAGS: [{', '.join(sorted(task.tags | ref.tags))}]")
-            for task in play.tasks:
+            for task in flatten(play.pre_tasks + play.tasks + play.post_tasks):
                 if selected(task, options):
                     click.echo(f"      {task.name}\tTAGS: [{', '.join(sorted(task.tags))}]")
     return True

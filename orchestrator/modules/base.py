@@ -50,6 +50,7 @@ class HostContext:
     variables: Mapping[str, Any]
     search_dirs: dict[str, list[Path]] = field(default_factory=dict)  # "files"/"templates" -> dirs
     where: dict[str, Any] = field(default_factory=dict)  # the task's path= and line=
+    capture_rc: bool = False  # a command reports its exit status for `register` (commands.py)
 
     def find(self, kind: str, name: str) -> Path:
         candidate = Path(name)
@@ -78,6 +79,10 @@ class Module:
     source: tuple[str, str] | None = None
     # argument -> its type as Ansible's documentation of the module names it (coerce.KINDS)
     types: dict[str, str] = field(default_factory=dict)
+    # run on the controller by the engine (set_fact, include_tasks, assert...), not an operation
+    action: bool = False
+    # any argument name is taken (set_fact's variable names)
+    any_args: bool = False
 
     def normalise(self, raw: Any, where: dict) -> dict[str, Any]:
         """Check and complete a task's arguments (names, required, choices) at load time."""
@@ -92,7 +97,7 @@ class Module:
         args: dict[str, Any] = {}
         for key, value in raw.items():
             name = self.aliases.get(key, key)
-            if name not in self.args:
+            if name not in self.args and not self.any_args:
                 hint = nearest(key, list(self.args) + list(self.aliases))
                 raise InputError(f"{self.name} has no argument {key!r}{hint}", **where)
             args[name] = value

@@ -16,6 +16,11 @@ from pyinfra.operations import files, git, server
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall
 
 
+# When a task's result is registered, its command's exit status is printed after its output
+# (`rc` of Ansible's result) and the engine, not pyinfra, decides from it whether it failed.
+RC_MARK = "__orc_rc="
+
+
 def _command_line(args: dict[str, Any], shell: bool) -> str:
     cmd = args["cmd"] if args["cmd"] is not None else args["argv"]
     if cmd is None:
@@ -35,7 +40,10 @@ def _run(shell: bool):
             return []
         if args["removes"] and ctx.host.get_fact(File, path=args["removes"]) is None:
             return []
-        return [OpCall(server.shell, {"commands": [_command_line(args, shell)]})]
+        line = _command_line(args, shell)
+        if ctx.capture_rc:  # the exit status as the last line's end (see RC_MARK)
+            line = f"{{ {line}\n}}; printf '{RC_MARK}%d\\n' \"$?\""
+        return [OpCall(server.shell, {"commands": [line]})]
 
     return build
 
