@@ -791,7 +791,8 @@ def _add_task(task: Task, run: HostRun, ctx: _PlayRun, variables: Variables, rol
         _fail(new_record(None), exc, task, "loop")
     loop = task.loop
     if loop is not None and not items:  # an empty loop: the task is skipped, as in Ansible
-        new_record(None).result.status = SKIPPED
+        empty = new_record(None)
+        empty.result.status, empty.final = SKIPPED, True
     for index, item in enumerate(items):
         scoped = variables.child(**loop.scope(index, item, items)) if loop else variables
         try:
@@ -843,6 +844,9 @@ def _registered_value(task: Task, records: list[_Record]) -> Any:
     if task.loop is None:
         return values[0] if values else registered.skipped()
     looped = [(r, v) for r, v in zip(records, values) if r.variables is not None]
+    if not looped:  # what Ansible registers for an empty loop
+        return {"changed": False, "skipped": True, "skipped_reason": "No items in the list",
+                "results": []}
     items = [r.variables[task.loop.loop_var] for r, _ in looped]
     for index, (record, value) in enumerate(looped):
         # the item itself (the result shows its label), the index_var and ansible_loop
