@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import coerce
+from orchestrator import coerce, kvargs
 from orchestrator.errors import InputError
 
 REQUIRED = object()
@@ -72,6 +72,9 @@ class Module:
     build: Callable[[dict[str, Any], HostContext], list[OpCall]]
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> argument
     free_form: str | None = None  # `shell: echo hi` puts the string into this argument
+    # the `key=` options a command line given free-form keeps out of the command (command and
+    # shell's `chdir=`, `creates=`...); empty: every `key=value` word of a string is an argument
+    raw_options: frozenset[str] = frozenset()
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # A task of this module changes what no journal can restore without a declared `undo:`
     irreversible: bool = False
@@ -84,16 +87,37 @@ class Module:
     # any argument name is taken (set_fact's variable names)
     any_args: bool = False
 
-    def normalise(self, raw: Any, where: dict) -> dict[str, Any]:
-        """Check and complete a task's arguments (names, required, choices) at load time."""
+    def free_form_args(self, text: str, where: dict) -> dict[str, str]:
+        """A string given for the arguments (`apt: update_cache=yes`), read as Ansible reads it
+        (`orchestrator.kvargs`): `key=value` words are arguments, every value a string that
+        `convert` turns into the argument's type. The other words are the free-form text, for
+        a module that takes one (`free_form`); for command and shell only `raw_options` come
+        out of the text."""
+        args: dict[str, Any] = kvargs.read(text, where, raw_options=self.raw_options or None)
+        if kvargs.RAW_PARAMS in args:
+            free = args.pop(kvargs.RAW_PARAMS)
+            if self.free_form is None:
+                first = (free.split() or [free])[0]
+                raise InputError(f"{self.name} takes key=value arguments, not free-form text "
+                                 f"({first!r} has no '=')", **where)
+            args[self.free_form] = free
+        return args
+
+    def normalise(self, raw: Any, where: dict, extra: Mapping[str, Any] | None = None
+                  ) -> dict[str, Any]:
+        """Check and complete a task's arguments (names, required, choices) at load time.
+
+        `raw` is what the module key holds (a mapping, a free-form string or nothing); `extra`
+        is the task's `args:` keyword, under `raw` (Ansible lets the arguments written on the
+        module's line win)."""
         if raw is None:
             raw = {}
         if isinstance(raw, str):
-            if self.free_form is None:
-                raise InputError(f"{self.name} takes a mapping of arguments, not a string", **where)
-            raw = {self.free_form: raw}
+            raw = self.free_form_args(raw, where)
         if not isinstance(raw, Mapping):
             raise InputError(f"{self.name}: arguments must be a mapping", **where)
+        if extra:
+            raw = {**extra, **raw}
         args: dict[str, Any] = {}
         for key, value in raw.items():
             name = self.aliases.get(key, key)

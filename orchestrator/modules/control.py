@@ -46,7 +46,12 @@ MODULES = [
                              "depth": 0, "files_matching": None, "ignore_files": None,
                              "extensions": None, "ignore_unknown_extensions": False,
                              "hash_behaviour": None},
-            free_form="file", types={"depth": "int", "ignore_unknown_extensions": "bool"}),
+            free_form="file",
+            types={"file": "path", "dir": "path", "name": "str", "depth": "int",
+                   "files_matching": "str", "ignore_files": "list", "extensions": "list",
+                   "ignore_unknown_extensions": "bool", "hash_behaviour": "str"},
+            # orc replaces (Ansible's default); merge is refused rather than done otherwise
+            choices={"hash_behaviour": ("replace",)}),
     _action("setup", {"gather_subset": None, "filter": None, "gather_timeout": 10,
                       "fact_path": None}),
     _action("gather_facts", {"parallel": None}),
