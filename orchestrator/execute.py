@@ -804,6 +804,9 @@ def _add_task(task: Task, run: HostRun, ctx: _PlayRun, variables: Variables, rol
         scoped = variables.child(**loop.scope(index, item, items)) if loop else variables
         try:
             record = new_record(loop.label(scoped) if loop else None)
+        except NotKnownYet as exc:  # a plan: the label reads a result not known yet
+            _unknown(new_record(item), exc)
+            continue
         except Exception as exc:
             _fail(new_record(item), exc, task, "loop_control: label")
         record.variables = scoped
