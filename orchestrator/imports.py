@@ -32,6 +32,7 @@ from orchestrator.tasks import (
     Block, Task, condition, literal_flag, mapping, parse_task, strings, text,
 )
 from orchestrator.templating import is_template
+from orchestrator.loops import is_loop_key
 from orchestrator.yamlfile import Located
 
 if TYPE_CHECKING:
@@ -174,8 +175,9 @@ def _import(item: Located, place: Place, parent: Parent) -> tuple[dict[str, Any]
     key = _module_key(item)
     for other in item:
         line = item.line_of(other)
-        if other in REFUSED:
-            raise InputError(f"{other}: {REFUSED[other]}", path=str(place.path), line=line)
+        if other in REFUSED or is_loop_key(other):  # any with_<lookup> too
+            raise InputError(f"{other}: {REFUSED.get(other, REFUSED['loop'])}",
+                             path=str(place.path), line=line)
         if other != key and other not in IMPORT_KEYWORDS:
             raise InputError(f"{key}: {other!r} is not a keyword an import takes (it takes "
                              f"{', '.join(sorted(IMPORT_KEYWORDS))})",

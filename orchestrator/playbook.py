@@ -114,6 +114,8 @@ class Play:
     def _check_task(self, task: Task) -> None:
         check_syntax(task.args, task.where)
         check_syntax(task.when, task.where)
+        if task.loop is not None:  # a loop's terms and label are templates too
+            check_syntax([task.loop.terms, task.loop.label_template], task.loop.where)
         source = task.module.source
         value = task.args.get(source[0]) if source else None
         if not source or not isinstance(value, str) or is_template(value):
