@@ -63,7 +63,8 @@ def _put(dest: str, content: bytes, args: dict[str, Any], ctx: HostContext,
         mode = args["mode"]
         if mode == "preserve":
             mode = _mode(mode, ctx, dest, False, source)
-        return _rewrite(dest, lambda current: content, {**args, "mode": mode})
+        return _rewrite(dest, lambda current: content, {**args, "mode": mode},
+                        force=bool(args["force"]))
     kwargs = {"src": io.BytesIO(content), "dest": dest,
               **_put_ownership(args, ctx, dest, source)}
     return OpCall(files.put, kwargs, FilePreview(dest, content.decode("utf-8", "replace")))
@@ -97,8 +98,6 @@ def _content(value: Any) -> str:
 def _copy(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     if (args["src"] is None) == (args["content"] is None):
         raise ValueError("copy needs exactly one of 'src' or 'content'")
-    if not args["force"] and ctx.host.get_fact(File, path=args["dest"]) is not None:
-        return []  # force: false only creates the file; an existing one is left as it is
     if args["remote_src"]:
         return [_remote_copy(args)]
     if args["content"] is not None:
@@ -121,7 +120,8 @@ def _remote_copy(args: dict[str, Any]) -> OpCall:
     task may make it). A directory as `src` is refused: only files are copied this way."""
     if args["mode"] == "preserve":
         raise ValueError("mode=preserve with remote_src is not supported; give the mode")
-    return _rewrite(args["dest"], _unused, args, preview=False, remote_src=args["src"])
+    return _rewrite(args["dest"], _unused, args, preview=False, remote_src=args["src"],
+                    force=bool(args["force"]))
 
 
 def _unused(current: bytes | None) -> bytes | None:
@@ -129,15 +129,13 @@ def _unused(current: bytes | None) -> bytes | None:
 
 
 def _checked(args: dict[str, Any]) -> bool:
-    """copy and template with `validate` or `backup` write through `rewrite`, which does both
-    as Ansible does."""
-    return bool(args.get("validate")) or bool(args.get("backup"))
+    """copy and template with `validate`, `backup` or `force: false` write through `rewrite`,
+    which does them as Ansible does, looking at the file as the task finds it when it runs."""
+    return bool(args.get("validate")) or bool(args.get("backup")) or not args["force"]
 
 
 def _template(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     source = ctx.find("templates", args["src"])
-    if not args["force"] and ctx.host.get_fact(File, path=args["dest"]) is not None:
-        return []  # force: false only creates the file; an existing one is left as it is
     content = render_file(source, ctx.variables, trim_blocks=bool(args["trim_blocks"]),
                           lstrip_blocks=bool(args["lstrip_blocks"]),
                           newline_sequence=args["newline_sequence"])

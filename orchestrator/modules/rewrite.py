@@ -100,8 +100,7 @@ def _failed(state: Any, host: Any, message: str) -> bool:
     raise EditError(message)
 
 
-def _validated(path: str, content: bytes, validate: str, parent_missing: bool
-               ) -> Iterator[Any]:
+def _validated(path: str, content: bytes, validate: str) -> Iterator[Any]:
     """Write `content` to a temporary file, run `validate` on it, and copy it into place only
     when that succeeds (the temporary file is removed either way)."""
     q = shlex.quote
@@ -111,18 +110,20 @@ def _validated(path: str, content: bytes, validate: str, parent_missing: bool
     command = shlex.join(shlex.split(validate % temp))
     yield StringCommand(f"{command} || {{ rc=$?; rm -f -- {q(temp)}; "
                         f"echo \"failed to validate: rc:$rc\" >&2; exit $rc; }}")
-    if parent_missing:
-        yield StringCommand(f"mkdir -p -- {q(path.rsplit('/', 1)[0] or '/')}")
     yield StringCommand(f"cp -- {q(temp)} {q(path)} && rm -f -- {q(temp)}")
 
 
 @operation()
 def rewrite(path: str, compute: Compute | None = None, user: str | None = None,
             group: str | None = None, mode: Any = None, validate: str | None = None,
-            backup: bool = False, remote_src: str | None = None) -> Iterator[Any]:
+            backup: bool = False, remote_src: str | None = None, force: bool = True
+            ) -> Iterator[Any]:
     """Make `path` hold `compute(current bytes or None)` (None: the file stays absent), or
-    with `remote_src` the bytes of that file on the host; see the module's docstring."""
+    with `remote_src` the bytes of that file on the host; see the module's docstring. With
+    `force` false (copy's and template's) an existing path is left exactly as it is."""
     current: Current = host.get_fact(FileBytes, path=path)
+    if not force and current.kind != "absent":
+        return
     if current.kind == "directory":
         yield from _refuse(f"Path {path} is a directory !")
         return
@@ -160,14 +161,17 @@ def rewrite(path: str, compute: Compute | None = None, user: str | None = None,
         q = shlex.quote(path)
         yield StringCommand(f"cp --preserve=mode,timestamps -- {q} "
                             f"{q}.$$.\"$(date +%Y-%m-%d@%H:%M:%S)\"~")
+    parent = path.rsplit("/", 1)[0]
+    if parent and current.kind == "absent" and \
+            host.get_fact(FileBytes, path=parent).kind != "directory":
+        # Ansible's makedirs: the directories as the umask makes them, owned by the task's user
+        yield StringCommand(f"mkdir -p -- {shlex.quote(parent)}")
     if validate is None:
         yield from files.put._inner(src=io.BytesIO(content), dest=path, user=user, group=group,
-                                    mode=modes.pyinfra_mode(mode_number))
+                                    mode=modes.pyinfra_mode(mode_number),
+                                    create_remote_dir=False)
         return
-    parent = path.rsplit("/", 1)[0]
-    parent_missing = bool(parent) and current.kind == "absent" and \
-        host.get_fact(FileBytes, path=parent).kind != "directory"
-    yield from _validated(path, content, validate, parent_missing)
+    yield from _validated(path, content, validate)
     if mode_number is not None:
         yield StringCommand("chmod", modes.pyinfra_mode(mode_number), shlex.quote(path))
     if user or group:
