@@ -12,7 +12,7 @@ from pyinfra.facts.files import Directory, File
 from pyinfra.operations import files
 
 from orchestrator import inputfile
-from orchestrator.modules import edits, modes, rewrite
+from orchestrator.modules import edits, modes, rewrite, tree
 from orchestrator.modules.base import (
     REQUIRED,
     FilePreview,
@@ -144,12 +144,15 @@ def _template(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 
 def _file(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     path, state = args["path"], args["state"] or "file"
-    if state == "directory" and args["recurse"] and modes.is_symbolic(args["mode"]):
-        raise ValueError("a symbolic mode with recurse: true is not supported; give the mode "
-                         "as octal digits")
+    if args["recurse"] and state != "directory":
+        raise ValueError("recurse option requires state to be 'directory'")
     owned = _owned(args, ctx, path, directory=state == "directory")
     if state == "directory":
-        return [OpCall(files.directory, {"path": path, "recursive": bool(args["recurse"]), **owned})]
+        calls = [OpCall(files.directory, {"path": path, **owned})]
+        if args["recurse"] and any(args[k] is not None for k in ("owner", "group", "mode")):
+            calls.append(OpCall(tree.attributes, {"path": path, "user": args["owner"],
+                                                  "group": args["group"], "mode": args["mode"]}))
+        return calls
     if state == "link":
         if not args["src"]:
             raise ValueError("file with state=link needs 'src' (the link target)")

@@ -121,7 +121,7 @@ def rewrite(path: str, compute: Compute | None = None, user: str | None = None,
     """Make `path` hold `compute(current bytes or None)` (None: the file stays absent), or
     with `remote_src` the bytes of that file on the host; see the module's docstring. With
     `force` false (copy's and template's) an existing path is left exactly as it is."""
-    current: Current = host.get_fact(FileBytes, path=path)
+    current: Current = host.get_fact(FileBytes, path=path) or Current("absent")
     if not force and current.kind != "absent":
         return
     if current.kind == "directory":
@@ -132,7 +132,7 @@ def rewrite(path: str, compute: Compute | None = None, user: str | None = None,
         return
     try:
         if remote_src is not None:
-            source: Current = host.get_fact(FileBytes, path=remote_src)
+            source: Current = host.get_fact(FileBytes, path=remote_src) or Current("absent")
             if source.kind != "file":
                 raise EditError(f"Source {remote_src} not found" if source.kind == "absent"
                                 else f"Source {remote_src} is not a regular file")
