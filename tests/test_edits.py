@@ -7,11 +7,12 @@ when ansible-playbook is installed, so a row can never drift from what Ansible d
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 
-from orchestrator.modules import edits
+from orchestrator.modules import edits, rewrite, tree
 from tests.support import edits_oracle
 
 L, R, B = "lineinfile", "replace", "blockinfile"
@@ -257,3 +258,32 @@ def test_rows_are_ansible_s(tmp_path: Path) -> None:
     found = edits_oracle.run_cases(tmp_path, [(r[0], r[1], r[2], r[3]) for r in ROWS])
     assert {r[0]: r[4] for r in ROWS} == found
 
+
+
+def test_file_bytes_fact_reads_type_attributes_and_bytes() -> None:
+    fact = rewrite.FileBytes()
+    assert fact.process(["absent"]) == rewrite.Current("absent")
+    assert fact.process(["directory"]) == rewrite.Current("directory")
+    assert fact.process(["file 640 root adm", "."]) == rewrite.Current(
+        "file", 0o640, "root", "adm", b"")
+    encoded = base64.b64encode(b"a\r\nb\x00\n\n").decode()
+    assert fact.process(["file 644 www-data www-data", encoded + "."]).content == \
+        b"a\r\nb\x00\n\n"
+
+
+@pytest.mark.parametrize("value,current,expected", [
+    (None, 0o600, None),  # an existing file keeps its mode
+    (None, None, 0o644),  # a new one gets the umask's
+    ("0640", 0o600, 0o640),
+    (0o750, None, 0o750),
+    ("u+x", 0o600, 0o700),
+    ("g=r", None, 0o644),
+])
+def test_new_mode(value, current: int | None, expected: int | None) -> None:
+    assert rewrite.new_mode(value, current) == expected
+
+
+def test_tree_entries_fact() -> None:
+    found = tree.TreeEntries().process(["d 755 root root /t/sub", "f 600 nobody nogroup /t/a b"])
+    assert found == [(True, 0o755, "root", "root", "/t/sub"),
+                     (False, 0o600, "nobody", "nogroup", "/t/a b")]
