@@ -154,16 +154,22 @@ def rewrite(path: str, compute: Compute | None = None, user: str | None = None,
             owner = f"{user or ''}{':' + group if group else ''}"
             yield StringCommand("chown", owner, shlex.quote(path))
         return
-    if validate is not None and "%s" not in validate:
-        yield from _refuse(f"validate must contain %s: {validate}")
-        return
+    if validate is not None:
+        if "%s" not in validate:
+            yield from _refuse(f"validate must contain %s: {validate}")
+            return
+        try:
+            shlex.split(validate % "%s")  # as it will be run
+        except (TypeError, ValueError) as err:  # a stray % or an unclosed quote
+            yield from _refuse(f"validate {validate!r}: {err}")
+            return
     if backup and current.content is not None:
         q = shlex.quote(path)
         yield StringCommand(f"cp --preserve=mode,timestamps -- {q} "
                             f"{q}.$$.\"$(date +%Y-%m-%d@%H:%M:%S)\"~")
     parent = path.rsplit("/", 1)[0]
     if parent and current.kind == "absent" and \
-            host.get_fact(FileBytes, path=parent).kind != "directory":
+            (host.get_fact(FileBytes, path=parent) or Current("absent")).kind != "directory":
         # Ansible's makedirs: the directories as the umask makes them, owned by the task's user
         yield StringCommand(f"mkdir -p -- {shlex.quote(parent)}")
     if validate is None:
