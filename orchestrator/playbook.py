@@ -120,6 +120,8 @@ class Play:
         value = task.args.get(source[0]) if source else None
         if not source or not isinstance(value, str) or is_template(value):
             return
+        if task.args.get("remote_src") is True:
+            return  # copy's src is then a path on the host
         dirs = self.search_dirs(task)[source[1]]
         # anything there is found, so a FIFO or device is refused when read, not skipped
         found = next((d / value for d in dirs if inputfile.exists(d / value)), None)
