@@ -10,25 +10,31 @@ controller into the keys `ansible_facts` holds, under the rules of ansible-core'
 collectors as observed against ansible-core 2.19 on Debian 12 (tests/test_gather.py compares
 every key with `ansible -m setup` on a lab host).
 
-Shapes:
-- `gather(host, subset)` -> `dict[str, Any]`: Ansible's `ansible_facts` without the `ansible_`
-  prefix (`distribution`, `os_family`, `default_ipv4`, `python`, `date_time`, ...), plus
-  `gather_subset` (the list asked for) and `module_setup: True`, as setup returns them.
+Shapes (the engine calls these four):
+- `gather(host, subset=("all",), *, python=None, become=False, become_user=None)` ->
+  `dict[str, Any]`: Ansible's `ansible_facts` without the `ansible_` prefix (`distribution`,
+  `os_family`, `default_ipv4`, `python`, `date_time`, ...; `ansible_local` keeps its prefix,
+  as in Ansible), plus `gather_subset` (the items asked for) and `module_setup: True`, as
+  setup returns them. One command per host per run: see `Gatherer` for the cache.
 - `as_variables(facts)` -> `{"ansible_facts": facts, "ansible_<name>": value, ...}`: what
   Ansible injects as host variables (INJECT_FACTS_AS_VARS, true by default).
 - `package_facts(host)` -> `{"packages": {name: [{name, version, arch, category, origin,
   source: "apt"}, ...]}}` (Debian) and `service_facts(host)` -> `{"services": {name: {name,
-  state, status, source}}}`: what `package_facts` and `service_facts` set, one command each.
+  state, status, source}}}`: what `package_facts` and `service_facts` set, one command each,
+  never cached (a run changes packages and services).
 
 Errors: an unknown `gather_subset` name is an `InputError` worded as Ansible's ("Bad subset
 'x' given to Ansible. gather_subset options allowed: ..."); a host whose command could not run
 is a `HostError`.
 
-Not produced: `lvm` when LVM tools are installed (the key is left out rather than guessed;
-without them it is Ansible's "N/A"), facter_* and ohai_* (the `facter` and `ohai` subsets are
-accepted and add nothing, as on a host without those tools), virtualization detection of
-hypervisors other than the common ones (containers, KVM/QEMU, Xen, VMware, VirtualBox, Hyper-V,
-OpenStack, Parallels) and package managers other than apt for `package_facts`.
+Where it knowingly differs: `loadavg` comes from /proc/loadavg (two decimals; Ansible's
+os.getloadavg() has more). Not produced: `lvm` when LVM tools are installed (the key is left
+out rather than guessed; without them it is Ansible's "N/A"), facter_* and ohai_* (the `facter`
+and `ohai` subsets are accepted and add nothing, as on a host without those tools).
+Distribution facts follow Ansible exactly for Debian and Ubuntu and come from os-release's ID
+and VERSION_ID elsewhere; virtualization is detected for containers and the common hypervisors
+(KVM/QEMU, Xen, VMware, VirtualBox, Hyper-V, OpenStack, Parallels) only; `package_facts` reads
+apt/dpkg only.
 """
 
 from __future__ import annotations
@@ -656,7 +662,8 @@ def _iscsi(raw: Raw) -> dict[str, Any]:
 
 
 def _nvme(raw: Raw) -> dict[str, Any]:
-    return {"hostnqn": raw.text("nvme").strip()}
+    lines = [line.rstrip() for line in raw.lines("nvme") if line.startswith("nqn.")]
+    return {"hostnqn": lines[0] if lines else ""}
 
 
 def _fc_wwn(raw: Raw) -> dict[str, Any]:
