@@ -11,18 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import inputfile, yamlfile
+from orchestrator import imports, inputfile, yamlfile
 from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
 from orchestrator.roles import Role, RoleRef, expand, parse_ref
 from orchestrator.tasks import (
-    Task, flag, listing, literal_flag, mapping, parse_tasks, strings, text,
+    Task, environment_of, flag, flatten, listing, literal_flag, mapping, strings, text,
 )
 from orchestrator.templating import check_file_syntax, check_syntax, is_template
 
 PLAY_KEYS = {
     "name", "hosts", "roles", "tasks", "pre_tasks", "post_tasks", "handlers", "vars",
-    "vars_files", "become", "become_user", "gather_facts", "tags", "no_log",
+    "vars_files", "become", "become_user", "gather_facts", "gather_subset", "tags", "no_log",
+    "environment",
     # the rollout policy (waves, health, rollback)
     "serial", "max_fail_percentage", "any_errors_fatal", "canary", "health", "bake", "pause",
     "rollback",
@@ -38,8 +39,16 @@ class Play:
     path: str
     line: int
     roles: list[tuple[RoleRef, Role]] = field(default_factory=list)
-    tasks: list[Task] = field(default_factory=list)
+    # roles that `import_role` brought in (their tasks are in place in a section or in a
+    # role's; their defaults and vars join the play's, as the `roles:` ones do)
+    imported_roles: list[tuple[RoleRef, Role]] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)  # Task | Block, in each section
     handlers: list[Task] = field(default_factory=list)
+    pre_tasks: list[Task] = field(default_factory=list)  # before the roles, as in Ansible
+    post_tasks: list[Task] = field(default_factory=list)  # after `tasks` and its handlers
+    gather_facts: bool | str | None = None  # Ansible's default: gather (None)
+    gather_subset: Any = None
+    environment: dict[str, Any] | str | None = None  # for every task's commands
     vars: dict[str, Any] = field(default_factory=dict)
     vars_files: list[Path] = field(default_factory=list)
     become: bool | str | None = None  # a template is rendered with the play's variables
@@ -64,16 +73,32 @@ class Play:
                     self.where_of(keyword))
 
     def all_tasks(self) -> list[Task]:
-        return [t for _, role in self.roles for t in role.tasks] + self.tasks
+        """Every task in the order Ansible runs the sections: pre_tasks, roles, tasks,
+        post_tasks (blocks flattened)."""
+        return flatten(self.pre_tasks + [t for _, role in self.roles for t in role.tasks]
+                       + self.tasks + self.post_tasks)
 
     def all_handlers(self) -> list[Task]:
-        return [h for _, role in self.roles for h in role.handlers] + self.handlers
+        return flatten([h for _, role in self.roles for h in role.handlers] + self.handlers)
+
+    def role_of(self, task: Task) -> tuple[RoleRef, Role] | None:
+        """The role a task (or handler) belongs to, from `roles:` or an `import_role`: the
+        one whose variables the task sees first."""
+        if task.role is None:
+            return None
+        pairs = [*self.roles, *self.imported_roles]
+        for ref, role in pairs:  # the very object first: a role imported twice, say
+            if any(t is task for t in (*role.tasks, *role.handlers)):
+                return ref, role
+        return next(((r, role) for r, role in pairs if role.name == task.role), None)
 
     def search_dirs(self, task: Task) -> dict[str, list[Path]]:
         """Where a task's `src` is looked for: its role's files/ or templates/, then the
         playbook's own, then beside the playbook (as Ansible searches)."""
         base = Path(self.path).parent
-        role_dirs = [role.path for _, role in self.roles if role.name == task.role]
+        role_dirs = list(dict.fromkeys(role.path for _, role in [*self.roles,
+                                                                 *self.imported_roles]
+                                       if role.name == task.role))
         return {kind: [*(d / kind for d in role_dirs), base / kind, base]
                 for kind in ("files", "templates")}
 
@@ -147,23 +172,37 @@ def _play(raw: Any, path: Path) -> Play:
     refs = [parse_ref(r, yamlfile.where(r) or where)
             for r in listing(raw, "roles", "role names or role entries", where)]
     play_tags = frozenset(strings(raw, "tags", where))
-    tasks = []
-    for section in ("pre_tasks", "tasks", "post_tasks"):
-        tasks += parse_tasks(listing(raw, section, "tasks", where), path=str(path),
-                             extra_tags=play_tags)
-    handlers = parse_tasks(listing(raw, "handlers", "handlers", where), path=str(path))
+    loading = imports.Loading(roles_path(path.parent), path.parent, play_tags,
+                              [path.resolve()])
+    roles = expand(refs, loading.roles_path, where, loading)
+    sections = {section: imports.load_tasks(listing(raw, section, "tasks", where),
+                                            imports.Place(path), loading,
+                                            imports.Parent(tags=play_tags))
+                for section in ("pre_tasks", "tasks", "post_tasks")}
+    handlers = imports.load_tasks(listing(raw, "handlers", "handlers", where),
+                                  imports.Place(path, section="handlers"), loading)
+    # an imported role's handlers come after the play's own (as ansible-core orders them)
+    handlers += loading.handlers
     vars_files = [path.parent / f for f in strings(raw, "vars_files", where)]
     play_vars = mapping(raw, "vars", where)
     become_user = text(raw, "become_user", "a user name", where)
-    literal_flag(raw, "gather_facts", where)  # facts are read lazily: checked, nothing to skip
-    roles = expand(refs, roles_path(path.parent), where)
+    gather_subset = raw.get("gather_subset")
+    if gather_subset is not None and not isinstance(gather_subset, (str, list)):
+        raise InputError("gather_subset: expected a subset name or a list of them",
+                         path=str(path), line=raw.line_of("gather_subset"))
     return Play(
         name=str(raw.get("name") or hosts),
         hosts=hosts,
         path=str(path),
         line=raw.line,
         roles=roles,
-        tasks=tasks,
+        imported_roles=loading.roles,
+        tasks=sections["tasks"],
+        pre_tasks=sections["pre_tasks"],
+        post_tasks=sections["post_tasks"],
+        gather_facts=literal_flag(raw, "gather_facts", where),
+        gather_subset=gather_subset,
+        environment=environment_of(raw, where),
         handlers=handlers,
         vars=play_vars,
         vars_files=vars_files,

@@ -8,6 +8,10 @@ from typing import Any
 OK, CHANGED, FAILED, SKIPPED, UNREACHABLE, NOT_RUN = (
     "ok", "changed", "failed", "skipped", "unreachable", "not run",
 )
+# a failure a block's `rescue` handled (Ansible counts it as rescued, the host goes on)
+RESCUED = "rescued"
+# a plan's task that reads a result only an apply produces (a registered command's output)
+UNKNOWN = "known after apply"
 
 
 @dataclass
@@ -20,6 +24,7 @@ class TaskResult:
     error: str | None = None
     diff: str | None = None  # plan: unified diff of a file the task would change
     item: Any = None  # the loop item, when the task loops
+    msg: str | None = None  # what the task says (debug's message)
 
 
 @dataclass

@@ -9,16 +9,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from orchestrator import inputfile, yamlfile
+from orchestrator import imports, inputfile, yamlfile
 from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
-from orchestrator.tasks import (
-    Task, condition, literal_flag, mapping, parse_tasks, strings, text,
-)
+from orchestrator.tasks import Block, Task, condition, literal_flag, mapping, strings, text
 
 # Keywords of a role entry that apply to every task and handler of the role (and of its
 # dependencies), as Ansible's play keyword table lists them for a role; a task's own wins.
 TASK_KEYWORDS = ("become", "become_user", "ignore_errors", "check_mode")
+FILE_KEYS = ("tasks_from", "vars_from", "defaults_from", "handlers_from")
 # Ansible's other role keywords: orc does not implement them, so they are refused rather than
 # taken as role variables (https://docs.ansible.com/ansible/latest/reference_appendices/
 # playbooks_keywords.html#role).
@@ -40,6 +39,11 @@ class RoleRef:
     tags: frozenset[str] = frozenset()
     when: Any = None
     keywords: dict[str, Any] = field(default_factory=dict)
+    # import_role's tasks_from, vars_from, defaults_from, handlers_from (unset: main)
+    files: dict[str, str] = field(default_factory=dict)
+
+    def file(self, key: str) -> str:
+        return self.files.get(key) or "main"
 
 
 @dataclass
@@ -90,14 +94,35 @@ def parse_ref(raw: Any, where: dict) -> RoleRef:
     raise InputError("a role entry must be a name or a mapping with `role:`", **where)
 
 
-def with_keywords(task: Task, keywords: dict[str, Any]) -> Task:
-    """A role's task under its role entry's keywords: each one the task does not set itself."""
+def with_keywords(task: Any, keywords: dict[str, Any]) -> Any:
+    """A role's task under its role entry's keywords: each one the task does not set itself
+    (in a block, each task inside)."""
+    if isinstance(task, Block):
+        return replace(task, **{key: tuple(with_keywords(t, keywords) for t in getattr(task, key))
+                                for key in ("block", "rescue", "always")})
     unset = {k: v for k, v in keywords.items()
              if getattr(task, k) is None or (k == "ignore_errors" and task.ignore_errors is False)}
     return replace(task, **unset) if unset else task
 
 
-def load_role(ref: RoleRef, search: list[Path], where: dict) -> Role:
+def _role_file(role: Path, ref: RoleRef, section: str, key: str, where: dict) -> Path | None:
+    """The file of a role's section a reference names (`tasks_from: setup` is
+    tasks/setup.yml); main may be absent, a file named otherwise must be there."""
+    name = ref.file(key)
+    directory = role / section
+    found = yamlfile.find(directory, name)
+    if found is None and name != "main" and inputfile.exists(directory / name):
+        found = directory / name
+    if found is None and name != "main":
+        raise InputError(f"role {ref.name!r} has no {section} file {name!r} ({key}; looked "
+                         f"in {directory})", **where)
+    return found
+
+
+def load_role(ref: RoleRef, search: list[Path], where: dict,
+              loading: imports.Loading | None = None) -> Role:
+    """A role's files as `ref` names them; its task files with their imports expanded."""
+    loading = loading or imports.Loading(list(search), Path.cwd())
     for base in search:
         path = base / ref.name
         if path.is_dir():
@@ -108,8 +133,8 @@ def load_role(ref: RoleRef, search: list[Path], where: dict) -> Role:
         raise InputError(
             f"role {ref.name!r} not found in {', '.join(map(str, search))}"
             f"{nearest(ref.name, known)}", **where)
-    tasks_file = yamlfile.find(path / "tasks", "main")
-    handlers_file = yamlfile.find(path / "handlers", "main")
+    tasks_file = _role_file(path, ref, "tasks", "tasks_from", where)
+    handlers_file = _role_file(path, ref, "handlers", "handlers_from", where)
     meta_file = yamlfile.find(path / "meta", "main")
     deps: list[RoleRef] = []
     if meta_file is not None:
@@ -119,12 +144,13 @@ def load_role(ref: RoleRef, search: list[Path], where: dict) -> Role:
     return Role(
         name=ref.name,
         path=path,
-        tasks=parse_tasks(yamlfile.load(tasks_file), path=str(tasks_file), role=ref.name)
-        if tasks_file else [],
-        handlers=parse_tasks(yamlfile.load(handlers_file), path=str(handlers_file),
-                             role=ref.name) if handlers_file else [],
-        defaults=yamlfile.load_mapping(yamlfile.find(path / "defaults", "main")),
-        vars=yamlfile.load_mapping(yamlfile.find(path / "vars", "main")),
+        tasks=imports.load_file(tasks_file, imports.Place(tasks_file, ref.name, path), loading,
+                                imports.Parent(tags=loading.tags)) if tasks_file else [],
+        handlers=imports.load_file(handlers_file, imports.Place(
+            handlers_file, ref.name, path, "handlers"), loading) if handlers_file else [],
+        defaults=yamlfile.load_mapping(_role_file(path, ref, "defaults", "defaults_from",
+                                                  where)),
+        vars=yamlfile.load_mapping(_role_file(path, ref, "vars", "vars_from", where)),
         dependencies=deps,
         deploys=load_deploys(path / "deploy.py", ref.name),
     )
@@ -155,9 +181,10 @@ def load_deploys(path: Path, role: str) -> list[Callable[..., Any]]:
     return found
 
 
-def expand(refs: list[RoleRef], search: list[Path], where: dict) -> list[tuple[RoleRef, Role]]:
+def expand(refs: list[RoleRef], search: list[Path], where: dict,
+           loading: imports.Loading | None = None) -> list[tuple[RoleRef, Role]]:
     """Roles in run order: each role's dependencies first, each role once (as Ansible does
-    for roles with the same parameters)."""
+    for roles with the same parameters). `loading` collects the roles their tasks import."""
     ordered: list[tuple[RoleRef, Role]] = []
     seen: set[tuple[str, str]] = set()
     stack: list[str] = []
@@ -166,10 +193,11 @@ def expand(refs: list[RoleRef], search: list[Path], where: dict) -> list[tuple[R
         if ref.name in stack:
             raise InputError(f"role dependency cycle: {' -> '.join(stack + [ref.name])}", **where)
         keywords = {**inherited, **ref.keywords}
-        key = (ref.name, repr(sorted(ref.params.items())), repr(sorted(keywords.items())))
+        key = (ref.name, repr(sorted(ref.params.items())), repr(sorted(keywords.items())),
+               repr(sorted(ref.files.items())))
         if key in seen:
             return
-        role = load_role(ref, search, where)
+        role = load_role(ref, search, where, loading)
         stack.append(ref.name)
         for dep in role.dependencies:
             visit(dep, keywords)  # a dependency runs under its parent's keywords

@@ -83,27 +83,45 @@ def play_variables(play: Play, inventory: Inventory, names: list[str],
     return shared
 
 
+# Ansible's `omit`: an argument whose value is this is left out, as if never given
+OMIT = "__omit_place_holder__orc"
+# Ansible's default `ansible_managed` string (DEFAULT_MANAGED_STR, ansible-core 2.19)
+ANSIBLE_MANAGED = "Ansible managed"
+
+
 def task_variables(base: Mapping[str, Any], inventory: Inventory, host: str, facts: LazyFacts,
                    task: Task, extra_vars: Mapping[str, Any], role: Role | None = None,
-                   ref: RoleRef | None = None) -> Variables:
-    merged: dict[str, Any] = {}
+                   ref: RoleRef | None = None, gathered: Mapping[str, Any] | None = None,
+                   runtime: tuple[Mapping[str, Any], ...] = (),
+                   check_mode: bool = False) -> Variables:
+    """`gathered`: the host's facts as variables (`ansible_facts`, `ansible_<name>`), just above
+    inventory variables; `runtime`: what earlier tasks set on the host (include_vars, then
+    set_fact and register), above task vars and below role parameters and extra vars, as in
+    Ansible's variable precedence (docs: playbooks_variables, "Understanding variable
+    precedence")."""
+    merged: dict[str, Any] = {"omit": OMIT, "ansible_managed": ANSIBLE_MANAGED}
     if role is not None:
         merged.update(role.defaults)
     merged.update(inventory.host_vars(host))
+    if gathered:
+        merged.update(gathered)
     merged.update(base)
     if role is not None:
         merged.update(role.vars)
         merged["role_name"] = role.name
         merged["role_path"] = str(role.path)
+    merged.update(task.vars)
+    for layer in runtime:
+        merged.update(layer)
     if ref is not None:
         merged.update(ref.params)
-    merged.update(task.vars)
     merged.update(extra_vars)
     merged.update({
         "inventory_hostname": host,
         "inventory_hostname_short": host.split(".")[0],
         "group_names": sorted(g for g in inventory.host(host).groups if g != "all"),
         "facts": facts,
+        "ansible_check_mode": check_mode,
     })
     merged.setdefault("ansible_host", host)
     return Variables(merged)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from orchestrator.tasks import flatten
 from orchestrator import junit, yamlfile
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.errors import InputError, OrcError
@@ -101,14 +102,15 @@ def _listings(book, inventory, options, list_hosts: bool, list_tasks: bool,
                            f"{fold_hosts(wave.hosts)}")
         if list_tasks:
             click.echo("    tasks:")
-            for ref, role in play.roles:
-                for task in role.tasks:
-                    if selected(task, options, ref.tags):
-                        click.echo(f"      {role.name} : {task.name}\t"
-                                   f"TAGS: [{', '.join(sorted(task.tags | ref.tags))}]")
-            for task in play.tasks:
-                if selected(task, options):
-                    click.echo(f"      {task.name}\tTAGS: [{', '.join(sorted(task.tags))}]")
+            # in Ansible's order; a task is named with its own role (an import_role's too)
+            listed = [(t, frozenset()) for t in flatten(play.pre_tasks)]
+            listed += [(t, ref.tags) for ref, role in play.roles for t in flatten(role.tasks)]
+            listed += [(t, frozenset()) for t in flatten(play.tasks + play.post_tasks)]
+            for task, role_tags in listed:
+                if selected(task, options, role_tags):
+                    role = f"{task.role} : " if task.role else ""
+                    click.echo(f"      {role}{task.name}\t"
+                               f"TAGS: [{', '.join(sorted(task.tags | role_tags))}]")
     return True
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import coerce
+from orchestrator import coerce, kvargs
 from orchestrator.errors import InputError
 
 REQUIRED = object()
@@ -50,6 +50,7 @@ class HostContext:
     variables: Mapping[str, Any]
     search_dirs: dict[str, list[Path]] = field(default_factory=dict)  # "files"/"templates" -> dirs
     where: dict[str, Any] = field(default_factory=dict)  # the task's path= and line=
+    capture_rc: bool = False  # a command reports its exit status for `register` (commands.py)
 
     def find(self, kind: str, name: str) -> Path:
         candidate = Path(name)
@@ -71,6 +72,9 @@ class Module:
     build: Callable[[dict[str, Any], HostContext], list[OpCall]]
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> argument
     free_form: str | None = None  # `shell: echo hi` puts the string into this argument
+    # the `key=` options a command line given free-form keeps out of the command (command and
+    # shell's `chdir=`, `creates=`...); empty: every `key=value` word of a string is an argument
+    raw_options: frozenset[str] = frozenset()
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # A task of this module changes what no journal can restore without a declared `undo:`
     irreversible: bool = False
@@ -78,21 +82,46 @@ class Module:
     source: tuple[str, str] | None = None
     # argument -> its type as Ansible's documentation of the module names it (coerce.KINDS)
     types: dict[str, str] = field(default_factory=dict)
+    # run on the controller by the engine (set_fact, include_tasks, assert...), not an operation
+    action: bool = False
+    # any argument name is taken (set_fact's variable names)
+    any_args: bool = False
 
-    def normalise(self, raw: Any, where: dict) -> dict[str, Any]:
-        """Check and complete a task's arguments (names, required, choices) at load time."""
+    def free_form_args(self, text: str, where: dict) -> dict[str, str]:
+        """A string given for the arguments (`apt: update_cache=yes`), read as Ansible reads it
+        (`orchestrator.kvargs`): `key=value` words are arguments, every value a string that
+        `convert` turns into the argument's type. The other words are the free-form text, for
+        a module that takes one (`free_form`); for command and shell only `raw_options` come
+        out of the text."""
+        args: dict[str, Any] = kvargs.read(text, where, raw_options=self.raw_options or None)
+        if kvargs.RAW_PARAMS in args:
+            free = args.pop(kvargs.RAW_PARAMS)
+            if self.free_form is None:
+                first = (free.split() or [free])[0]
+                raise InputError(f"{self.name} takes key=value arguments, not free-form text "
+                                 f"({first!r} has no '=')", **where)
+            args[self.free_form] = free
+        return args
+
+    def normalise(self, raw: Any, where: dict, extra: Mapping[str, Any] | None = None
+                  ) -> dict[str, Any]:
+        """Check and complete a task's arguments (names, required, choices) at load time.
+
+        `raw` is what the module key holds (a mapping, a free-form string or nothing); `extra`
+        is the task's `args:` keyword, under `raw` (Ansible lets the arguments written on the
+        module's line win)."""
         if raw is None:
             raw = {}
         if isinstance(raw, str):
-            if self.free_form is None:
-                raise InputError(f"{self.name} takes a mapping of arguments, not a string", **where)
-            raw = {self.free_form: raw}
+            raw = self.free_form_args(raw, where)
         if not isinstance(raw, Mapping):
             raise InputError(f"{self.name}: arguments must be a mapping", **where)
+        if extra:
+            raw = {**extra, **raw}
         args: dict[str, Any] = {}
         for key, value in raw.items():
             name = self.aliases.get(key, key)
-            if name not in self.args:
+            if name not in self.args and not self.any_args:
                 hint = nearest(key, list(self.args) + list(self.aliases))
                 raise InputError(f"{self.name} has no argument {key!r}{hint}", **where)
             args[name] = value

@@ -16,6 +16,11 @@ from pyinfra.operations import files, git, server
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall
 
 
+# When a task's result is registered, its command's exit status is printed after its output
+# (`rc` of Ansible's result) and the engine, not pyinfra, decides from it whether it failed.
+RC_MARK = "__orc_rc="
+
+
 def _command_line(args: dict[str, Any], shell: bool) -> str:
     cmd = args["cmd"] if args["cmd"] is not None else args["argv"]
     if cmd is None:
@@ -25,6 +30,9 @@ def _command_line(args: dict[str, Any], shell: bool) -> str:
         line = f"cd {shlex.quote(args['chdir'])} && {line}"
     if shell and args["executable"]:
         line = f"{args['executable']} -c {shlex.quote(line)}"
+    if args["stdin"] is not None:
+        data = args["stdin"] + ("\n" if args["stdin_add_newline"] else "")
+        line = f"printf %s {shlex.quote(data)} | ( {line} )"
     return line
 
 
@@ -35,7 +43,11 @@ def _run(shell: bool):
             return []
         if args["removes"] and ctx.host.get_fact(File, path=args["removes"]) is None:
             return []
-        return [OpCall(server.shell, {"commands": [_command_line(args, shell)]})]
+        line = _command_line(args, shell)
+        if ctx.capture_rc:  # the exit status as the last line's end (see RC_MARK)
+            # a subshell, so an `exit` in the command ends only it
+            line = f"( {line}\n); printf '{RC_MARK}%d\\n' \"$?\""
+        return [OpCall(server.shell, {"commands": [line]})]
 
     return build
 
@@ -64,15 +76,20 @@ def _get_url(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 
 
 COMMAND_ARGS = {"cmd": None, "argv": None, "chdir": None, "creates": None, "removes": None,
-                "executable": None}
+                "executable": None, "stdin": None, "stdin_add_newline": True}
 COMMAND_TYPES = {"cmd": "str", "argv": "list", "chdir": "path", "creates": "path",
-                 "removes": "path", "executable": "path"}
+                 "removes": "path", "executable": "path", "stdin": "str",
+                 "stdin_add_newline": "bool"}
+# the options Ansible takes out of a free-form command line (the rest is the command); those
+# orc's command has no argument for are then refused by name rather than run as text
+COMMAND_OPTIONS = frozenset({"chdir", "creates", "removes", "executable", "stdin",
+                             "stdin_add_newline", "strip_empty_ends", "warn"})
 
 MODULES = [
-    Module("command", COMMAND_ARGS, _run(False), free_form="cmd", irreversible=True,
-           types=COMMAND_TYPES),
-    Module("shell", COMMAND_ARGS, _run(True), free_form="cmd", irreversible=True,
-           types=COMMAND_TYPES),
+    Module("command", COMMAND_ARGS, _run(False), free_form="cmd", raw_options=COMMAND_OPTIONS,
+           irreversible=True, types=COMMAND_TYPES),
+    Module("shell", COMMAND_ARGS, _run(True), free_form="cmd", raw_options=COMMAND_OPTIONS,
+           irreversible=True, types=COMMAND_TYPES),
     Module("git", {"repo": REQUIRED, "dest": REQUIRED, "version": "HEAD", "update": True,
                    "depth": None}, _git, aliases={"name": "repo"},
            types={"repo": "str", "dest": "path", "version": "str", "update": "bool",

@@ -25,11 +25,12 @@ from rich.text import Text
 
 from orchestrator.report.hosts import count, fold_hosts
 from orchestrator.results import (
-    CHANGED, FAILED, NOT_RUN, OK, SKIPPED, UNREACHABLE, HostResult, PlayResult, RunResult,
-    TaskResult,
+    CHANGED, FAILED, NOT_RUN, OK, RESCUED, SKIPPED, UNKNOWN, UNREACHABLE, HostResult,
+    PlayResult, RunResult, TaskResult,
 )
 
 COLOURS = {OK: "green", CHANGED: "yellow", FAILED: "red", UNREACHABLE: "red", SKIPPED: "cyan",
+           RESCUED: "magenta", UNKNOWN: "blue",
            "unhealthy": "red", "halted": "red", "rolled-back": "magenta", "paused": "blue",
            "succeeded": "green"}
 # wide enough for any line a plan holds; rich then lays nothing out for a narrower screen
@@ -57,6 +58,11 @@ class PipeConsole(Console):
                                  else Text.from_markup(str(title)), " ──"))
 
 
+# the tasks a plan or a report lists under a host: what changes, what fails, what a plan
+# cannot know before an apply
+_SHOWN = (CHANGED, FAILED, UNKNOWN)
+
+
 def task_label(task: TaskResult) -> str:
     label = task.name + (f" ({task.item})" if task.item is not None else "")
     return f"handler: {label}" if task.handler else label
@@ -68,7 +74,11 @@ def recap(host: HostResult) -> Counter:
     changed ones included; skipped counts tasks skipped by a condition, a tag or no notify."""
     counts: Counter = Counter()
     for statuses in _tasks(host.tasks):
-        if FAILED in statuses:
+        if RESCUED in statuses:
+            counts[RESCUED] += 1  # Ansible's recap: rescued, not failed
+        elif UNKNOWN in statuses:
+            counts[UNKNOWN] += 1
+        elif FAILED in statuses:
             counts[FAILED] += 1
         elif CHANGED in statuses:
             counts[OK] += 1
@@ -139,7 +149,7 @@ def _signature(host: HostResult) -> tuple:
     if host.unreachable:
         return (UNREACHABLE, host.error)
     tasks = tuple((t.where, t.name, repr(t.item), t.handler, t.status) for t in host.tasks
-                  if t.status in (CHANGED, FAILED))
+                  if t.status in _SHOWN)
     return (host.status, host.error if not tasks else None, tasks)
 
 
@@ -157,10 +167,10 @@ def group_hosts(play: PlayResult, addresses: Mapping[str, str] | None = None
         if group is None:
             group = groups[signature] = HostGroup([], host.status, changed=changed_tasks(host))
             group.error = host.error if host.unreachable or not signature[-1] else None
-            group.tasks = [TaskChange(t) for t in host.tasks if t.status in (CHANGED, FAILED)]
+            group.tasks = [TaskChange(t) for t in host.tasks if t.status in _SHOWN]
         group.hosts.append(name)
         for change, task in zip(group.tasks, [t for t in host.tasks
-                                              if t.status in (CHANGED, FAILED)]):
+                                              if t.status in _SHOWN]):
             if task.diff:
                 own = unnamed_diff(task.diff, name)
                 key = HOST_NAME.join(_own_name(name).split(own))
@@ -236,7 +246,7 @@ def print_plan(run: RunResult, console: Console, per_host: bool = False,
                                        tasks=[TaskChange(t, {t.diff: [name]} if t.diff else {},
                                                          {t.error: [name]} if t.error else {})
                                               for t in host.tasks
-                                              if t.status in (CHANGED, FAILED)]),
+                                              if t.status in _SHOWN]),
                              console, diffs)
         else:
             for group in group_hosts(play, addresses):
@@ -260,7 +270,8 @@ def _print_group(group: HostGroup, console: Console, diffs: bool) -> None:
     console.print(Text.assemble((names, "bold"), size, ": ", (what, colour)))
     for change in group.tasks:
         task = change.task
-        mark, style = ("~", "yellow") if task.status == CHANGED else ("x", "red")
+        mark, style = {CHANGED: ("~", "yellow"), UNKNOWN: ("?", "blue")}.get(
+            task.status, ("x", "red"))
         console.print(Text.assemble("  ", (mark, style), " ", task_label(task), "  ",
                                     (task.where, "dim")))
         for error, hosts in change.errors.items():

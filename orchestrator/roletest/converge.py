@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator.tasks import flatten
 from orchestrator.errors import InputError
 from orchestrator.execute import Event, RunOptions, run_playbook
 from orchestrator.inventory import Inventory, load_inventory
@@ -103,10 +104,10 @@ def excepted_tasks(book: Playbook) -> set[str]:
     excepted: set[str] = set()
     for play in book.plays:
         for ref, role in play.roles:
-            for task in role.tasks + role.handlers:
+            for task in flatten(role.tasks + role.handlers):
                 if NOTEST_TAG in task.tags | ref.tags:
                     excepted.add(task.where)
-        for task in play.tasks + play.handlers:
+        for task in flatten(play.pre_tasks + play.tasks + play.post_tasks + play.handlers):
             if NOTEST_TAG in task.tags:
                 excepted.add(task.where)
     return excepted

@@ -1,0 +1,219 @@
+"""Controller-side modules, run per host in their task's place: each returns what the task did
+(its status and what `register` stores) and may set variables on the host's run.
+
+Semantics and return values follow ansible-core 2.19's module documentation (`ansible-doc
+set_fact`, `debug`, `assert`, `fail`, `include_vars`, `stat`, `setup`, `package_facts`,
+`service_facts`).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyinfra.api import FactBase
+
+from orchestrator.engine.hostrun import HostRun
+from orchestrator.errors import InputError
+from orchestrator.results import FAILED, OK
+from orchestrator.templating import Variables, evaluate, render_value, to_text
+
+
+@dataclass
+class Outcome:
+    status: str
+    registered: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    msg: str | None = None  # shown with the task (debug's message)
+
+
+@dataclass
+class ActionContext:
+    """What an action may use besides its arguments."""
+
+    task: Any
+    run: HostRun
+    variables: Variables
+    search: list[Path]  # where a relative include_vars file is looked for
+    check_mode: bool = False
+
+
+def _where(task: Any) -> dict[str, Any]:
+    return {"path": task.path, "line": task.line}
+
+
+def set_fact(args: dict[str, Any], ctx: ActionContext) -> Outcome:
+    if args.get("cacheable"):
+        raise InputError("set_fact: cacheable: true needs a fact cache, which orc does not keep "
+                         "between runs", **_where(ctx.task))
+    values = {}
+    for key, value in args.items():
+        if key == "cacheable":
+            continue
+        name = render_value(key, ctx.variables, ctx.task.where) if "{{" in key else key
+        if not isinstance(name, str) or not name.isidentifier():
+            raise InputError(f"set_fact: {name!r} is not a variable name", **_where(ctx.task))
+        values[name] = value
+    ctx.run.facts_set.update(values)
+    return Outcome(OK, {"changed": False, "ansible_facts": values})
+
+
+def debug(args: dict[str, Any], ctx: ActionContext) -> Outcome:
+    if args.get("var") is not None:
+        name = str(args["var"])
+        if "{{" in name:
+            value = render_value(name, ctx.variables, ctx.task.where)
+        else:
+            value = render_value("{{ " + name + " }}", ctx.variables, ctx.task.where)
+        return Outcome(OK, {"changed": False, name: value}, msg=f"{name}: {to_text(value)}")
+    msg = args.get("msg")
+    msg = "Hello world!" if msg is None else msg
+    return Outcome(OK, {"changed": False, "msg": msg}, msg=to_text(msg))
+
+
+def assert_(args: dict[str, Any], ctx: ActionContext) -> Outcome:
+    that = args["that"] if isinstance(args["that"], list) else [args["that"]]
+    for condition in that:
+        if not evaluate(condition, ctx.variables, ctx.task.where):
+            msg = args.get("fail_msg") or "Assertion failed"
+            return Outcome(FAILED, {"changed": False, "failed": True, "msg": msg,
+                                    "assertion": condition, "evaluated_to": False},
+                           error=to_text(msg))
+    msg = args.get("success_msg") or "All assertions passed"
+    return Outcome(OK, {"changed": False, "msg": msg})
+
+
+def fail(args: dict[str, Any], ctx: ActionContext) -> Outcome:
+    msg = args.get("msg") or "Failed as requested from task"
+    return Outcome(FAILED, {"changed": False, "failed": True, "msg": msg}, error=to_text(msg))
+
+
+def include_vars(args: dict[str, Any], ctx: ActionContext) -> Outcome:
+    from orchestrator.includevars import read
+
+    values = read(args, ctx.search, _where(ctx.task))
+    ctx.run.included.update(values)
+    return Outcome(OK, {"changed": False, "ansible_facts": values})
+
+
+class _Stat(FactBase):
+    """Ansible's `stat` of one path in one command: GNU stat's fields, where a link resolves
+    to, and the checksum, each on a line of its own prefix."""
+
+    def command(self, path: str, follow: bool = False, algorithm: str | None = None) -> str:
+        quoted = shlex.quote(path)
+        flag = "-L " if follow else ""
+        line = (f"printf 'stat:'; stat {flag}-c '%F|%a|%u|%g|%U|%G|%s|%Y|%X|%Z|%i|%h|%d|%b|%B'"
+                f" -- {quoted} 2>/dev/null || {{ echo absent; exit 0; }}"
+                f"; [ -L {quoted} ] && printf 'link:%s\\nreal:%s\\n' "
+                f"\"$(readlink -- {quoted})\" \"$(readlink -f -- {quoted})\"")
+        if algorithm:
+            line += (f"; [ -f {quoted} ] && printf 'sum:%s\\n' "
+                     f"\"$({algorithm}sum -- {quoted} | cut -d' ' -f1)\"")
+        return line + "; true"
+
+    def process(self, output: list[str]) -> dict[str, str]:
+        found = {}
+        for line in output:
+            key, _, value = line.partition(":")
+            found[key] = value
+        return found
+
+
+_TYPES = {"regular file": "isreg", "regular empty file": "isreg", "directory": "isdir",
+          "symbolic link": "islnk", "character special file": "ischr",
+          "block special file": "isblk", "fifo": "isfifo", "socket": "issock"}
+
+
+def stat(args: dict[str, Any], ctx: ActionContext) -> Outcome:
+    path = str(args["path"])
+    algorithm = args.get("checksum_algorithm") if args.get("get_checksum") else None
+    found = ctx.run.host.get_fact(_Stat, path=path, follow=bool(args.get("follow")),
+                                  algorithm=algorithm)
+    if "stat" not in found or found["stat"] == "absent":
+        return Outcome(OK, {"changed": False, "stat": {"exists": False}})
+    kind, mode, uid, gid, user, group, size, mtime, atime, ctime, inode, nlink, dev, \
+        blocks, block_size = found["stat"].split("|")
+    bits = int(mode, 8)
+    result: dict[str, Any] = {"exists": True, "path": path, "mode": format(bits & 0o7777, "04o")}
+    for name in set(_TYPES.values()):
+        result[name] = _TYPES.get(kind) == name
+    result.update({
+        "uid": int(uid), "gid": int(gid), "pw_name": user, "gr_name": group,
+        "size": int(size), "mtime": float(mtime), "atime": float(atime), "ctime": float(ctime),
+        "inode": int(inode), "nlink": int(nlink), "dev": int(dev), "blocks": int(blocks),
+        "block_size": int(block_size),
+        "isuid": bool(bits & 0o4000), "isgid": bool(bits & 0o2000),
+    })
+    for who, shift in (("usr", 6), ("grp", 3), ("oth", 0)):
+        for letter, bit in (("r", 4), ("w", 2), ("x", 1)):
+            result[f"{letter}{who}"] = bool(bits >> shift & bit)
+    if "link" in found:
+        result["lnk_target"] = found["link"]
+        result["lnk_source"] = found.get("real", "")
+    if "sum" in found and result["isreg"]:
+        result["checksum"] = found["sum"]
+    return Outcome(OK, {"changed": False, "stat": result})
+
+
+def _gather(ctx: ActionContext, subset: Any) -> dict[str, Any]:
+    from orchestrator.engine import gather
+
+    facts = gather.gather(ctx.run.host, subset=subset)
+    ctx.run.gathered = {**(ctx.run.gathered or {}), **gather.as_variables(facts)}
+    return facts
+
+
+def setup(args: dict[str, Any], ctx: ActionContext) -> Outcome:
+    facts = _gather(ctx, args.get("gather_subset"))
+    return Outcome(OK, {"changed": False, "ansible_facts": facts})
+
+
+def gather_facts(args: dict[str, Any], ctx: ActionContext) -> Outcome:
+    return setup({}, ctx)
+
+
+def _add_facts(ctx: ActionContext, extra: dict[str, Any]) -> None:
+    gathered = dict(ctx.run.gathered or {})
+    facts = dict(gathered.get("ansible_facts") or {})
+    facts.update(extra)
+    gathered["ansible_facts"] = facts
+    gathered.update({f"ansible_{k}": v for k, v in extra.items()})
+    ctx.run.gathered = gathered
+
+
+def package_facts(args: dict[str, Any], ctx: ActionContext) -> Outcome:
+    from orchestrator.engine import gather
+
+    packages = gather.package_facts(ctx.run.host)["packages"]
+    _add_facts(ctx, {"packages": packages})
+    return Outcome(OK, {"changed": False, "ansible_facts": {"packages": packages}})
+
+
+def service_facts(args: dict[str, Any], ctx: ActionContext) -> Outcome:
+    from orchestrator.engine import gather
+
+    services = gather.service_facts(ctx.run.host)["services"]
+    _add_facts(ctx, {"services": services})
+    return Outcome(OK, {"changed": False, "ansible_facts": {"services": services}})
+
+
+ACTIONS: dict[str, Callable[[dict[str, Any], ActionContext], Outcome]] = {
+    "set_fact": set_fact,
+    "debug": debug,
+    "assert": assert_,
+    "fail": fail,
+    "include_vars": include_vars,
+    "stat": stat,
+    "setup": setup,
+    "gather_facts": gather_facts,
+    "package_facts": package_facts,
+    "service_facts": service_facts,
+}
+# actions that read the host: they wait until the segment's predicted changes have run
+READS_HOST = frozenset({"stat", "setup", "gather_facts", "package_facts", "service_facts"})
+# actions whose failure ends the host: earlier changes run first, as in Ansible
+MAY_FAIL = frozenset({"assert", "fail"})

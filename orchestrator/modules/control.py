@@ -1,0 +1,69 @@
+"""Modules that run on the controller: they read or set variables, check, include or steer the
+play, and touch no host through an operation of their own (Ansible calls them actions).
+
+Their arguments are checked at load like every module's; the engine (`orchestrator.engine.
+actions`) runs them in the task's place, per host, when the task is reached. Sources of each
+rule: `ansible-doc <name>` of ansible-core 2.19.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from orchestrator.errors import InputError
+from orchestrator.modules.base import REQUIRED, HostContext, Module
+
+
+def _by_engine(args: dict[str, Any], ctx: HostContext) -> NoReturn:
+    raise InputError("this module runs on the controller, in the engine", **ctx.where)
+
+
+def _action(name: str, args: dict[str, Any], **kwargs: Any) -> Module:
+    return Module(name, args, _by_engine, action=True, **kwargs)
+
+
+MODULES = [
+    _action("set_fact", {"cacheable": False}, any_args=True, types={"cacheable": "bool"}),
+    _action("debug", {"msg": None, "var": None, "verbosity": 0},
+            types={"verbosity": "int"}, free_form="msg"),
+    _action("assert", {"that": REQUIRED, "fail_msg": None, "success_msg": None,
+                       "quiet": False}, aliases={"msg": "fail_msg"},
+            types={"quiet": "bool"}),
+    _action("fail", {"msg": "Failed as requested from task"}, free_form="msg"),
+    _action("meta", {"_raw_params": REQUIRED}, free_form="_raw_params",
+            choices={"_raw_params": ("flush_handlers", "noop", "end_host", "end_play",
+                                     "clear_host_errors", "refresh_inventory",
+                                     "clear_facts", "reset_connection", "end_batch",
+                                     "end_role")}),
+    _action("include_tasks", {"file": None, "_raw_params": None, "apply": None},
+            free_form="file"),
+    _action("include_role", {"name": REQUIRED, "tasks_from": "main", "vars_from": "main",
+                             "defaults_from": "main", "handlers_from": "main", "apply": None,
+                             "public": False, "allow_duplicates": True,
+                             "rolespec_validate": True},
+            types={"public": "bool", "allow_duplicates": "bool"}),
+    _action("include_vars", {"file": None, "_raw_params": None, "dir": None, "name": None,
+                             "depth": 0, "files_matching": None, "ignore_files": None,
+                             "extensions": None, "ignore_unknown_extensions": False,
+                             "hash_behaviour": None},
+            free_form="file",
+            types={"file": "path", "dir": "path", "name": "str", "depth": "int",
+                   "files_matching": "str", "ignore_files": "list", "extensions": "list",
+                   "ignore_unknown_extensions": "bool", "hash_behaviour": "str"},
+            # orc replaces (Ansible's default); merge is refused rather than done otherwise
+            choices={"hash_behaviour": ("replace",)}),
+    _action("setup", {"gather_subset": None, "filter": None, "gather_timeout": 10,
+                      "fact_path": None}),
+    _action("gather_facts", {"parallel": None}),
+    _action("package_facts", {"manager": "auto", "strategy": "first"}),
+    _action("service_facts", {}),
+    _action("stat", {"path": REQUIRED, "follow": False, "get_checksum": True,
+                     "checksum_algorithm": "sha1", "get_mime": True, "get_attributes": True},
+            aliases={"dest": "path", "name": "path", "checksum": "checksum_algorithm",
+                     "checksum_algo": "checksum_algorithm", "mime": "get_mime",
+                     "attr": "get_attributes", "attributes": "get_attributes"},
+            types={"follow": "bool", "get_checksum": "bool", "get_mime": "bool",
+                   "get_attributes": "bool"},
+            choices={"checksum_algorithm": ("md5", "sha1", "sha224", "sha256", "sha384",
+                                            "sha512")}),
+]
