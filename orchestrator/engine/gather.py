@@ -1437,10 +1437,12 @@ class Gatherer:
 
     def gather(self, host: Any, subset: str | Sequence[str] | None = ("all",), *,
                python: str | None = None, become: bool = False,
-               become_user: str | None = None) -> dict[str, Any]:
+               become_user: str | None = None, fresh: bool = False) -> dict[str, Any]:
         """`host`'s facts restricted to `subset` (see `resolve_subset`), Ansible's shape: the
         keys `ansible_facts` holds, plus `gather_subset` (the items as given) and
-        `module_setup: True`; a fresh copy each call, so a caller may change it.
+        `module_setup: True`; a fresh copy each call, so a caller may change it. `fresh`
+        reads the host again and keeps that answer, as an explicit `setup` task does in
+        Ansible (the play's own gathering is the read the rest of the run reuses).
 
         `python` is the interpreter Ansible would run its module with (default: the host's
         `ansible_python_interpreter`, else `python3`); `become`/`become_user` read the facts
@@ -1449,7 +1451,7 @@ class Gatherer:
         chosen = resolve_subset(subset)
         interpreter = python or _interpreter(host)
         key = (host.name, interpreter, become, become_user if become else None)
-        if key not in self._facts:
+        if fresh or key not in self._facts:
             self._facts[key] = _read(host, interpreter, become, become_user)
             self.reads += 1
         facts = copy.deepcopy(self._facts[key].subset(chosen))
@@ -1478,11 +1480,12 @@ def gatherer_for(state: Any) -> Gatherer:
 
 def gather(host: Any, subset: str | Sequence[str] | None = ("all",), *,
            python: str | None = None, become: bool = False,
-           become_user: str | None = None) -> dict[str, Any]:
+           become_user: str | None = None, fresh: bool = False) -> dict[str, Any]:
     """`Gatherer.gather` on the Gatherer of `host`'s pyinfra State: one command the first
-    time per host and State, none after (see Gatherer for the shape and the errors)."""
+    time per host and State, none after unless `fresh` (see Gatherer for the shape and the
+    errors)."""
     return gatherer_for(host.state).gather(host, subset, python=python, become=become,
-                                           become_user=become_user)
+                                           become_user=become_user, fresh=fresh)
 
 
 def as_variables(facts: dict[str, Any]) -> dict[str, Any]:
