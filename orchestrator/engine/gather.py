@@ -1631,9 +1631,10 @@ if command -v systemctl >/dev/null 2>&1 && { [ -e /run/systemd/system/ ] \
   echo '@@orc:unit-files'
   files=$(systemctl list-unit-files --no-pager --type service --all 2>/dev/null)
   printf '%s\n' "$files"
-  echo '@@orc:active'
-  printf '%s\n' "$files" | grep '\.service' | awk '{print $1}' | while read -r u; do
-    printf '%s\t%s\n' "$u" "$(systemctl show "$u" --property=ActiveState 2>/dev/null)"; done
+  # one `systemctl show` for every unit file (a template name would stop it: left out)
+  names=$(printf '%s\n' "$files" | awk '/\.service/ {print $1}' | grep -v '@\.service$')
+  echo '@@orc:active'; printf '%s\n' "$names"
+  echo '@@orc:states'; [ -n "$names" ] && systemctl show --property=ActiveState $names 2>/dev/null
 fi
 exit 0
 """
@@ -1643,7 +1644,8 @@ def services_from(lines: Iterable[str]) -> dict[str, dict[str, str]]:
     """service_facts' `services` from SERVICES_SCRIPT's output: `service --status-all`
     (source sysv), then systemd's units and unit files (source systemd), read as
     ansible-core's service_facts reads them."""
-    parts: dict[str, list[str]] = {"sysv": [], "units": [], "unit-files": [], "active": []}
+    parts: dict[str, list[str]] = {"sysv": [], "units": [], "unit-files": [], "active": [],
+                                   "states": []}
     current = None
     for line in lines:
         if line.startswith("@@orc:"):
@@ -1666,10 +1668,12 @@ def services_from(lines: Iterable[str]) -> dict[str, dict[str, str]]:
         services[fields[0]] = {"name": fields[0],
                                "state": "running" if fields[3] == "running" else "stopped",
                                "status": status, "source": "systemd"}
-    active = {}
-    for line in parts["active"]:
-        unit, _, value = line.partition("\t")
-        active[unit] = value.replace("ActiveState=", "").rstrip() or "unknown"
+    # `systemctl show` answers in the order it was asked; a template unit, or an answer that
+    # does not line up, is "unknown" as Ansible's failed `systemctl show` is
+    names = [line.strip() for line in parts["active"] if line.strip()]
+    states = [line.strip() for line in parts["states"] if line.startswith("ActiveState=")]
+    active = dict(zip(names, (state.replace("ActiveState=", "") or "unknown"
+                              for state in states))) if len(states) == len(names) else {}
     for line in parts["unit-files"]:
         if ".service" not in line:
             continue
