@@ -188,11 +188,10 @@ if have ethtool; then for i in $N/*; do d=${i##*/}
   s ethtool-T "$d"; ethtool -T "$d" 2>/dev/null; done; fi
 s virt-cgroup; f /proc/1/cgroup
 s virt-environ; [ -r /proc/1/environ ] && tr '\000' '\n' < /proc/1/environ 2>/dev/null
-s virt-files; for p in /proc/vz /proc/lve /proc/bc /.dockerenv /.dockerinit /proc/xen /dev/kvm \
-  /proc/self/status; do [ -e "$p" ] && echo "$p"; done
+s virt-files; for p in /proc/vz /proc/lve /proc/bc /.dockerenv /.dockerinit /proc/xen; do
+  [ -e "$p" ] && echo "$p"; done
 s virt-container; f /run/systemd/container
 s virt-xencaps; f /proc/xen/capabilities
-s virt-modules; f /proc/modules | awk '{print $1}'
 s end
 exit 0
 """
@@ -212,8 +211,8 @@ class Section:
 
 
 class Raw:
-    """The command's output cut into its sections, in order (some names repeat: `iface`,
-    `block`, `partition`, `fact`)."""
+    """The command's output cut into its sections, in order (some names repeat, with an
+    argument: `fact PATH`, `ethtool-k DEVICE`, `ethtool-T DEVICE`)."""
 
     def __init__(self, lines: Iterable[str]):
         self.sections: list[Section] = []
