@@ -161,12 +161,14 @@ class Differential:
         for play in run.plays:
             host = play.hosts.get(self.orc_host)
             for task in host.tasks if host else []:
+                # a role's task as Ansible's junit names it: "role : task"
+                name = f"{task.role} : {task.name}" if task.role else task.name
                 key = (task.where, task.name)
                 if keys and keys[-1] == key:  # loop items: one task, as Ansible reports it
-                    tasks[-1] = (task.name, _loop_status(tasks[-1][1], task.status))
+                    tasks[-1] = (name, _loop_status(tasks[-1][1], task.status))
                     continue
                 keys.append(key)
-                tasks.append((task.name, task.status))
+                tasks.append((name, task.status))
         return Outcome(tasks)
 
     # -- the hosts ---------------------------------------------------------------------------
