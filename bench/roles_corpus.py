@@ -165,7 +165,9 @@ def apply_with_orc(playbook: Path, inventory: Path, host: str, run: ToolRun, lab
             run.converges = False
             failed = [t for p in result.plays for h in p.hosts.values() for t in h.tasks
                       if t.status == "failed"]
-            run.error = one_line(failed[0].error or failed[0].name if failed else "failed",
+            hosts = [h for p in result.plays for h in p.hosts.values() if h.failed]
+            run.error = one_line(f"{failed[0].where}: {failed[0].error or failed[0].name}"
+                                 if failed else (hosts[0].reason if hosts else None) or "failed",
                                  playbook.parent)
             break
         run.converges = True

@@ -1,30 +1,35 @@
-"""Apply (or plan) a play on a set of hosts: tasks become pyinfra operations, per host.
+"""Apply (or plan) a play on a set of hosts, in Ansible's order, through pyinfra.
 
-Per host, each task's arguments are rendered with that host's variables, its `when` evaluated,
-its loop expanded, and the module turns it into pyinfra operation calls added with
-`add_op(..., host=host)`. Handlers are added last, each guarded by pyinfra's `_if` on the change
-state of the tasks that notify it, so a handler runs once, only where something changed.
+Each host walks the play as Ansible runs it (facts; pre_tasks; handlers; roles; tasks;
+handlers; post_tasks; handlers), with Ansible's variable precedence. A task's arguments are
+rendered with that host's variables, its `when` evaluated, its loop expanded, and its module
+turns it into pyinfra operations added with `add_op(..., host=host)`; a controller module
+(set_fact, include_vars, include_tasks, assert...) runs in its place (engine/actions.py).
+
+Operations are added, then run, in segments (engine/segment.py): a host adds its tasks until
+one reads a result that is not known yet (a variable registered in this segment, a handler
+flush, a task reading the host after predicted changes); then every host's added operations
+run together, registered results are filled in (engine/registered.py), and the hosts go on.
+A play whose tasks read no runtime result is one segment: one pyinfra run, as before.
 
 A plan stops after adding operations: pyinfra predicts from facts what would change, and file
-previews turn that into unified diffs. An apply calls `run_ops`, and reads the outcome from the
-same operation metadata.
+previews turn that into unified diffs; a task that reads a result only an apply produces is
+shown as known after apply. Tasks with `check_mode: false` run in a plan, as in Ansible.
 
 The State is built with pyinfra's change detection on, because the journal needs each task's
 prediction before anything runs. That reads every operation's facts when it is added, and
-`run_ops` reads them again (pyinfra keeps no fact cache: facts go stale as operations change the
-host; its CLI avoids the second read only with `-y`, which skips predictions). A host where no
-operation is predicted to run any command is therefore settled: its predictions were all made
-from its true state, nothing would change it between the two reads, so running its operations
-would read the same facts again and do nothing. Settled hosts sit out `run_ops`, and their tasks
-are reported ok from the predictions.
+running reads them again (pyinfra keeps no fact cache). A host where no operation of a segment
+is predicted to run any command is therefore settled for that segment: its predictions were
+made from its true state, so running them would read the same facts again and do nothing.
+Settled hosts sit the segment out, and their tasks are reported ok from the predictions.
 
 Errors are failures. A task that cannot be prepared on a host (a template raising, `{{ 1 / 0 }}`;
 an argument of the wrong type; a module or pyinfra refusing the operation) fails that host with
-the task's file:line and one line of why, and the other hosts go on, as in Ansible; since a host
-is prepared whole before anything runs, the failed host runs nothing at all (Ansible would have
-run its earlier tasks). The same input error on every host is said once, before any host is
-touched. An exception while pyinfra runs an operation fails that operation on that host only,
-and a journal that cannot be written (or sealed) fails its host.
+the task's file:line and one line of why, and the other hosts go on, as in Ansible; the failed
+host runs nothing more of its segment (earlier segments ran). The same input error on every
+host before anything ran is said once. An exception while pyinfra runs an operation fails that
+operation on that host only, and a journal that cannot be written (or sealed) fails its host.
+A failed task stops its host, unless `ignore_errors` or a block's `rescue` takes it.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from orchestrator.results import (
 from orchestrator.secrets import masking
 from orchestrator.secrets_vars import VarsFiles, load_vars_files
 from orchestrator.session import Session, open_session
+from orchestrator.engine import gather as gathering
 from orchestrator.engine import registered, segment
 from orchestrator.engine.actions import ACTIONS, MAY_FAIL, READS_HOST, ActionContext
 from orchestrator.engine.hostrun import HostRun
@@ -110,6 +116,7 @@ class _Record:
     capture_rc: bool = False  # a command that reports its exit status (for `register`)
     changed_after: bool = False  # `changed_when` reads the task's own result
     rescued: bool = False  # it failed inside a block whose `rescue` ran
+    unreached: bool = False  # after a rescued failure in its block: never reached
     notified: bool = False  # its notifications were handled at a flush
     did_change: bool = False  # what ran changed the host (after `changed_when`)
     variables: Variables | None = None  # what it was rendered with (for failed_when)
@@ -179,30 +186,29 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     errors: dict[str, OrcError] = {}  # hosts whose preparation failed, and why
     batches: dict[str, list[journal.Batch]] = {}
     stopped: str | None = None
-    first = True
+    nothing_ran = True  # no host has been touched yet
     while programs:
         start = segment.mark(session.state)
         for run in runs.values():
             run.segment_start = len(run.records)
         outcomes = _advance(programs, runs, session)
         failing = {n: e for n, e in outcomes.items() if isinstance(e, Exception)}
-        if first and failing and len(failing) == len(outcomes) and len(
+        if nothing_ran and failing and len(failing) == len(outcomes) and len(
                 {str(e) for e in failing.values()}) == 1 and all(
                 isinstance(e, InputError) for e in failing.values()):
             # the same error on every host before anything ran: the input is wrong whatever
             # the host (an undefined variable, a bad argument); said once
             error = next(iter(failing.values()))
             raise type(error)(masking.hide(error.message), path=error.path, line=error.line)
-        first = False
         for name, value in outcomes.items():
             if value is not None:  # finished, or failed: its program ends here
                 del programs[name]
             if isinstance(value, Exception):
-                # a host whose segment cannot be prepared whole runs none of it, and stops
+                # the task that cannot be prepared fails its host there: what came before it
+                # runs, as in Ansible, and nothing after it
                 errors[name] = value
-                _unprepared_segment(runs[name])
-                session.state.active_hosts.discard(session.hosts[name])
-        current = {name: run.segment() for name, run in runs.items() if name not in errors}
+                runs[name].stopped = True
+        current = {name: run.segment() for name, run in runs.items()}
         for name, records in current.items():
             progress.know(name, records)
         new = segment.added(session.state, start)
@@ -219,6 +225,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             settled = _settle(current, session)
             new = {h: hashes for h, hashes in new.items() if h.name not in settled}
         if new:
+            nothing_ran = False
             try:
                 segment.run(session.state, new)
             except Exception as exc:  # noqa: BLE001 - the run stopped: its hosts fail below
@@ -232,6 +239,9 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
                 programs.pop(name, None)
                 if not runs[name].ended:
                     session.state.active_hosts.discard(session.hosts[name])
+            elif name in programs:
+                # a failure ignored or rescued: pyinfra set the host aside, the play goes on
+                session.state.active_hosts.add(session.hosts[name])
         if stopped:
             programs.clear()
     sealing: dict[str, str] = {}
@@ -510,13 +520,9 @@ def _program(ctx: _PlayRun, run: HostRun) -> Iterator[str]:
     if isinstance(gather, str):
         gather = play.flag("gather_facts", Variables({**ctx.base, **ctx.options.extra_vars}))
     if gather is not False:
-        try:
-            from orchestrator.engine import gather as gathering
-        except ImportError:
-            gathering = None
-        if gathering is not None:
-            facts = gathering.gather(run.host, subset=play.gather_subset)
-            run.gathered = gathering.as_variables(facts)
+        facts = gathering.gather(run.host, subset=play.gather_subset or ("all",),
+                                 become=bool(ctx.play_become), become_user=play.become_user)
+        run.gathered = gathering.as_variables(facts)
     yield from _walk(ctx, run, play.pre_tasks, _Scope(tags=frozenset()))
     yield from _flush_handlers(ctx, run)
     for ref, role in play.roles:
@@ -580,7 +586,7 @@ def _block(ctx: _PlayRun, run: HostRun, block: Block, scope: _Scope) -> Iterator
             record.rescued = True
         for record in run.records[mark:]:
             if record.result.status == NOT_RUN:  # after the failure: the block ended there
-                record.result.status = SKIPPED
+                record.unreached = True
         run.stopped = run.block_failed = False
         run.facts_set["ansible_failed_task"] = {"name": failed[0].task.name}
         run.facts_set["ansible_failed_result"] = failed[0].registered or {"failed": True}
@@ -595,14 +601,11 @@ def _block(ctx: _PlayRun, run: HostRun, block: Block, scope: _Scope) -> Iterator
 def _meta(ctx: _PlayRun, run: HostRun, task: Task, scope: _Scope) -> Iterator[str]:
     what = task.args["_raw_params"]
     variables = _variables(ctx, run, task, scope)
-    record = _action_record(task, run)
     conditions = [c for c in (scope.when, task.when) if c is not None]
     with _stage("when", task):
         holds = all(evaluate(c, variables, task.where) for c in conditions)
     if not holds:
-        record.result.status = SKIPPED
-        return
-    record.result.status = OK
+        return  # a meta task reports nothing, as in Ansible's output
     if what == "flush_handlers":
         yield from _flush_handlers(ctx, run)
     elif what == "end_host":
@@ -770,7 +773,8 @@ def _add_task(task: Task, run: HostRun, ctx: _PlayRun, variables: Variables, rol
     def new_record(item: Any) -> _Record:
         result = TaskResult(task.name, task.where, NOT_RUN, role=task.role,
                             handler=notifiers is not None, item=item)
-        record = _Record(task, result, notifiers=notifiers, action=task.module.action)
+        record = _Record(task, result, notifiers=notifiers, action=task.module.action,
+                         final=task.module.action)
         run.records.append(record)
         return record
 
@@ -809,7 +813,8 @@ def _unknown(record: _Record, exc: NotKnownYet) -> None:
 def _register(task: Task, run: HostRun, records: list[_Record], ctx: _PlayRun) -> None:
     """`register:`: known now for tasks decided here (skipped, controller modules), or once
     the segment ran (`pending`); a task whose failure depends on its result ends the segment."""
-    if task.failed_when is not None or any(r.capture_rc for r in records):
+    if task.failed_when is not None or task.until is not None or any(
+            r.capture_rc for r in records):
         if any(r.metas for r in records):
             run.flush_after = True
     if task.register is None:
@@ -923,6 +928,7 @@ def _fail(record: _Record, exc: Exception, task: Task, stage: str) -> NoReturn:
     else:
         error = InputError(f"{stage}: {_one_line(exc)}", **task.location)
     ours = (error.path, error.line) == (task.path, task.line)
+    record.final = True
     record.result.status = FAILED
     record.result.error = error.message if ours else str(error)
     raise error from None
@@ -960,7 +966,9 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
     args = task.module.convert(_without_omitted(task, rendered), task.location)
     record.args = args
     record.capture_rc = task.module.name in ("command", "shell") and (
-        task.register is not None or task.failed_when is not None)
+        task.register is not None or task.failed_when is not None or task.until is not None)
+    with _stage("environment", task):
+        environment = _task_environment(play, task, scoped)
     host_ctx = HostContext(host, scoped, play.search_dirs(task), task.location,
                            capture_rc=record.capture_rc)
     with _stage(task.module.name, task):
@@ -976,6 +984,11 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
         global_args["_ignore_errors"] = True  # failed_when decides, after the run
     if record.check_mode:
         global_args["_if"] = [lambda: False]
+    if environment:
+        global_args["_env"] = environment
+    if task.until is not None:
+        with _stage("until", task):
+            global_args.update(_retrying(record, scoped))
     for call in calls:
         try:
             inspect.signature(call.op._inner).bind(**call.kwargs)
@@ -992,6 +1005,52 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
         result.status = OK  # nothing to do (e.g. `creates:` already there)
         record.registered = {"changed": False, "failed": False}
         record.final = True
+
+
+def _task_environment(play: Play, task: Task, scoped: Variables) -> dict[str, str]:
+    """Ansible's `environment` (the play's, then the task's on top), rendered for the host;
+    values are strings, as the shell sees them."""
+    merged: dict[str, Any] = {}
+    for value in (play.environment, task.environment):
+        rendered = render_value(value, scoped, task.where) if value is not None else None
+        if rendered is None:
+            continue
+        if not isinstance(rendered, dict):
+            raise InputError("environment: expected a mapping of environment variables",
+                             **task.location)
+        merged.update(rendered)
+    return {str(k): "" if v is None else str(v) for k, v in merged.items()}
+
+
+def _retrying(record: _Record, scoped: Variables) -> dict[str, Any]:
+    """`until` / `retries` / `delay` as pyinfra's retry arguments: the operation runs again
+    (up to `retries` more times, `delay` seconds apart) while the condition, evaluated on the
+    task's result as `register` would store it, does not hold."""
+    task = record.task
+    retries = render_value(task.retries, scoped, task.where) if task.retries is not None else 3
+    delay = render_value(task.delay, scoped, task.where) if task.delay is not None else 5
+    try:
+        retries, delay = int(retries), float(delay)
+    except (TypeError, ValueError):
+        raise InputError(f"retries/delay must be numbers, got {retries!r}/{delay!r}",
+                         **task.location) from None
+
+    def again(output: dict[str, Any]) -> bool:
+        stdout, rc = _exit_status(list(output.get("stdout_lines") or []))
+        value = registered.of_output(True, bool(rc), stdout,
+                                     list(output.get("stderr_lines") or []), rc=rc)
+        try:
+            return not _until_holds(record, scoped, value)
+        except Exception:  # noqa: BLE001 - decided (and reported) once the task ran
+            return False
+
+    return {"_retries": max(retries, 0), "_retry_delay": max(delay, 0), "_retry_until": again}
+
+
+def _until_holds(record: _Record, scoped: Variables, value: dict[str, Any]) -> bool:
+    task = record.task
+    scope = scoped.child(**({task.register: value} if task.register else {}))
+    return evaluate(task.until, scope, task.where)
 
 
 def _guard_run(session: Session, host: Any, record: _Record) -> None:
@@ -1207,7 +1266,7 @@ def _decide(record: _Record, run: HostRun, session: Session, dry_run: bool) -> N
         record.registered = {"changed": False, "failed": False}
         return
     if not all(m.is_complete() for m in record.metas):
-        result.status = SKIPPED if record.rescued_skip else NOT_RUN
+        result.status = NOT_RUN
         return
     errors = [m for m in record.metas if m.did_error()]
     stdout = [line for m in record.metas for line in (m.stdout_lines or [])]
@@ -1223,6 +1282,14 @@ def _decide(record: _Record, run: HostRun, session: Session, dry_run: bool) -> N
                                               for m in record.metas)
     value = registered.of_output(changed, failed, stdout, stderr, rc=rc,
                                  msg=reason if failed else None)
+    if task.until is not None:
+        value["attempts"] = getattr(record.metas[0], "_retry_attempts", 0) + 1
+        with _stage("until", task):
+            holds = _until_holds(record, record.variables, value)
+        if not holds and not failed:
+            failed = True
+            reason = f"the until condition still fails after {value['attempts']} attempts"
+            value["failed"] = True
     if record.changed_after or task.failed_when is not None:
         scope = record.variables.child(**({task.register: value} if task.register else {}))
         if record.changed_after:
@@ -1270,6 +1337,8 @@ def _collect(name: str, records: list[_Record], session: Session, stopped: str |
             record.result.status = NOT_RUN  # decided on the controller, but after a failure
         if record.result.status == FAILED and not record.rescued:
             halted = True
+        if record.unreached:
+            continue  # Ansible never reached it: not reported
         result.tasks.append(record.result)
     if any(r.status == NOT_RUN for r in result.tasks) and not result.failed:
         result.error = "stopped before all tasks ran" + (f": {stopped}" if stopped else "")

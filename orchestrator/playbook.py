@@ -16,13 +16,14 @@ from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
 from orchestrator.roles import Role, RoleRef, expand, parse_ref
 from orchestrator.tasks import (
-    Task, flag, flatten, listing, literal_flag, mapping, strings, text,
+    Task, environment_of, flag, flatten, listing, literal_flag, mapping, strings, text,
 )
 from orchestrator.templating import check_file_syntax, check_syntax, is_template
 
 PLAY_KEYS = {
     "name", "hosts", "roles", "tasks", "pre_tasks", "post_tasks", "handlers", "vars",
     "vars_files", "become", "become_user", "gather_facts", "gather_subset", "tags", "no_log",
+    "environment",
     # the rollout policy (waves, health, rollback)
     "serial", "max_fail_percentage", "any_errors_fatal", "canary", "health", "bake", "pause",
     "rollback",
@@ -47,6 +48,7 @@ class Play:
     post_tasks: list[Task] = field(default_factory=list)  # after `tasks` and its handlers
     gather_facts: bool | str | None = None  # Ansible's default: gather (None)
     gather_subset: Any = None
+    environment: dict[str, Any] | str | None = None  # for every task's commands
     vars: dict[str, Any] = field(default_factory=dict)
     vars_files: list[Path] = field(default_factory=list)
     become: bool | str | None = None  # a template is rendered with the play's variables
@@ -200,6 +202,7 @@ def _play(raw: Any, path: Path) -> Play:
         post_tasks=sections["post_tasks"],
         gather_facts=literal_flag(raw, "gather_facts", where),
         gather_subset=gather_subset,
+        environment=environment_of(raw, where),
         handlers=handlers,
         vars=play_vars,
         vars_files=vars_files,

@@ -21,11 +21,11 @@ from orchestrator.yamlfile import Located
 KEYWORDS = {
     "name", "when", "loop", "with_items", "loop_control", "notify", "become", "become_user",
     "tags", "ignore_errors", "check_mode", "changed_when", "vars", "undo", "listen", "register",
-    "args", "no_log", "failed_when",
+    "args", "no_log", "failed_when", "until", "retries", "delay", "environment",
 }
 # what a block takes: its sections, and keywords its tasks inherit
 BLOCK_KEYS = {"block", "rescue", "always", "name", "when", "tags", "vars", "become",
-              "become_user", "ignore_errors", "no_log", "check_mode"}
+              "become_user", "ignore_errors", "no_log", "check_mode", "environment"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class Task:
     changed_when: Any = None
     failed_when: Any = None
     register: str | None = None
+    until: Any = None  # a condition on the task's result, retried until it holds
+    retries: int | str | None = None  # with `until`: how many times more (Ansible: 3)
+    delay: int | float | str | None = None  # seconds between attempts (Ansible: 5)
+    environment: dict[str, Any] | str | None = None  # the commands' environment
     vars: dict[str, Any] = field(default_factory=dict)
     undo: str | None = None
     role: str | None = None
@@ -200,6 +204,25 @@ def flatten(items: list[Any]) -> list[Task]:
     return found
 
 
+def _number(raw: Any, key: str, where: dict) -> Any:
+    """`retries` / `delay`: a number, or a template rendered per host."""
+    value = raw.get(key)
+    if value is None or isinstance(value, (int, float)) and not isinstance(value, bool) or (
+            isinstance(value, str) and (is_template(value) or value.strip().isdigit())):
+        return value
+    raise InputError(f"{key}: expected a number", **_key_where(raw, key, where))
+
+
+def environment_of(raw: Any, where: dict) -> Any:
+    """`environment`: a mapping of variables, or a template giving one."""
+    value = raw.get("environment")
+    if value is None or isinstance(value, dict) or (isinstance(value, str)
+                                                     and is_template(value)):
+        return value
+    raise InputError("environment: expected a mapping of environment variables",
+                     **_key_where(raw, "environment", where))
+
+
 def _conditions(*values: Any) -> Any:
     """Conditions that must all hold, as one `when` (None when there are none)."""
     found: list[Any] = []
@@ -224,9 +247,19 @@ def _inherit(task: Any, parent: dict[str, Any]) -> Any:
     for key in ("become", "become_user", "no_log", "check_mode"):
         if getattr(task, key) is None and parent.get(key) is not None:
             changes[key] = parent[key]
+    if parent.get("environment") is not None:  # Ansible merges them, the task's own winning
+        changes["environment"] = _merged_environment(parent["environment"], task.environment)
     if task.ignore_errors is False and parent.get("ignore_errors"):
         changes["ignore_errors"] = parent["ignore_errors"]
     return dataclasses.replace(task, **changes)
+
+
+def _merged_environment(outer: Any, inner: Any) -> Any:
+    if inner is None:
+        return outer
+    if isinstance(outer, dict) and isinstance(inner, dict):
+        return {**outer, **inner}
+    return inner  # a template on the task: it says all
 
 
 def _parse_block(raw: Any, path: str, role: str | None, extra_tags: frozenset,
@@ -246,6 +279,7 @@ def _parse_block(raw: Any, path: str, role: str | None, extra_tags: frozenset,
         "no_log": literal_flag(raw, "no_log", where),
         "check_mode": literal_flag(raw, "check_mode", where),
         "ignore_errors": literal_flag(raw, "ignore_errors", where),
+        "environment": environment_of(raw, where),
     }
     if items is None:
         def items(listed: list[Any]) -> list[Any]:
@@ -322,6 +356,10 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
         changed_when=condition(raw, "changed_when", where),
         failed_when=condition(raw, "failed_when", where),
         register=register,
+        until=condition(raw, "until", where),
+        retries=_number(raw, "retries", where),
+        delay=_number(raw, "delay", where),
+        environment=environment_of(raw, where),
         vars=_mapping(raw, "vars", where),
         undo=text(raw, "undo", "a command that undoes the task", where),
         role=role,

@@ -100,20 +100,27 @@ def include_vars(args: dict[str, Any], ctx: ActionContext) -> Outcome:
 
 
 class _Stat(FactBase):
-    """Ansible's `stat` of one path in one command: GNU stat's fields, and the checksum."""
+    """Ansible's `stat` of one path in one command: GNU stat's fields, where a link resolves
+    to, and the checksum, each on a line of its own prefix."""
 
     def command(self, path: str, follow: bool = False, algorithm: str | None = None) -> str:
         quoted = shlex.quote(path)
         flag = "-L " if follow else ""
-        line = (f"stat {flag}-c '%F|%a|%u|%g|%U|%G|%s|%Y|%X|%Z|%i|%h|%d|%b|%B|%N' -- {quoted}"
-                " 2>/dev/null || { echo absent; exit 0; }")
+        line = (f"printf 'stat:'; stat {flag}-c '%F|%a|%u|%g|%U|%G|%s|%Y|%X|%Z|%i|%h|%d|%b|%B'"
+                f" -- {quoted} 2>/dev/null || {{ echo absent; exit 0; }}"
+                f"; [ -L {quoted} ] && printf 'link:%s\\nreal:%s\\n' "
+                f"\"$(readlink -- {quoted})\" \"$(readlink -f -- {quoted})\"")
         if algorithm:
-            line += (f"; [ -f {quoted} ] && {algorithm}sum -- {quoted} 2>/dev/null"
-                     " | cut -d' ' -f1 || true")
-        return line
+            line += (f"; [ -f {quoted} ] && printf 'sum:%s\\n' "
+                     f"\"$({algorithm}sum -- {quoted} | cut -d' ' -f1)\"")
+        return line + "; true"
 
-    def process(self, output: list[str]) -> dict[str, Any]:
-        return {"lines": output}
+    def process(self, output: list[str]) -> dict[str, str]:
+        found = {}
+        for line in output:
+            key, _, value = line.partition(":")
+            found[key] = value
+        return found
 
 
 _TYPES = {"regular file": "isreg", "regular empty file": "isreg", "directory": "isdir",
@@ -124,13 +131,12 @@ _TYPES = {"regular file": "isreg", "regular empty file": "isreg", "directory": "
 def stat(args: dict[str, Any], ctx: ActionContext) -> Outcome:
     path = str(args["path"])
     algorithm = args.get("checksum_algorithm") if args.get("get_checksum") else None
-    lines = ctx.run.host.get_fact(_Stat, path=path, follow=bool(args.get("follow")),
-                                  algorithm=algorithm)["lines"]
-    if not lines or lines[0] == "absent":
+    found = ctx.run.host.get_fact(_Stat, path=path, follow=bool(args.get("follow")),
+                                  algorithm=algorithm)
+    if "stat" not in found or found["stat"] == "absent":
         return Outcome(OK, {"changed": False, "stat": {"exists": False}})
-    fields = lines[0].split("|", 15)
     kind, mode, uid, gid, user, group, size, mtime, atime, ctime, inode, nlink, dev, \
-        blocks, block_size, quoted_name = fields
+        blocks, block_size = found["stat"].split("|")
     bits = int(mode, 8)
     result: dict[str, Any] = {"exists": True, "path": path, "mode": format(bits & 0o7777, "04o")}
     for name in set(_TYPES.values()):
@@ -145,13 +151,11 @@ def stat(args: dict[str, Any], ctx: ActionContext) -> Outcome:
     for who, shift in (("usr", 6), ("grp", 3), ("oth", 0)):
         for letter, bit in (("r", 4), ("w", 2), ("x", 1)):
             result[f"{letter}{who}"] = bool(bits >> shift & bit)
-    if result["islnk"] and " -> " in quoted_name:
-        target = quoted_name.split(" -> ", 1)[1].strip("'\u2018\u2019")
-        result["lnk_target"] = target
-        result["lnk_source"] = str(Path(path).parent / target) if not target.startswith("/") \
-            else target
-    if algorithm and len(lines) > 1 and result["isreg"]:
-        result["checksum"] = lines[1].strip()
+    if "link" in found:
+        result["lnk_target"] = found["link"]
+        result["lnk_source"] = found.get("real", "")
+    if "sum" in found and result["isreg"]:
+        result["checksum"] = found["sum"]
     return Outcome(OK, {"changed": False, "stat": result})
 
 
@@ -184,7 +188,7 @@ def _add_facts(ctx: ActionContext, extra: dict[str, Any]) -> None:
 def package_facts(args: dict[str, Any], ctx: ActionContext) -> Outcome:
     from orchestrator.engine import gather
 
-    packages = gather.package_facts(ctx.run.host)
+    packages = gather.package_facts(ctx.run.host)["packages"]
     _add_facts(ctx, {"packages": packages})
     return Outcome(OK, {"changed": False, "ansible_facts": {"packages": packages}})
 
@@ -192,7 +196,7 @@ def package_facts(args: dict[str, Any], ctx: ActionContext) -> Outcome:
 def service_facts(args: dict[str, Any], ctx: ActionContext) -> Outcome:
     from orchestrator.engine import gather
 
-    services = gather.service_facts(ctx.run.host)
+    services = gather.service_facts(ctx.run.host)["services"]
     _add_facts(ctx, {"services": services})
     return Outcome(OK, {"changed": False, "ansible_facts": {"services": services}})
 

@@ -56,6 +56,9 @@ def names_read(task: Any, extra_conditions: Any = None) -> frozenset[str]:
     sources = (_templates(task.args) + _templates(getattr(task, "loop", None))
                + _conditions(task.when) + _conditions(task.changed_when)
                + _conditions(getattr(task, "failed_when", None))
+               + _conditions(getattr(task, "until", None))
+               + _templates([getattr(task, "environment", None), getattr(task, "retries", None),
+                             getattr(task, "delay", None)])
                + _conditions(extra_conditions))
     found: set[str] = set()
     for source in sources:

@@ -53,7 +53,8 @@ def _run(shell: bool):
             return []
         line = _command_line(args, shell)
         if ctx.capture_rc:  # the exit status as the last line's end (see RC_MARK)
-            line = f"{{ {line}\n}}; printf '{RC_MARK}%d\\n' \"$?\""
+            # a subshell, so an `exit` in the command ends only it
+            line = f"( {line}\n); printf '{RC_MARK}%d\\n' \"$?\""
         return [OpCall(server.shell, {"commands": [line]})]
 
     return build

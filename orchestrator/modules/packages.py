@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from pyinfra.operations import apt, pip
@@ -16,6 +17,9 @@ def _apt(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     names = as_list(args["name"])
     if not names and not args["update_cache"]:
         raise ValueError("apt needs 'name' (or update_cache: true)")
+    extra = []
+    if args["default_release"]:  # Ansible passes it as apt-get's -t (--target-release)
+        extra.append(f"-t {shlex.quote(str(args['default_release']))}")
     return [OpCall(apt.packages, {
         "packages": names or None,
         "present": state not in ("absent", "removed"),
@@ -23,7 +27,9 @@ def _apt(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
         "update": bool(args["update_cache"]),
         "cache_time": args["cache_valid_time"],
         "purge": bool(args["purge"]),
-        "no_recommends": not args["install_recommends"],
+        # unset: apt's own configuration decides, as in Ansible (normally: install them)
+        "no_recommends": args["install_recommends"] is False,
+        "extra_install_args": " ".join(extra) or None,
     })]
 
 
@@ -51,13 +57,15 @@ def _pip(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 
 
 APT_ARGS = {"name": None, "state": "present", "update_cache": False, "cache_valid_time": None,
-            "purge": False, "install_recommends": False}
+            "purge": False, "install_recommends": None, "default_release": None}
 APT_TYPES = {"name": "list", "state": "str", "update_cache": "bool", "cache_valid_time": "int",
-             "purge": "bool", "install_recommends": "bool"}
+             "purge": "bool", "install_recommends": "bool", "default_release": "str"}
 
 MODULES = [
     Module("apt", APT_ARGS, _apt, aliases={"pkg": "name", "package": "name",
-                                           "update-cache": "update_cache"},
+                                           "update-cache": "update_cache",
+                                           "default-release": "default_release",
+                                           "install-recommends": "install_recommends"},
            choices={"state": STATES}, types=APT_TYPES),
     # `package` is apt here: its arguments are apt's, with apt's types
     Module("package", APT_ARGS, _apt, aliases={"pkg": "name"}, choices={"state": STATES},

@@ -42,6 +42,7 @@ from orchestrator.execute import RunOptions, run_playbook
 from orchestrator.extravars import parse_extra_vars
 from orchestrator.inventory import load_inventory
 from orchestrator.playbook import load_playbook
+from orchestrator.results import FAILED, RESCUED
 
 CASES = Path(__file__).resolve().parent.parent / "conformance" / "cases"
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
@@ -161,14 +162,19 @@ class Differential:
         for play in run.plays:
             host = play.hosts.get(self.orc_host)
             for task in host.tasks if host else []:
-                # a role's task as Ansible's junit names it: "role : task"
-                name = f"{task.role} : {task.name}" if task.role else task.name
                 key = (task.where, task.name)
+                # Ansible names a role's task "role : task"
+                name = f"{task.role} : {task.name}" if task.role else task.name
                 if keys and keys[-1] == key:  # loop items: one task, as Ansible reports it
                     tasks[-1] = (name, _loop_status(tasks[-1][1], task.status))
                     continue
+                if task.handler and key in keys:
+                    # the junit callback keeps one entry per task: a handler run again at a
+                    # later flush is one entry, where it first ran
+                    continue
                 keys.append(key)
-                tasks.append((name, task.status))
+                # a failure a rescue handled is a failed task in Ansible's report
+                tasks.append((name, FAILED if task.status == RESCUED else task.status))
         return Outcome(tasks)
 
     # -- the hosts ---------------------------------------------------------------------------

@@ -1,0 +1,72 @@
+"""`orc plan` follows Ansible's check mode on real hosts: a task with `check_mode: false` runs
+(its result is real), a task predicted to change registers nothing a plan could know, and a task
+that reads such a result is shown as known after apply, never guessed. Then an apply runs it
+all, each task seeing the results of the ones before it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.execute import RunOptions, run_playbook
+from orchestrator.inventory import load_inventory
+from orchestrator.lab import Lab
+from orchestrator.playbook import load_playbook
+from orchestrator.results import CHANGED, OK, UNKNOWN
+from tests.conftest import run_orc
+
+pytestmark = pytest.mark.lab
+
+PLAY = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: read the release
+      command: cat /etc/debian_version
+      register: release
+      changed_when: false
+      check_mode: false
+    - name: write the release
+      copy: {content: "{{ release.stdout }}\\n", dest: /srv/engine-plan/release.txt, mode: "0644"}
+    - name: a command that changes the host
+      shell: date +%s%N | tee /srv/engine-plan/stamp.txt
+      register: stamp
+    - name: reads what only an apply knows
+      copy: {content: "{{ stamp.stdout }}\\n", dest: /srv/engine-plan/copy.txt, mode: "0644"}
+"""
+
+
+def _statuses(run, host: str) -> dict[str, str]:
+    return {t.name: t.status for t in run.plays[0].hosts[host].tasks}
+
+
+def test_plan_runs_check_mode_false_and_never_guesses(lab: Lab, lab_inventory: Path, ssh,
+                                                      tmp_path: Path) -> None:
+    host = lab.hosts[0].name
+    ssh(host, "rm -rf /srv/engine-plan && mkdir -p /srv/engine-plan")
+    book_path = tmp_path / "book.yaml"
+    book_path.write_text(PLAY)
+    book, inventory = load_playbook(book_path), load_inventory([str(lab_inventory)])
+    release = ssh(host, "cat /etc/debian_version").stdout.strip()
+
+    plan = run_playbook(book, inventory, RunOptions(limit=host, dry_run=True))
+    assert _statuses(plan, host) == {
+        "read the release": OK, "write the release": CHANGED,
+        "a command that changes the host": CHANGED, "reads what only an apply knows": UNKNOWN}
+    [write] = [t for t in plan.plays[0].hosts[host].tasks if t.name == "write the release"]
+    assert f"+{release}" in write.diff  # the real output, read in the plan
+    [unknown] = [t for t in plan.plays[0].hosts[host].tasks if t.status == UNKNOWN]
+    assert "known after apply" in unknown.error and "'stamp'" in unknown.error
+    assert not plan.failed
+    assert ssh(host, "ls /srv/engine-plan").stdout.strip() == ""  # nothing written
+
+    shown = run_orc("plan", str(book_path), "-i", str(lab_inventory), "--limit", host)
+    assert shown.returncode == 2, shown.stdout + shown.stderr  # changes pending
+    assert "reads what only an apply knows" in shown.stdout
+
+    apply = run_playbook(book, inventory, RunOptions(limit=host))
+    assert not apply.failed
+    assert ssh(host, "cat /srv/engine-plan/release.txt").stdout.strip() == release
+    stamp = ssh(host, "cat /srv/engine-plan/stamp.txt").stdout.strip()
+    assert ssh(host, "cat /srv/engine-plan/copy.txt").stdout.strip() == stamp
