@@ -53,7 +53,9 @@ MODULES = [
                                      "depth": "int", "files_matching": "str",
                                      "ignore_files": "list", "extensions": "list",
                                      "ignore_unknown_extensions": "bool",
-                                     "hash_behaviour": "str"}),
+                                     "hash_behaviour": "str"},
+            # orc replaces (Ansible's default); merge is refused rather than done otherwise
+            choices={"hash_behaviour": ("replace",)}),
     _action("setup", {"gather_subset": None, "filter": None, "gather_timeout": 10,
                       "fact_path": None},
             types={"gather_subset": "list", "filter": "list", "gather_timeout": "int",
