@@ -564,7 +564,8 @@ def _walk(ctx: _PlayRun, run: HostRun, items: list[Any], scope: _Scope) -> Itera
             yield from _include(ctx, run, task, scope)
         else:
             variables = _variables(ctx, run, task, scope)
-            _add_task(task, run, ctx, variables, scope.when)
+            _add_task(task, run, ctx, variables, scope.when,
+                      refresh=lambda: _variables(ctx, run, task, scope))
         if run.flush_after:  # the task's failure is decided after it runs
             run.flush_after = False
             yield _FLUSH
@@ -775,10 +776,13 @@ def _action_record(task: Task, run: HostRun, item: Any = None) -> _Record:
 
 
 def _add_task(task: Task, run: HostRun, ctx: _PlayRun, variables: Variables, role_when: Any,
-              notifiers: list[_Record] | None = None) -> None:
+              notifiers: list[_Record] | None = None,
+              refresh: Callable[[], Variables] | None = None) -> None:
     """Add one task's operations on one host (or run it, for a controller module). Whatever
     goes wrong on the way (rendering, a module's build, pyinfra's own checks of the operation)
-    fails this task on this host with one line naming it, as an OrcError."""
+    fails this task on this host with one line naming it, as an OrcError. `refresh` gives the
+    task's variables again: a looped set_fact or include_vars sees what its earlier items set,
+    as in Ansible (`set_fact: {all: "{{ all + [item] }}"}` gathers every item)."""
     start = len(run.records)
 
     def new_record(item: Any) -> _Record:
@@ -802,6 +806,8 @@ def _add_task(task: Task, run: HostRun, ctx: _PlayRun, variables: Variables, rol
         empty = new_record(None)
         empty.result.status, empty.final = SKIPPED, True
     for index, item in enumerate(items):
+        if index and task.module.name in ("set_fact", "include_vars") and refresh is not None:
+            variables = refresh()
         scoped = variables.child(**loop.scope(index, item, items)) if loop else variables
         try:
             record = new_record(loop.label(scoped) if loop else None)
