@@ -35,6 +35,8 @@ import jinja2
 import jinja2.filters
 import yaml
 
+from orchestrator.errors import OrcError
+
 _TRUE_WORDS = ("yes", "on", "1", "true")
 
 
@@ -71,8 +73,8 @@ def _named(kind: str, name: str, function: Callable) -> Callable:
             args[first]._fail_with_undefined_error()
         try:
             return function(*args, **kwargs)
-        except (jinja2.UndefinedError, FilterError, jinja2.TemplateSyntaxError):
-            raise
+        except (jinja2.UndefinedError, FilterError, jinja2.TemplateSyntaxError, OrcError):
+            raise  # orc's own errors (a value known only after apply) keep their meaning
         except Exception as err:  # noqa: BLE001 - any failure is the filter's, in one line
             why = " ".join(str(err).split()) or type(err).__name__
             raise FilterError(kind, short, why) from None
