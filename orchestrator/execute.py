@@ -47,6 +47,7 @@ import gevent
 from pyinfra.api.command import FunctionCommand
 from pyinfra.api.deploy import add_deploy
 from pyinfra.api.operation import add_op
+from pyinfra.operations import python
 from pyinfra.context import ctx_state
 
 from orchestrator import journal, yamlfile
@@ -54,6 +55,7 @@ from orchestrator.errors import HostError, InputError, OrcError
 from orchestrator.faults import fault_point
 from orchestrator.factcache import facts_read_once
 from orchestrator.inventory import Inventory
+from orchestrator.loops import Loop
 from orchestrator.modules.base import FilePreview, HostContext, Module, OpCall
 from orchestrator.playbook import Play, Playbook, roles_path
 from orchestrator.roles import with_keywords
@@ -180,7 +182,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             emit("host", {"host": name, "status": "unreachable",
                           "error": session.unreachable[name]})
     _check_secret_versions(play_become, vars_files, session, options, result)
-    ctx = _PlayRun(play, inventory, session, base, options, play_become)
+    ctx = _PlayRun(play, inventory, session, base, options, play_become, emit=emit)
     runs = {name: HostRun(name, host) for name, host in session.hosts.items()}
     programs = {name: _program(ctx, run) for name, run in runs.items()}
     errors: dict[str, OrcError] = {}  # hosts whose preparation failed, and why
@@ -472,6 +474,7 @@ class _PlayRun:
     play_become: bool | None
     included: dict[str, list[Any]] = field(default_factory=dict)  # path -> tasks, loaded once
     extra_roles: list[tuple[Any, Any]] = field(default_factory=list)  # from include_role
+    emit: Event = lambda kind, data: None  # noqa: E731 - the run's events (debug messages)
 
     def role_of(self, task: Task) -> tuple[Any, Any]:
         """The role entry and role a task (or handler) belongs to, (None, None) for the play's."""
@@ -623,11 +626,19 @@ def _include(ctx: _PlayRun, run: HostRun, task: Task, scope: _Scope) -> Iterator
     `vars` and the loop variable."""
     variables = _variables(ctx, run, task, scope)
     with _stage("loop", task):
-        items = _loop_items(task, variables)
-    for item in items:
-        looped = {task.loop_var: item} if task.loop is not None else {}
+        items, pause = _loop_items(task, variables)
+    loop = task.loop
+    if loop is not None and not items:  # an empty loop: the include is skipped
+        _action_record(task, run).result.status = SKIPPED
+    for index, item in enumerate(items):
+        looped = loop.scope(index, item, items) if loop is not None else {}
         scoped = variables.child(**looped) if looped else variables
-        record = _action_record(task, run, item if task.loop is not None else None)
+        with _stage("loop_control: label", task):
+            label = loop.label(scoped) if loop is not None else None
+        record = _action_record(task, run, label)
+        if pause and index:  # loop_control.pause: between two items' included tasks
+            add_op(ctx.session.state, python.call, Loop.wait, pause, host=run.host,
+                   name=f"{task.name} (pause {pause:g}s)")
         conditions = [c for c in (scope.when, task.when) if c is not None]
         with _stage("when", task):
             holds = all(evaluate(c, scoped, task.where) for c in conditions)
@@ -779,17 +790,30 @@ def _add_task(task: Task, run: HostRun, ctx: _PlayRun, variables: Variables, rol
         return record
 
     try:
-        items = _loop_items(task, variables)
+        items, pause = _loop_items(task, variables)
     except NotKnownYet as exc:
         _unknown(new_record(None), exc)
         _register(task, run, run.records[start:], ctx)
         return
     except Exception as exc:
         _fail(new_record(None), exc, task, "loop")
-    for item in items:
-        record = new_record(item)
-        scoped = variables.child(**{task.loop_var: item}) if task.loop is not None else variables
+    loop = task.loop
+    if loop is not None and not items:  # an empty loop: the task is skipped, as in Ansible
+        empty = new_record(None)
+        empty.result.status, empty.final = SKIPPED, True
+    for index, item in enumerate(items):
+        scoped = variables.child(**loop.scope(index, item, items)) if loop else variables
+        try:
+            record = new_record(loop.label(scoped) if loop else None)
+        except NotKnownYet as exc:  # a plan: the label reads a result not known yet
+            _unknown(new_record(item), exc)
+            continue
+        except Exception as exc:
+            _fail(new_record(item), exc, task, "loop_control: label")
         record.variables = scoped
+        if pause and index:  # loop_control.pause: between two items, while the task runs
+            add_op(ctx.session.state, python.call, Loop.wait, pause, host=run.host,
+                   name=f"{task.name} (pause {pause:g}s)")
         try:
             if record.action:
                 _act(record, scoped, run, ctx, role_when)
@@ -831,9 +855,16 @@ def _registered_value(task: Task, records: list[_Record]) -> Any:
               for r in records]
     if task.loop is None:
         return values[0] if values else registered.skipped()
-    for record, value in zip(records, values):
-        value.setdefault(task.loop_var, record.result.item)
-    return registered.of_loop(values, task.loop_var)
+    looped = [(r, v) for r, v in zip(records, values) if r.variables is not None]
+    if not looped:  # what Ansible registers for an empty loop
+        return {"changed": False, "skipped": True, "skipped_reason": "No items in the list",
+                "results": []}
+    items = [r.variables[task.loop.loop_var] for r, _ in looped]
+    for index, (record, value) in enumerate(looped):
+        # the item itself (the result shows its label), the index_var and ansible_loop
+        for key, scoped in task.loop.scope(index, items[index], items).items():
+            value.setdefault(key, scoped)
+    return registered.of_loop([v for _, v in looped], task.loop.loop_var)
 
 
 def _act(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, role_when: Any
@@ -865,6 +896,10 @@ def _act(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, role_w
     result.error = outcome.error
     result.msg = outcome.msg
     record.registered = outcome.registered
+    if outcome.msg is not None and task.module.name == "debug":
+        shown = masking.NO_LOG if record.no_log else masking.hide(outcome.msg)
+        result.msg = shown
+        ctx.emit("message", {"host": run.name, "task": task.name, "msg": shown})
     if outcome.status == FAILED:
         if record.ignore_errors:
             result.status, result.error = OK, f"ignored: {outcome.error}"
@@ -890,14 +925,12 @@ def _without_omitted(task: Task, args: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _loop_items(task: Task, variables: Variables) -> list[Any]:
+def _loop_items(task: Task, variables: Variables) -> tuple[list[Any], float]:
+    """The task's loop items on this host (`[None]`: no loop) and the pause between them."""
     if task.loop is None:
-        return [None]
+        return [None], 0.0
     with _stage("loop", task):
-        items = render_value(task.loop, variables, task.where)
-    if not isinstance(items, list):
-        raise InputError(f"loop must be a list, got {type(items).__name__}", **task.location)
-    return items
+        return task.loop.items(variables), task.loop.pause(variables)
 
 
 # exceptions whose message says it all; others are named by their type too (KeyError: 'x')

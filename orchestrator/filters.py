@@ -74,7 +74,7 @@ def _named(kind: str, name: str, function: Callable) -> Callable:
         try:
             return function(*args, **kwargs)
         except (jinja2.UndefinedError, FilterError, jinja2.TemplateSyntaxError, OrcError):
-            raise  # orc's own errors (a value known only after apply) keep their meaning
+            raise  # an OrcError says all already (a plan's "known after apply" among them)
         except Exception as err:  # noqa: BLE001 - any failure is the filter's, in one line
             why = " ".join(str(err).split()) or type(err).__name__
             raise FilterError(kind, short, why) from None

@@ -13,7 +13,9 @@ for handlers) and the role's own directory, or, outside a role, beside the playb
 of a file that is being imported already is a cycle, refused in one line.
 `import_role` brings the role's tasks (`tasks_from`, after its meta dependencies') in place;
 its defaults and vars (`defaults_from`, `vars_from`) join the play as the play's `roles:` do,
-and its handlers (`handlers_from`) join the play's after the play's own.
+and its handlers (`handlers_from`) join the play's after the play's own, under the import's
+keywords (a role imported twice has its handlers once, under the last import's, as
+ansible-core runs them).
 
 `include_tasks`, `include_role` and `include_vars` are dynamic: they load as tasks of their
 own, run per host by the engine.
@@ -32,6 +34,7 @@ from orchestrator.tasks import (
     Block, Task, condition, literal_flag, mapping, parse_task, strings, text,
 )
 from orchestrator.templating import is_template
+from orchestrator.loops import is_loop_key
 from orchestrator.yamlfile import Located
 
 if TYPE_CHECKING:
@@ -174,8 +177,9 @@ def _import(item: Located, place: Place, parent: Parent) -> tuple[dict[str, Any]
     key = _module_key(item)
     for other in item:
         line = item.line_of(other)
-        if other in REFUSED:
-            raise InputError(f"{other}: {REFUSED[other]}", path=str(place.path), line=line)
+        if other in REFUSED or is_loop_key(other):  # any with_<lookup> too
+            raise InputError(f"{other}: {REFUSED.get(other, REFUSED['loop'])}",
+                             path=str(place.path), line=line)
         if other != key and other not in IMPORT_KEYWORDS:
             raise InputError(f"{key}: {other!r} is not a keyword an import takes (it takes "
                              f"{', '.join(sorted(IMPORT_KEYWORDS))})",
@@ -244,6 +248,14 @@ def _import_role(item: Located, place: Place, loading: Loading, parent: Parent) 
                                                   if k != "notify"})
         role.handlers = [handler_parent.apply(h) for h in role.handlers]
         loading.roles.append((dep_ref, role))
-        loading.handlers += role.handlers
+        for handler in role.handlers:
+            # a role imported twice has its handlers once, under the last import's keywords
+            # (as ansible-core runs them); a task of each import stays its own
+            known = [i for i, h in enumerate(loading.handlers)
+                     if (h.path, h.line) == (handler.path, handler.line)]
+            if known:
+                loading.handlers[known[0]] = handler
+            else:
+                loading.handlers.append(handler)
         tasks += role.tasks
     return tasks

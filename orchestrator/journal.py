@@ -32,6 +32,7 @@ from typing import Any
 from pyinfra.operations import apt, crontab, files, git, pip, server, systemd
 
 from orchestrator.errors import HostError
+from orchestrator.modules import rewrite, tree
 
 RUNS_DIR = "/var/lib/orc/runs"
 # (database, which field a name is in): user and group entries are restored line by line
@@ -94,8 +95,12 @@ def _home(kwargs: dict[str, Any]) -> str:
 
 def resources_of(op: Any, kwargs: dict[str, Any], undo: str | None = None) -> list[Resource]:
     """What a pyinfra operation call may change, named so its prior state can be captured."""
-    if op in (files.put, files.file, files.line, files.block, files.replace, files.download):
+    if op in (files.put, files.file, files.line, files.block, files.replace, files.download,
+              rewrite.rewrite):
         return [Resource("path", kwargs.get("dest") or kwargs["path"])]
+    if op is tree.attributes:
+        return [Resource("unsupported", f"{kwargs['path']}/*", {
+            "why": "the owners and modes of a directory's contents (recurse) are not recorded"})]
     if op in (files.directory, files.link):
         return [Resource("path", kwargs["path"])]
     if op is apt.packages:

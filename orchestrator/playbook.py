@@ -114,10 +114,14 @@ class Play:
     def _check_task(self, task: Task) -> None:
         check_syntax(task.args, task.where)
         check_syntax(task.when, task.where)
+        if task.loop is not None:  # a loop's terms and label are templates too
+            check_syntax([task.loop.terms, task.loop.label_template], task.loop.where)
         source = task.module.source
         value = task.args.get(source[0]) if source else None
         if not source or not isinstance(value, str) or is_template(value):
             return
+        if task.args.get("remote_src") is True:
+            return  # copy's src is then a path on the host
         dirs = self.search_dirs(task)[source[1]]
         # anything there is found, so a FIFO or device is refused when read, not skipped
         found = next((d / value for d in dirs if inputfile.exists(d / value)), None)

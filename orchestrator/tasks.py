@@ -14,6 +14,7 @@ from typing import Any
 
 from orchestrator import coerce, kvargs, modules
 from orchestrator.errors import InputError
+from orchestrator.loops import Loop, is_loop_key, parse_loop
 from orchestrator.modules.base import Module, nearest
 from orchestrator.templating import Variables, is_template, render_value
 from orchestrator.yamlfile import Located
@@ -36,8 +37,7 @@ class Task:
     path: str
     line: int
     when: Any = None
-    loop: Any = None
-    loop_var: str = "item"
+    loop: Loop | None = None  # `loop:` or `with_<lookup>:`, with its loop_control
     notify: tuple[str, ...] = ()
     listen: tuple[str, ...] = ()
     # booleans, or a template rendered per host (see `flag`)
@@ -301,7 +301,7 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
         raise InputError("a task must be a mapping (module: args, plus keywords)", **where)
     if "block" in raw:
         return _parse_block(raw, path, role, extra_tags, items)
-    module_keys = [k for k in raw if k not in KEYWORDS]
+    module_keys = [k for k in raw if k not in KEYWORDS and not is_loop_key(k)]
     if not module_keys:
         raise InputError("task names no module: expected one of " + ", ".join(modules.names()),
                          **where)
@@ -325,12 +325,7 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
                          **_key_where(raw, "args", where))
     # `args:` merges under what the module's line says (a mapping or key=value text)
     args = module.normalise(raw_args, key_where, extra=raw.get("args"))
-    loop = raw.get("loop", raw.get("with_items"))
-    loop_control = _mapping(raw, "loop_control", where)
-    loop_var = loop_control.get("loop_var", "item")
-    if not isinstance(loop_var, str) or not loop_var.isidentifier():
-        raise InputError(f"loop_control: loop_var {loop_var!r} is not a variable name",
-                         **_key_where(raw, "loop_control", where))
+    loop = parse_loop(raw, path=path, line=line, action=module.name)
     become_user = text(raw, "become_user", "a user name", where)
     register = text(raw, "register", "a variable name", where)
     if register is not None and not register.isidentifier():
@@ -345,7 +340,6 @@ def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: froz
         line=line,
         when=condition(raw, "when", where),
         loop=loop,
-        loop_var=loop_var,
         notify=strings(raw, "notify", where),
         listen=strings(raw, "listen", where),
         become=literal_flag(raw, "become", where),

@@ -35,7 +35,7 @@ import jinja2.lexer
 import jinja2.nativetypes
 import jinja2.nodes
 
-from orchestrator import inputfile
+from orchestrator import inputfile, lookups
 from orchestrator.errors import InputError, OrcError
 from orchestrator.filters import FILTERS, GLOBALS, TESTS, FilterError, named
 from orchestrator.secrets import masking
@@ -48,6 +48,7 @@ def _environment(cls: type[jinja2.Environment], **kwargs: Any) -> jinja2.Environ
     env.filters.update(FILTERS)
     env.tests.update(TESTS)
     env.globals.update(GLOBALS)
+    env.globals.update(lookups.GLOBALS)
     # every filter and test, jinja2's own too, fails in one line naming itself
     env.filters.update(named("filter", env.filters))
     env.tests.update(named("test", env.tests))
@@ -310,6 +311,18 @@ def render_file(path: Path, variables: Mapping[str, Any], *, trim_blocks: bool =
     return result if isinstance(result, str) else to_text(result)
 
 
+def render_template_file(path: Path, variables: Mapping[str, Any], *,
+                         trim_blocks: bool = True) -> Any:
+    """A template file as Ansible's `template` lookup renders it: as `render_file` does, but a
+    file that is one lone expression gives that value (a list stays a list), as in
+    ansible-core 2.19."""
+    source = inputfile.read_text(path)
+    if not is_template(source):
+        return source
+    env = _file_environment(trim_blocks, False, "\n")
+    return _render(env, source, variables, str(path), remember=masking.remember_rendered_file)
+
+
 def _file_environment(trim_blocks: bool, lstrip_blocks: bool,
                       newline_sequence: str) -> jinja2.Environment:
     key = (trim_blocks, lstrip_blocks, newline_sequence)
@@ -385,8 +398,13 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
         tainted = scope.end_render()
         raise InputError(f"template error: {_told(str(err), source, tainted)}",
                          **_split(where)) from None
-    except OrcError:
-        scope.end_render()
+    except OrcError as err:
+        tainted = scope.end_render()
+        if isinstance(err, lookups.LookupFailed) and err.path is None and where:
+            # a lookup's failure: at the template that called it
+            message = "lookup failed (its message is hidden: the expression read a secret)" \
+                if tainted else err.message
+            raise type(err)(message, **_template_where(where, err)) from None
         raise
     except Exception as err:  # a filter or operator raised (`{{ 1 / 0 }}`): one line at its line
         if scope.end_render():  # a filter's own error (b64decode, int) may quote the value

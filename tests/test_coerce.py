@@ -81,7 +81,7 @@ BORROWED = {"package": "apt", "service": "systemd", "shell": "command", "command
 def test_every_module_argument_has_ansibles_documented_type(tmp_path: Path) -> None:
     names = [n for n in modules.names() if n not in ELSEWHERE]
     found = _ansible_doc([f"ansible.builtin.{n}" for n in names], tmp_path)
-    docs = {name.removeprefix("ansible.builtin."): doc["doc"]["options"]
+    docs = {name.removeprefix("ansible.builtin."): doc["doc"].get("options", {})
             for name, doc in found.items()}
 
     def documented(module: str, arg: str) -> str | None:
@@ -99,6 +99,11 @@ def test_every_module_argument_has_ansibles_documented_type(tmp_path: Path) -> N
         for arg in module.args:
             # Ansible's copy writes non-string content as JSON: orc takes it as it comes too
             if (name, arg) == ("copy", "content"):
+                assert module.types[arg] == "raw"
+                continue
+            # ansible-doc types an include's `apply` as a string, but it is a mapping of task
+            # keywords (the include_tasks page's own examples): orc takes it as it comes
+            if arg == "apply" and name in ("include_tasks", "include_role"):
                 assert module.types[arg] == "raw"
                 continue
             want = documented(name, arg)

@@ -374,6 +374,9 @@ def test_gather_runs_one_command_per_host_per_run(lab_host):
     gatherer.forget(lab_host)
     gatherer.gather(lab_host)
     assert len(commands) == 3 and gatherer.reads == 2
+    gatherer.gather(lab_host, fresh=True)  # an explicit `setup` task reads again
+    gatherer.gather(lab_host)
+    assert len(commands) == 4 and gatherer.reads == 3
 
 
 @pytest.mark.lab

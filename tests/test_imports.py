@@ -267,3 +267,16 @@ def test_a_file_read_on_its_own_has_its_imports_expanded(tmp_path: Path) -> None
         (tmp_path / name).write_text(text)
     tasks = parse_tasks(yamlfile.load(tmp_path / "inc.yml"), path=str(tmp_path / "inc.yml"))
     assert [(t.name, t.tags) for t in tasks] == [("more", {"x"})]
+
+
+def test_a_role_imported_twice_has_its_handlers_once_under_the_last_import(
+        tmp_path: Path) -> None:
+    # ansible-core 2.19 skips the handler here: the second import's `when` is the one it
+    # carries (tests/conformance/cases/load-import runs the same on hosts)
+    files = {"roles/db/tasks/main.yml": "- command: /bin/true\n  notify: db changed\n",
+             "roles/db/handlers/main.yml": "- name: db changed\n  command: /bin/true\n",
+             "site.yml": "- hosts: all\n  tasks:\n    - import_role: name=db\n"
+                         "      when: first\n    - import_role: name=db\n      when: second\n"}
+    play = load_playbook(_estate(tmp_path, files)).plays[0]
+    assert [t.when for t in play.tasks] == [["first"], ["second"]]
+    assert [(h.name, h.when) for h in play.all_handlers()] == [("db changed", ["second"])]

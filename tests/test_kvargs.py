@@ -243,3 +243,11 @@ def test_a_bad_action_is_one_line(tmp_path: Path, task: str, message: str) -> No
     with pytest.raises(InputError) as err:
         load_playbook(_book(tmp_path, task))
     assert "\n" not in str(err.value) and message in str(err.value)
+
+
+def test_creates_and_removes_are_checked_from_chdir() -> None:
+    # the command module changes to chdir before it looks (load-key-value checks it on hosts)
+    from orchestrator.modules.commands import _beside
+
+    assert [_beside(p, d) for p, d in (("x", "/srv"), ("/abs", "/srv"), ("z", None))] == [
+        "/srv/x", "/abs", "z"]

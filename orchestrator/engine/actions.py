@@ -162,8 +162,11 @@ def stat(args: dict[str, Any], ctx: ActionContext) -> Outcome:
 def _gather(ctx: ActionContext, subset: Any) -> dict[str, Any]:
     from orchestrator.engine import gather
 
-    facts = gather.gather(ctx.run.host, subset=subset)
-    ctx.run.gathered = {**(ctx.run.gathered or {}), **gather.as_variables(facts)}
+    # an explicit setup reads the host again; its facts are merged into those already held
+    facts = gather.gather(ctx.run.host, subset=subset, fresh=True)
+    gathered = ctx.run.gathered or {}
+    merged = {**(gathered.get("ansible_facts") or {}), **facts}
+    ctx.run.gathered = {**gathered, **gather.as_variables(facts), "ansible_facts": merged}
     return facts
 
 
@@ -181,7 +184,8 @@ def _add_facts(ctx: ActionContext, extra: dict[str, Any]) -> None:
     facts = dict(gathered.get("ansible_facts") or {})
     facts.update(extra)
     gathered["ansible_facts"] = facts
-    gathered.update({f"ansible_{k}": v for k, v in extra.items()})
+    # injected under the names the module returned: `packages`, `services` (not ansible_*)
+    gathered.update(extra)
     ctx.run.gathered = gathered
 
 

@@ -10,25 +10,31 @@ controller into the keys `ansible_facts` holds, under the rules of ansible-core'
 collectors as observed against ansible-core 2.19 on Debian 12 (tests/test_gather.py compares
 every key with `ansible -m setup` on a lab host).
 
-Shapes:
-- `gather(host, subset)` -> `dict[str, Any]`: Ansible's `ansible_facts` without the `ansible_`
-  prefix (`distribution`, `os_family`, `default_ipv4`, `python`, `date_time`, ...), plus
-  `gather_subset` (the list asked for) and `module_setup: True`, as setup returns them.
+Shapes (the engine calls these four):
+- `gather(host, subset=("all",), *, python=None, become=False, become_user=None)` ->
+  `dict[str, Any]`: Ansible's `ansible_facts` without the `ansible_` prefix (`distribution`,
+  `os_family`, `default_ipv4`, `python`, `date_time`, ...; `ansible_local` keeps its prefix,
+  as in Ansible), plus `gather_subset` (the items asked for) and `module_setup: True`, as
+  setup returns them. One command per host per run: see `Gatherer` for the cache.
 - `as_variables(facts)` -> `{"ansible_facts": facts, "ansible_<name>": value, ...}`: what
   Ansible injects as host variables (INJECT_FACTS_AS_VARS, true by default).
 - `package_facts(host)` -> `{"packages": {name: [{name, version, arch, category, origin,
   source: "apt"}, ...]}}` (Debian) and `service_facts(host)` -> `{"services": {name: {name,
-  state, status, source}}}`: what `package_facts` and `service_facts` set, one command each.
+  state, status, source}}}`: what `package_facts` and `service_facts` set, one command each,
+  never cached (a run changes packages and services).
 
 Errors: an unknown `gather_subset` name is an `InputError` worded as Ansible's ("Bad subset
 'x' given to Ansible. gather_subset options allowed: ..."); a host whose command could not run
 is a `HostError`.
 
-Not produced: `lvm` when LVM tools are installed (the key is left out rather than guessed;
-without them it is Ansible's "N/A"), facter_* and ohai_* (the `facter` and `ohai` subsets are
-accepted and add nothing, as on a host without those tools), virtualization detection of
-hypervisors other than the common ones (containers, KVM/QEMU, Xen, VMware, VirtualBox, Hyper-V,
-OpenStack, Parallels) and package managers other than apt for `package_facts`.
+Where it knowingly differs: `loadavg` comes from /proc/loadavg (two decimals; Ansible's
+os.getloadavg() has more). Not produced: `lvm` when LVM tools are installed (the key is left
+out rather than guessed; without them it is Ansible's "N/A"), facter_* and ohai_* (the `facter`
+and `ohai` subsets are accepted and add nothing, as on a host without those tools).
+Distribution facts follow Ansible exactly for Debian and Ubuntu and come from os-release's ID
+and VERSION_ID elsewhere; virtualization is detected for containers and the common hypervisors
+(KVM/QEMU, Xen, VMware, VirtualBox, Hyper-V, OpenStack, Parallels) only; `package_facts` reads
+apt/dpkg only.
 """
 
 from __future__ import annotations
@@ -182,11 +188,10 @@ if have ethtool; then for i in $N/*; do d=${i##*/}
   s ethtool-T "$d"; ethtool -T "$d" 2>/dev/null; done; fi
 s virt-cgroup; f /proc/1/cgroup
 s virt-environ; [ -r /proc/1/environ ] && tr '\000' '\n' < /proc/1/environ 2>/dev/null
-s virt-files; for p in /proc/vz /proc/lve /proc/bc /.dockerenv /.dockerinit /proc/xen /dev/kvm \
-  /proc/self/status; do [ -e "$p" ] && echo "$p"; done
+s virt-files; for p in /proc/vz /proc/lve /proc/bc /.dockerenv /.dockerinit /proc/xen; do
+  [ -e "$p" ] && echo "$p"; done
 s virt-container; f /run/systemd/container
 s virt-xencaps; f /proc/xen/capabilities
-s virt-modules; f /proc/modules | awk '{print $1}'
 s end
 exit 0
 """
@@ -206,8 +211,8 @@ class Section:
 
 
 class Raw:
-    """The command's output cut into its sections, in order (some names repeat: `iface`,
-    `block`, `partition`, `fact`)."""
+    """The command's output cut into its sections, in order (some names repeat, with an
+    argument: `fact PATH`, `ethtool-k DEVICE`, `ethtool-T DEVICE`)."""
 
     def __init__(self, lines: Iterable[str]):
         self.sections: list[Section] = []
@@ -656,7 +661,8 @@ def _iscsi(raw: Raw) -> dict[str, Any]:
 
 
 def _nvme(raw: Raw) -> dict[str, Any]:
-    return {"hostnqn": raw.text("nvme").strip()}
+    lines = [line.rstrip() for line in raw.lines("nvme") if line.startswith("nqn.")]
+    return {"hostnqn": lines[0] if lines else ""}
 
 
 def _fc_wwn(raw: Raw) -> dict[str, Any]:
@@ -1430,10 +1436,12 @@ class Gatherer:
 
     def gather(self, host: Any, subset: str | Sequence[str] | None = ("all",), *,
                python: str | None = None, become: bool = False,
-               become_user: str | None = None) -> dict[str, Any]:
+               become_user: str | None = None, fresh: bool = False) -> dict[str, Any]:
         """`host`'s facts restricted to `subset` (see `resolve_subset`), Ansible's shape: the
         keys `ansible_facts` holds, plus `gather_subset` (the items as given) and
-        `module_setup: True`; a fresh copy each call, so a caller may change it.
+        `module_setup: True`; a fresh copy each call, so a caller may change it. `fresh`
+        reads the host again and keeps that answer, as an explicit `setup` task does in
+        Ansible (the play's own gathering is the read the rest of the run reuses).
 
         `python` is the interpreter Ansible would run its module with (default: the host's
         `ansible_python_interpreter`, else `python3`); `become`/`become_user` read the facts
@@ -1442,7 +1450,7 @@ class Gatherer:
         chosen = resolve_subset(subset)
         interpreter = python or _interpreter(host)
         key = (host.name, interpreter, become, become_user if become else None)
-        if key not in self._facts:
+        if fresh or key not in self._facts:
             self._facts[key] = _read(host, interpreter, become, become_user)
             self.reads += 1
         facts = copy.deepcopy(self._facts[key].subset(chosen))
@@ -1471,11 +1479,12 @@ def gatherer_for(state: Any) -> Gatherer:
 
 def gather(host: Any, subset: str | Sequence[str] | None = ("all",), *,
            python: str | None = None, become: bool = False,
-           become_user: str | None = None) -> dict[str, Any]:
+           become_user: str | None = None, fresh: bool = False) -> dict[str, Any]:
     """`Gatherer.gather` on the Gatherer of `host`'s pyinfra State: one command the first
-    time per host and State, none after (see Gatherer for the shape and the errors)."""
+    time per host and State, none after unless `fresh` (see Gatherer for the shape and the
+    errors)."""
     return gatherer_for(host.state).gather(host, subset, python=python, become=become,
-                                           become_user=become_user)
+                                           become_user=become_user, fresh=fresh)
 
 
 def as_variables(facts: dict[str, Any]) -> dict[str, Any]:
@@ -1621,9 +1630,10 @@ if command -v systemctl >/dev/null 2>&1 && { [ -e /run/systemd/system/ ] \
   echo '@@orc:unit-files'
   files=$(systemctl list-unit-files --no-pager --type service --all 2>/dev/null)
   printf '%s\n' "$files"
-  echo '@@orc:active'
-  printf '%s\n' "$files" | grep '\.service' | awk '{print $1}' | while read -r u; do
-    printf '%s\t%s\n' "$u" "$(systemctl show "$u" --property=ActiveState 2>/dev/null)"; done
+  # one `systemctl show` for every unit file (a template name would stop it: left out)
+  names=$(printf '%s\n' "$files" | awk '/\.service/ {print $1}' | grep -v '@\.service$')
+  echo '@@orc:active'; printf '%s\n' "$names"
+  echo '@@orc:states'; [ -n "$names" ] && systemctl show --property=ActiveState $names 2>/dev/null
 fi
 exit 0
 """
@@ -1633,7 +1643,8 @@ def services_from(lines: Iterable[str]) -> dict[str, dict[str, str]]:
     """service_facts' `services` from SERVICES_SCRIPT's output: `service --status-all`
     (source sysv), then systemd's units and unit files (source systemd), read as
     ansible-core's service_facts reads them."""
-    parts: dict[str, list[str]] = {"sysv": [], "units": [], "unit-files": [], "active": []}
+    parts: dict[str, list[str]] = {"sysv": [], "units": [], "unit-files": [], "active": [],
+                                   "states": []}
     current = None
     for line in lines:
         if line.startswith("@@orc:"):
@@ -1656,10 +1667,12 @@ def services_from(lines: Iterable[str]) -> dict[str, dict[str, str]]:
         services[fields[0]] = {"name": fields[0],
                                "state": "running" if fields[3] == "running" else "stopped",
                                "status": status, "source": "systemd"}
-    active = {}
-    for line in parts["active"]:
-        unit, _, value = line.partition("\t")
-        active[unit] = value.replace("ActiveState=", "").rstrip() or "unknown"
+    # `systemctl show` answers in the order it was asked; a template unit, or an answer that
+    # does not line up, is "unknown" as Ansible's failed `systemctl show` is
+    names = [line.strip() for line in parts["active"] if line.strip()]
+    states = [line.strip() for line in parts["states"] if line.startswith("ActiveState=")]
+    active = dict(zip(names, (state.replace("ActiveState=", "") or "unknown"
+                              for state in states))) if len(states) == len(names) else {}
     for line in parts["unit-files"]:
         if ".service" not in line:
             continue

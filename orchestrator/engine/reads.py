@@ -26,9 +26,27 @@ def _names(source: str) -> frozenset[str]:
         tree = _ENV.parse(source)
     except Exception:  # noqa: BLE001 - unparsable here: assume it reads anything
         return EVERYTHING
+    if any(_reads_by_name(call) for call in tree.find_all(nodes.Call)):
+        return EVERYTHING
     loaded = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
     stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    return frozenset(loaded - stored)
+    return frozenset(loaded - stored - {"lookup", "query", "q"})  # jinja2 globals
+
+
+# lookups that read no variable but their terms (`vars`, `varnames` and `template` read any)
+_PLAIN_LOOKUPS = {"file", "env", "pipe", "fileglob", "first_found", "items", "list", "dict",
+                  "indexed_items", "sequence", "subelements", "together", "nested"}
+
+
+def _reads_by_name(call: nodes.Call) -> bool:
+    """A `lookup()`/`query()` whose variables are not in the template: `vars`, `varnames`,
+    `template`, or a lookup named by an expression."""
+    if not (isinstance(call.node, nodes.Name) and call.node.name in ("lookup", "query", "q")):
+        return False
+    first = call.args[0] if call.args else None
+    if not isinstance(first, nodes.Const) or not isinstance(first.value, str):
+        return True
+    return first.value.rsplit(".", 1)[-1] not in _PLAIN_LOOKUPS
 
 
 def _conditions(value: Any) -> list[str]:
@@ -53,7 +71,9 @@ def _templates(value: Any) -> list[str]:
 
 def names_read(task: Any, extra_conditions: Any = None) -> frozenset[str]:
     """Every variable name the task's templates read (EVERYTHING when unsure)."""
-    sources = (_templates(task.args) + _templates(getattr(task, "loop", None))
+    loop = getattr(task, "loop", None)
+    looped = [loop.terms, loop.label_template, loop.pause_value] if loop is not None else None
+    sources = (_templates(task.args) + _templates(looped)
                + _conditions(task.when) + _conditions(task.changed_when)
                + _conditions(getattr(task, "failed_when", None))
                + _conditions(getattr(task, "until", None))

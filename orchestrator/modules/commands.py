@@ -8,6 +8,7 @@ the task lets `orc rollback` reverse it.
 from __future__ import annotations
 
 import shlex
+from pathlib import PurePosixPath
 from typing import Any
 
 from pyinfra.facts.files import File
@@ -36,12 +37,19 @@ def _command_line(args: dict[str, Any], shell: bool) -> str:
     return line
 
 
+def _beside(path: str, chdir: str | None) -> str:
+    """`creates`/`removes` as the command module checks them: after changing to `chdir`."""
+    return str(PurePosixPath(chdir) / path) if chdir else path
+
+
 def _run(shell: bool):
     def build(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
         # the File fact is None only when nothing is at the path (False: not a regular file)
-        if args["creates"] and ctx.host.get_fact(File, path=args["creates"]) is not None:
+        if args["creates"] and ctx.host.get_fact(
+                File, path=_beside(args["creates"], args["chdir"])) is not None:
             return []
-        if args["removes"] and ctx.host.get_fact(File, path=args["removes"]) is None:
+        if args["removes"] and ctx.host.get_fact(
+                File, path=_beside(args["removes"], args["chdir"])) is None:
             return []
         line = _command_line(args, shell)
         if ctx.capture_rc:  # the exit status as the last line's end (see RC_MARK)

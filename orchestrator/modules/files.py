@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,13 @@ from pyinfra.facts.files import Directory, File
 from pyinfra.operations import files
 
 from orchestrator import inputfile
-from orchestrator.modules import modes
+from orchestrator.modules import edits, modes, rewrite, tree
 from orchestrator.modules.base import (
     REQUIRED,
     FilePreview,
     HostContext,
     Module,
     OpCall,
-    present,
 )
 from orchestrator.templating import render_file
 
@@ -59,11 +57,17 @@ def _current_mode(ctx: HostContext, path: str, directory: bool) -> int | None:
     return int(str(info["mode"]), 8) if info else None
 
 
-def _put(dest: str, content: str, args: dict[str, Any], ctx: HostContext,
+def _put(dest: str, content: bytes, args: dict[str, Any], ctx: HostContext,
          source: Path | None = None) -> OpCall:
-    kwargs = {"src": io.BytesIO(content.encode()), "dest": dest,
+    if _checked(args):
+        mode = args["mode"]
+        if mode == "preserve":
+            mode = _mode(mode, ctx, dest, False, source)
+        return _rewrite(dest, lambda current: content, {**args, "mode": mode},
+                        force=bool(args["force"]))
+    kwargs = {"src": io.BytesIO(content), "dest": dest,
               **_put_ownership(args, ctx, dest, source)}
-    return OpCall(files.put, kwargs, FilePreview(dest, content))
+    return OpCall(files.put, kwargs, FilePreview(dest, content.decode("utf-8", "replace")))
 
 
 def _put_ownership(args: dict[str, Any], ctx: HostContext, dest: str,
@@ -94,14 +98,16 @@ def _content(value: Any) -> str:
 def _copy(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     if (args["src"] is None) == (args["content"] is None):
         raise ValueError("copy needs exactly one of 'src' or 'content'")
-    if not args["force"] and ctx.host.get_fact(File, path=args["dest"]) is not None:
-        return []  # force: false only creates the file; an existing one is left as it is
+    if args["remote_src"]:
+        return [_remote_copy(args)]
     if args["content"] is not None:
-        return [_put(args["dest"], _content(args["content"]), args, ctx)]
+        return [_put(args["dest"], _content(args["content"]).encode(), args, ctx)]
     source = ctx.find("files", args["src"])
+    content = inputfile.read_bytes(source, copy=True)  # a regular file within the copy limit
+    if _checked(args):
+        return [_put(args["dest"], content, args, ctx, source)]
     kwargs = {"src": str(source), "dest": args["dest"],
               **_put_ownership(args, ctx, args["dest"], source)}
-    content = inputfile.read_bytes(source, copy=True)  # a regular file within the copy limit
     try:
         preview = FilePreview(args["dest"], content.decode("utf-8"))
     except UnicodeDecodeError:
@@ -109,22 +115,44 @@ def _copy(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     return [OpCall(files.put, kwargs, preview)]
 
 
+def _remote_copy(args: dict[str, Any]) -> OpCall:
+    """copy with `remote_src`: `src` is a file on the host, read when the task runs (an earlier
+    task may make it). A directory as `src` is refused: only files are copied this way."""
+    if args["mode"] == "preserve":
+        raise ValueError("mode=preserve with remote_src is not supported; give the mode")
+    return _rewrite(args["dest"], _unused, args, preview=False, remote_src=args["src"],
+                    force=bool(args["force"]))
+
+
+def _unused(current: bytes | None) -> bytes | None:
+    raise AssertionError("remote_src: the content is the source file's")
+
+
+def _checked(args: dict[str, Any]) -> bool:
+    """copy and template with `validate`, `backup` or `force: false` write through `rewrite`,
+    which does them as Ansible does, looking at the file as the task finds it when it runs."""
+    return bool(args.get("validate")) or bool(args.get("backup")) or not args["force"]
+
+
 def _template(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     source = ctx.find("templates", args["src"])
     content = render_file(source, ctx.variables, trim_blocks=bool(args["trim_blocks"]),
                           lstrip_blocks=bool(args["lstrip_blocks"]),
                           newline_sequence=args["newline_sequence"])
-    return [_put(args["dest"], content, args, ctx, source)]
+    return [_put(args["dest"], content.encode(), args, ctx, source)]
 
 
 def _file(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     path, state = args["path"], args["state"] or "file"
-    if state == "directory" and args["recurse"] and modes.is_symbolic(args["mode"]):
-        raise ValueError("a symbolic mode with recurse: true is not supported; give the mode "
-                         "as octal digits")
+    if args["recurse"] and state != "directory":
+        raise ValueError("recurse option requires state to be 'directory'")
     owned = _owned(args, ctx, path, directory=state == "directory")
     if state == "directory":
-        return [OpCall(files.directory, {"path": path, "recursive": bool(args["recurse"]), **owned})]
+        calls = [OpCall(files.directory, {"path": path, **owned})]
+        if args["recurse"] and any(args[k] is not None for k in ("owner", "group", "mode")):
+            calls.append(OpCall(tree.attributes, {"path": path, "user": args["owner"],
+                                                  "group": args["group"], "mode": args["mode"]}))
+        return calls
     if state == "link":
         if not args["src"]:
             raise ValueError("file with state=link needs 'src' (the link target)")
@@ -137,120 +165,113 @@ def _file(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     return [OpCall(files.file, {"path": path, "touch": state == "touch", **owned})]
 
 
-def _ere_escape(text: str) -> str:
-    return re.sub(r"([.\\+*?\[^\]$(){}|/])", r"\\\1", text)
+def _preview(path: str, compute: rewrite.Compute) -> FilePreview:
+    """The plan's diff: the same edit, of the bytes the plan reads from the host."""
+
+    def transform(before: str | None) -> str | None:
+        try:
+            after = compute(None if before is None
+                            else before.encode("utf-8", "surrogateescape"))
+        except edits.EditError:
+            return before  # the task fails when it runs: nothing is written
+        return None if after is None else after.decode("utf-8", "replace")
+
+    return FilePreview(path, transform=transform)
+
+
+def _rewrite(path: str, compute: rewrite.Compute, args: dict[str, Any],
+             preview: bool = True, **extra: Any) -> OpCall:
+    """The `rewrite` operation of `path` with the task's mode/owner/group/validate/backup."""
+    kwargs = {"path": path, "compute": compute, "user": args["owner"], "group": args["group"],
+              "mode": args["mode"], "validate": args.get("validate"),
+              "backup": bool(args.get("backup")), **extra}
+    return OpCall(rewrite.rewrite, kwargs, _preview(path, compute) if preview else None)
 
 
 def _lineinfile(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
-    path, line, regexp = args["path"], args["line"], args["regexp"]
-    want = present(args)
-    if want and line is None:
-        raise ValueError("lineinfile with state=present needs 'line'")
-    pattern = regexp if regexp else f"^{_ere_escape(str(line))}$"
-    calls = []
-    if args["create"] and want:
-        calls.append(OpCall(files.file, {"path": path, **_owned(args, ctx, path)}))
-
-    def transform(before: str | None) -> str | None:
-        lines = (before or "").splitlines()
-        matcher = re.compile(regexp) if regexp else None
-        hits = [i for i, text in enumerate(lines)
-                if (matcher.search(text) if matcher else text == line)]
-        if not want:
-            lines = [text for i, text in enumerate(lines) if i not in hits]
-        elif hits:
-            for i in hits:
-                lines[i] = str(line)
-        else:
-            lines.append(str(line))
-        return "\n".join(lines) + "\n" if lines else ""
-
-    calls.append(OpCall(
-        files.line,
-        {"path": path, "line": pattern, "replace": None if line is None else str(line),
-         "present": want, "extended_regex": True, "ensure_newline": True},
-        FilePreview(path, transform=transform),
-    ))
-    return calls
+    edit = edits.LineInFile(
+        line=args["line"], regexp=args["regexp"], search_string=args["search_string"],
+        state=args["state"] or "present", insertafter=args["insertafter"],
+        insertbefore=args["insertbefore"], firstmatch=bool(args["firstmatch"]),
+        backrefs=bool(args["backrefs"]), create=bool(args["create"]))
+    edit.check()  # a wrong combination of arguments fails before any host is touched
+    path = args["path"]
+    return [_rewrite(path, lambda current: edits.lineinfile(current, edit, path), args)]
 
 
 def _blockinfile(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
-    path, block, want = args["path"], str(args["block"] or ""), present(args)
-    marker = args["marker"]
-    begin = marker.replace("{mark}", args["marker_begin"])
-    end = marker.replace("{mark}", args["marker_end"])
-    calls = []
-    if args["create"] and want:
-        calls.append(OpCall(files.file, {"path": path, **_owned(args, ctx, path)}))
-
-    def transform(before: str | None) -> str | None:
-        lines = (before or "").splitlines()
-        new_block = [begin, *block.rstrip("\n").splitlines(), end] if want else []
-        if begin in lines and end in lines[lines.index(begin):]:
-            start = lines.index(begin)
-            stop = lines.index(end, start)
-            lines[start:stop + 1] = new_block
-        else:
-            lines += new_block
-        return "\n".join(lines) + "\n" if lines else ""
-
-    calls.append(OpCall(
-        files.block,
-        {"path": path, "content": block.rstrip("\n"), "present": want, "marker": marker,
-         "begin": args["marker_begin"], "end": args["marker_end"]},
-        FilePreview(path, transform=transform),
-    ))
-    return calls
+    edit = edits.BlockInFile(
+        block=str(args["block"] or ""), state=args["state"] or "present",
+        marker=args["marker"], marker_begin=args["marker_begin"],
+        marker_end=args["marker_end"], insertafter=args["insertafter"],
+        insertbefore=args["insertbefore"], append_newline=bool(args["append_newline"]),
+        prepend_newline=bool(args["prepend_newline"]), create=bool(args["create"]))
+    if edit.insertafter is not None and edit.insertbefore is not None:
+        raise ValueError("parameters are mutually exclusive: insertafter|insertbefore")
+    path = args["path"]
+    return [_rewrite(path, lambda current: edits.blockinfile(current, edit, path), args)]
 
 
 def _replace(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
-    regexp, replacement = args["regexp"], args["replace"] or ""
+    path, regexp, replacement = args["path"], args["regexp"], args["replace"] or ""
+    after, before, encoding = args["after"], args["before"], args["encoding"]
 
-    def transform(before: str | None) -> str | None:
-        if before is None:
-            return None
-        return "".join(re.sub(regexp, replacement, line) for line in before.splitlines(True))
+    def compute(current: bytes | None) -> bytes | None:
+        return edits.replace(current, regexp, replacement, after, before, encoding, path)
 
-    return [OpCall(
-        files.replace,
-        {"path": args["path"], "text": regexp, "replace": replacement, "extended_regex": True},
-        FilePreview(args["path"], transform=transform),
-    )]
+    return [_rewrite(path, compute, args)]
 
 
 MODULES = [
     Module("copy", {"src": None, "content": None, "dest": REQUIRED, "backup": False,
-                    "force": True, **OWNERSHIP}, _copy, source=("src", "files"),
+                    "force": True, "remote_src": False, "validate": None, **OWNERSHIP},
+           _copy, source=("src", "files"),
            types={"src": "path", "content": "raw", "dest": "path", "backup": "bool",
-                  "force": "bool", **OWNERSHIP_TYPES}),
-    Module("template", {"src": REQUIRED, "dest": REQUIRED, "backup": False,
-                        "trim_blocks": True, "lstrip_blocks": False, "newline_sequence": "\n",
-                        **OWNERSHIP},
+                  "force": "bool", "remote_src": "bool", "validate": "str",
+                  **OWNERSHIP_TYPES}),
+    Module("template", {"src": REQUIRED, "dest": REQUIRED, "backup": False, "force": True,
+                        "validate": None, "trim_blocks": True, "lstrip_blocks": False,
+                        "newline_sequence": "\n", **OWNERSHIP},
            _template, source=("src", "templates"),
            choices={"newline_sequence": ("\n", "\r", "\r\n")},
-           types={"src": "path", "dest": "path", "backup": "bool", "trim_blocks": "bool",
-                  "lstrip_blocks": "bool", "newline_sequence": "str", **OWNERSHIP_TYPES}),
+           types={"src": "path", "dest": "path", "backup": "bool", "force": "bool",
+                  "validate": "str", "trim_blocks": "bool", "lstrip_blocks": "bool",
+                  "newline_sequence": "str", **OWNERSHIP_TYPES}),
     Module("file", {"path": REQUIRED, "state": None, "src": None, "recurse": False,
                     "force": False, **OWNERSHIP}, _file,
            aliases={"dest": "path", "name": "path"},
            choices={"state": ("file", "directory", "link", "absent", "touch")},
            types={"path": "path", "state": "str", "src": "path", "recurse": "bool",
                   "force": "bool", **OWNERSHIP_TYPES}),
-    Module("lineinfile", {"path": REQUIRED, "line": None, "regexp": None, "state": "present",
-                          "create": False, "backup": False, **OWNERSHIP}, _lineinfile,
-           aliases={"dest": "path", "name": "path", "value": "line", "regex": "regexp"},
+    Module("lineinfile", {"path": REQUIRED, "line": None, "regexp": None,
+                          "search_string": None, "state": "present", "insertafter": None,
+                          "insertbefore": None, "firstmatch": False, "backrefs": False,
+                          "create": False, "backup": False, "validate": None, **OWNERSHIP},
+           _lineinfile,
+           aliases={"dest": "path", "destfile": "path", "name": "path", "value": "line",
+                    "regex": "regexp"},
            choices={"state": ("present", "absent")},
-           types={"path": "path", "line": "str", "regexp": "str", "state": "str",
-                  "create": "bool", "backup": "bool", **OWNERSHIP_TYPES}),
+           types={"path": "path", "line": "str", "regexp": "str", "search_string": "str",
+                  "state": "str", "insertafter": "str", "insertbefore": "str",
+                  "firstmatch": "bool", "backrefs": "bool", "create": "bool",
+                  "backup": "bool", "validate": "str", **OWNERSHIP_TYPES}),
     Module("blockinfile", {"path": REQUIRED, "block": "", "state": "present",
                            "marker": "# {mark} ANSIBLE MANAGED BLOCK", "marker_begin": "BEGIN",
-                           "marker_end": "END", "create": False, "backup": False, **OWNERSHIP},
-           _blockinfile, aliases={"dest": "path", "name": "path", "content": "block"},
+                           "marker_end": "END", "insertafter": None, "insertbefore": None,
+                           "append_newline": False, "prepend_newline": False,
+                           "create": False, "backup": False, "validate": None, **OWNERSHIP},
+           _blockinfile,
+           aliases={"dest": "path", "destfile": "path", "name": "path", "content": "block"},
            choices={"state": ("present", "absent")},
            types={"path": "path", "block": "str", "state": "str", "marker": "str",
-                  "marker_begin": "str", "marker_end": "str", "create": "bool",
-                  "backup": "bool", **OWNERSHIP_TYPES}),
-    Module("replace", {"path": REQUIRED, "regexp": REQUIRED, "replace": "", "backup": False},
-           _replace, aliases={"dest": "path", "name": "path"},
-           types={"path": "path", "regexp": "str", "replace": "str", "backup": "bool"}),
+                  "marker_begin": "str", "marker_end": "str", "insertafter": "str",
+                  "insertbefore": "str", "append_newline": "bool", "prepend_newline": "bool",
+                  "create": "bool", "backup": "bool", "validate": "str", **OWNERSHIP_TYPES}),
+    Module("replace", {"path": REQUIRED, "regexp": REQUIRED, "replace": "", "after": None,
+                       "before": None, "encoding": "utf-8", "backup": False, "validate": None,
+                       **OWNERSHIP},
+           _replace, aliases={"dest": "path", "destfile": "path", "name": "path"},
+           types={"path": "path", "regexp": "str", "replace": "str", "after": "str",
+                  "before": "str", "encoding": "str", "backup": "bool", "validate": "str",
+                  **OWNERSHIP_TYPES}),
 ]

@@ -25,6 +25,11 @@ def _task(text: str):
     ("- copy: {content: '{% for x in xs %}{{ x }}{% endfor %}', dest: /x}", {"xs"}),
     ("- copy: {content: plain, dest: /x}", set()),
     ("- set_fact: {'{{ key }}': value}", {"key"}),
+    ("- copy: {content: \"{{ lookup('file', f) }}\", dest: /x}", {"f"}),
+    ("- copy: {content: \"{{ lookup('vars', 'x' ~ n) }}\", dest: /x}", {"*"}),
+    ("- copy: {content: \"{{ q('template', 't.j2') }}\", dest: /x}", {"*"}),
+    ("- copy: {content: x, dest: /x}\n  with_items: '{{ a }}'\n"
+     "  loop_control: {label: '{{ b }}', pause: '{{ c }}'}", {"a", "b", "c"}),
 ])
 def test_names_read(text: str, read: set[str]) -> None:
     assert names_read(_task(text)) == frozenset(read)
