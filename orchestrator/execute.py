@@ -182,7 +182,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             emit("host", {"host": name, "status": "unreachable",
                           "error": session.unreachable[name]})
     _check_secret_versions(play_become, vars_files, session, options, result)
-    ctx = _PlayRun(play, inventory, session, base, options, play_become)
+    ctx = _PlayRun(play, inventory, session, base, options, play_become, emit=emit)
     runs = {name: HostRun(name, host) for name, host in session.hosts.items()}
     programs = {name: _program(ctx, run) for name, run in runs.items()}
     errors: dict[str, OrcError] = {}  # hosts whose preparation failed, and why
@@ -474,6 +474,7 @@ class _PlayRun:
     play_become: bool | None
     included: dict[str, list[Any]] = field(default_factory=dict)  # path -> tasks, loaded once
     extra_roles: list[tuple[Any, Any]] = field(default_factory=list)  # from include_role
+    emit: Event = lambda kind, data: None  # noqa: E731 - the run's events (debug messages)
 
     def role_of(self, task: Task) -> tuple[Any, Any]:
         """The role entry and role a task (or handler) belongs to, (None, None) for the play's."""
@@ -896,6 +897,10 @@ def _act(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, role_w
     result.error = outcome.error
     result.msg = outcome.msg
     record.registered = outcome.registered
+    if outcome.msg is not None and task.module.name == "debug":
+        shown = masking.NO_LOG if record.no_log else masking.hide(outcome.msg)
+        result.msg = shown
+        ctx.emit("message", {"host": run.name, "task": task.name, "msg": shown})
     if outcome.status == FAILED:
         if record.ignore_errors:
             result.status, result.error = OK, f"ignored: {outcome.error}"

@@ -78,6 +78,11 @@ class WaveProgress:
         return working.most_common(1)[0] if working else None
 
 
+def message_line(data: dict[str, Any]) -> str:
+    """What a `debug` task says on a host, as Ansible shows it: `host | task: message`."""
+    return f"{data['host']} | {data['task']}: {data['msg']}"
+
+
 def failure_line(data: dict[str, Any]) -> str:
     where = f" ({data['where']})" if data.get("where") else ""
     return f"FAILED {data['host']}: {data['task']}{where}: {data['error']}"
@@ -150,6 +155,8 @@ class LiveRollout:
             if kind == "task-failed" and data["host"] not in wave.failures:
                 wave.failures.add(data["host"])
                 self.console.print(Text(failure_line(data), style="red"))
+            elif kind == "message":
+                self.console.print(Text(message_line(data)))
             elif kind == "host" and data["status"] in BAD and data["host"] not in wave.failures:
                 wave.failures.add(data["host"])
                 self.console.print(Text(f"{data['status'].upper()} {data['host']}: "
@@ -183,6 +190,8 @@ class LogLines:
         if kind == "task-failed" and data["host"] not in wave.failures:
             wave.failures.add(data["host"])
             self.echo(f"  {failure_line(data)}")
+        elif kind == "message":
+            self.echo(f"  {message_line(data)}")
         elif kind == "host" and data["status"] in BAD and data["host"] not in wave.failures:
             wave.failures.add(data["host"])
             self.echo(f"  {data['status'].upper()} {data['host']}: "

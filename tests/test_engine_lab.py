@@ -70,3 +70,19 @@ def test_plan_runs_check_mode_false_and_never_guesses(lab: Lab, lab_inventory: P
     assert ssh(host, "cat /srv/engine-plan/release.txt").stdout.strip() == release
     stamp = ssh(host, "cat /srv/engine-plan/stamp.txt").stdout.strip()
     assert ssh(host, "cat /srv/engine-plan/copy.txt").stdout.strip() == stamp
+
+
+def test_debug_says_its_message_on_the_terminal(lab: Lab, lab_inventory: Path,
+                                                tmp_path: Path) -> None:
+    host = lab.hosts[0].name
+    book = tmp_path / "debug.yaml"
+    book.write_text("- hosts: all\n  gather_facts: true\n  tasks:\n"
+                    "    - name: say where\n"
+                    "      debug: {msg: 'family {{ ansible_os_family }} on {{ inventory_hostname }}'}\n"
+                    "    - name: kept quiet\n"
+                    "      debug: {msg: secret words}\n      no_log: true\n")
+    proc = run_orc("apply", str(book), "-i", str(lab_inventory), "--limit", host, "--yes",
+                   "--ci", "--state-dir", str(tmp_path / ".orc"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{host} | say where: family Debian on {host}" in proc.stdout
+    assert "secret words" not in proc.stdout
