@@ -45,10 +45,16 @@ from orchestrator.playbook import load_playbook
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 # the parts of a host a role's files live in (the rest of an overlay is logs, caches, keys)
 COMPARED = ("etc", "usr", "opt", "srv", "var/www")
-# written per host by the lab or by the tools themselves, never by a role
+# written per host by the lab or by the tools themselves, never by a role: the lab's own files;
+# key material and databases generated afresh on each host (ssl-cert's snakeoil pair,
+# newaliases' Berkeley DB)
 IGNORED = re.compile(r"^(etc/(hostname|hosts|machine-id|ssh/ssh_host_.*|systemd/network/.*"
-                     r"|apt/apt.conf.d/01orc-proxy|ld.so.cache)|usr/lib/python3.*/__pycache__/.*"
-                     r"|.*\.pyc)$")
+                     r"|apt/apt.conf.d/01orc-proxy|ld.so.cache|aliases.db"
+                     r"|ssl/certs/ssl-cert-snakeoil.pem|ssl/private/ssl-cert-snakeoil.key)"
+                     r"|usr/lib/python3.*/__pycache__/.*|.*\.pyc)$")
+# packages ansible-core's apt module installs for itself on a host without them: their files
+# (dpkg's list of each) are the tool's, not the role's
+TOOL_PACKAGES = ("python3-apt", "python-apt-common", "distro-info-data")
 
 
 @dataclass
@@ -137,7 +143,8 @@ def bench_role(corpus: Path, role: str, work: Path, lab_name: str, ansible: bool
         result.ansible = ToolRun(loads=True)
         apply_with_ansible(playbook, inventory, names.pop(0), result.ansible, lab, work)
         if result.orc.converges and result.ansible.converges:
-            result.same_files = compare_files(result.orc.files, result.ansible.files)
+            result.same_files = compare_files(result.orc.files, result.ansible.files,
+                                              work / f"{role}-files.diff")
     return result
 
 
@@ -216,6 +223,11 @@ def changed_files(lab: Lab, host_name: str) -> dict[str, str]:
     files: dict[str, str] = {}
     if upper is None or not upper.is_dir():
         return files
+    tools = set()
+    for package in TOOL_PACKAGES:
+        listing = upper / "var/lib/dpkg/info" / f"{package}.list"
+        if listing.is_file():
+            tools |= {line.lstrip("/") for line in listing.read_text().splitlines()}
     for part in COMPARED:
         top = upper / part
         if not top.is_dir():
@@ -223,15 +235,24 @@ def changed_files(lab: Lab, host_name: str) -> dict[str, str]:
         for path in sorted(top.rglob("*")):
             relative = str(path.relative_to(upper))
             info = path.lstat()
-            if not stat.S_ISREG(info.st_mode) or IGNORED.match(relative):
+            if not stat.S_ISREG(info.st_mode) or IGNORED.match(relative) or relative in tools:
                 continue
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            # a file naming its own host (postfix's myhostname) is compared with the name
+            # taken out: each tool has a host of its own
+            data = path.read_bytes().replace(host_name.encode(), b"<host>")
+            digest = hashlib.sha256(data).hexdigest()[:16]
             files[relative] = f"{stat.S_IMODE(info.st_mode):04o} {digest}"
     return files
 
 
-def compare_files(ours: dict[str, str], theirs: dict[str, str]) -> str:
+def compare_files(ours: dict[str, str], theirs: dict[str, str],
+                  listing: Path | None = None) -> str:
+    """Whether both hosts hold the same files; every difference is written to `listing`
+    (path, orc's mode and digest, Ansible's), one per line."""
     differ = sorted(p for p in set(ours) | set(theirs) if ours.get(p) != theirs.get(p))
+    if listing is not None:
+        listing.write_text("".join(f"/{p}\torc: {ours.get(p, 'absent')}\t"
+                                   f"ansible: {theirs.get(p, 'absent')}\n" for p in differ))
     if not differ:
         return f"yes ({len(theirs)} files)"
     return f"no: {len(differ)} differ, e.g. /{differ[0]}"
