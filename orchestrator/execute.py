@@ -680,7 +680,8 @@ def _include_role(ctx: _PlayRun, run: HostRun, task: Task, args: dict[str, Any],
     from orchestrator.roles import FILE_KEYS, RoleRef, load_role
 
     # tasks_from, vars_from, defaults_from, handlers_from pick the role's files
-    ref = RoleRef(str(args["name"]), files={k: str(args[k]) for k in FILE_KEYS if args.get(k)})
+    ref = RoleRef(str(args["name"]), files={k: str(args[k]) for k in FILE_KEYS if args.get(k)},
+                  rolespec_validate=bool(args["rolespec_validate"]))
     base = Path(ctx.play.path).parent
     role = load_role(ref, roles_path(base), task.location, Loading(roles_path(base), base))
     if not any(r.name == role.name for _, r in ctx.extra_roles):

@@ -7,7 +7,7 @@ import inspect
 from typing import Any
 
 from orchestrator.errors import InputError
-from orchestrator.modules import commands, control, files, includes, packages, system
+from orchestrator.modules import commands, control, files, includes, packages, pamd, system
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall, nearest
 
 BUILTIN: dict[str, Module] = {
@@ -16,14 +16,17 @@ BUILTIN: dict[str, Module] = {
                   control.MODULES, includes.MODULES)
     for module in table
 }
+# modules of other collections, under their full names (`community.general.pamd`)
+COLLECTIONS: dict[str, Module] = {module.name: module for module in (pamd.MODULE,)}
 
 
 def names() -> list[str]:
-    return sorted(BUILTIN)
+    return sorted(BUILTIN) + sorted(COLLECTIONS)
 
 
 def is_module_key(key: str) -> bool:
-    return key in BUILTIN or key.startswith(("ansible.builtin.", "pyinfra."))
+    return key in BUILTIN or key in COLLECTIONS or key.startswith(("ansible.builtin.",
+                                                                   "pyinfra."))
 
 
 def lookup(key: str, where: dict) -> Module:
@@ -31,6 +34,8 @@ def lookup(key: str, where: dict) -> Module:
     name = key.removeprefix("ansible.builtin.").removeprefix("ansible.legacy.")
     if name in BUILTIN:
         return BUILTIN[name]
+    if key in COLLECTIONS:
+        return COLLECTIONS[key]
     if key.startswith("pyinfra."):
         return _pyinfra_passthrough(key, where)
     raise InputError(f"unknown module {key!r}{nearest(name, names())}", **where)
