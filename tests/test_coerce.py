@@ -72,7 +72,9 @@ def _ansible_doc(names: list[str], sandbox: Path) -> dict:
 # orc's modules whose Ansible counterpart is not in ansible-core, with the types its
 # documentation gives (ansible.posix.sysctl)
 ELSEWHERE = {"sysctl": {"name": "str", "value": "str", "state": "str", "sysctl_set": "bool",
-                        "sysctl_file": "path", "reload": "bool"}}
+                        "sysctl_file": "path", "reload": "bool"},
+             # community.general.timezone
+             "timezone": {"name": "str", "hwclock": "str"}}
 # arguments orc adds to a module from the one it runs it as: package is apt here, service is
 # systemd, and shell/command share their argument table
 BORROWED = {"package": "apt", "service": "systemd", "shell": "command", "command": "shell"}
