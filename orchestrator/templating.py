@@ -75,10 +75,11 @@ class _RawStrings:
     @property
     def lexer(self) -> jinja2.lexer.Lexer:
         # made afresh for an overlay with other whitespace options (the lexer reads them)
-        key = (self.trim_blocks, self.lstrip_blocks, self.newline_sequence)  # type: ignore[attr-defined]
-        cached = self.__dict__.get("_raw_lexer")
+        env: Any = self
+        key = (env.trim_blocks, env.lstrip_blocks, env.newline_sequence)
+        cached = env.__dict__.get("_raw_lexer")
         if cached is None or cached[0] != key:
-            cached = self.__dict__["_raw_lexer"] = (key, _RawStringLexer(self))  # type: ignore[arg-type]
+            cached = env.__dict__["_raw_lexer"] = (key, _RawStringLexer(env))
         return cached[1]
 
 
