@@ -76,7 +76,9 @@ ELSEWHERE = {"sysctl": {"name": "str", "value": "str", "state": "str", "sysctl_s
              "community.general.pamd": {
                  "name": "str", "type": "str", "control": "str", "module_path": "str",
                  "new_type": "str", "new_control": "str", "new_module_path": "str",
-                 "module_arguments": "list", "state": "str", "path": "path", "backup": "bool"}}
+                 "module_arguments": "list", "state": "str", "path": "path", "backup": "bool"},
+             # community.general.timezone
+             "timezone": {"name": "str", "hwclock": "str"}}
 # arguments orc adds to a module from the one it runs it as: package is apt here, service is
 # systemd, and shell/command share their argument table
 BORROWED = {"package": "apt", "service": "systemd", "shell": "command", "command": "shell"}
