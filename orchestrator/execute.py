@@ -107,7 +107,6 @@ class _Record:
     no_log: bool = False  # Ansible's `no_log`: the result is not shown
     notifiers: list[_Record] | None = None  # set for handlers: the records that notify them
     calls: list[OpCall] = field(default_factory=list)
-    args: dict[str, Any] = field(default_factory=dict)  # rendered, for the journal's handlers
     check_mode: bool = False  # the task's boolean keywords, rendered for this host
     forced: bool = False  # `check_mode: false`: runs in a plan too, as in Ansible
     ignore_errors: bool = False
@@ -1011,7 +1010,6 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
         task_become = task.flag("become", scoped)
         rendered = render_value(task.args, scoped, task.where)
     args = task.module.convert(_without_omitted(task, rendered), task.location)
-    record.args = args
     record.capture_rc = task.module.name in ("command", "shell") and (
         task.register is not None or task.failed_when is not None or task.until is not None)
     with _stage("environment", task):
