@@ -14,11 +14,10 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from orchestrator import hostlock
-from orchestrator.adhoc import target_for
-from orchestrator.engine.results import PlayResult
-from orchestrator.errors import InputError
 from orchestrator.engine.options import RunOptions
+from orchestrator.engine.results import PlayResult
 from orchestrator.engine.run import run_play
+from orchestrator.errors import InputError
 from orchestrator.health import CheckResult, HealthCheck, check_hosts, parse_checks, parse_duration
 from orchestrator.inventory import Inventory
 from orchestrator.load import coerce
@@ -37,6 +36,7 @@ from orchestrator.runs import (
 )
 from orchestrator.templating.render import Variables
 from orchestrator.transport.remote import run_command
+from orchestrator.transport.targets import target_for
 from orchestrator.waves import Wave, plan_waves, wave_failed
 
 Event = Callable[[str, dict[str, Any]], None]
