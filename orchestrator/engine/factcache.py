@@ -137,7 +137,7 @@ def _read_group(host: Any, group: list[tuple[tuple[str, str], str, dict[str, Any
         if not code.isdigit() or int(code) not in codes:
             continue  # failed, or not there: read on its own when asked
         found = [*(OutputLine("stdout", x) for x in _lines(files.get(f"{index}.o", ""))),
-                  *(OutputLine("stderr", x) for x in _lines(files.get(f"{index}.e", "")))]
+                 *(OutputLine("stderr", x) for x in _lines(files.get(f"{index}.e", "")))]
         answers[key] = (True, CommandOutput(found))
     return answers
 
