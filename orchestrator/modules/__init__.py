@@ -22,9 +22,10 @@ BUILTIN: dict[str, Module] = {
 COLLECTIONS: dict[str, Module] = {module.name: module for module in (pamd.MODULE,)}
 # the short names ansible-core routes to a collection's module (its ansible_builtin_runtime.yml:
 # `sysctl` is ansible.posix.sysctl): both names reach the same module
-_ROUTED = {"ansible.posix.sysctl": "sysctl", "community.general.timezone": "timezone"}
-COLLECTIONS.update({full: BUILTIN[short] for full, short in _ROUTED.items()})
-BUILTIN["pamd"] = pamd.MODULE
+ROUTED = {"sysctl": "ansible.posix.sysctl", "timezone": "community.general.timezone",
+          "pamd": "community.general.pamd"}
+for _short, _full in ROUTED.items():
+    BUILTIN[_short] = COLLECTIONS[_full] = BUILTIN.get(_short) or COLLECTIONS[_full]
 
 
 def names() -> list[str]:
