@@ -18,7 +18,7 @@ from orchestrator.errors import InputError
 
 REQUIRED = object()
 TYPE_NAMES = {"str": "a string", "path": "a path (a string)", "int": "an integer",
-              "float": "a number", "bool": "a boolean", "list": "a list", "raw": "any value"}
+              "float": "a number", "bool": "a boolean", "list": "a list", "dict": "a dictionary", "raw": "any value"}
 
 
 @dataclass(frozen=True)
