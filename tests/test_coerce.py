@@ -73,6 +73,10 @@ def _ansible_doc(names: list[str], sandbox: Path) -> dict:
 # documentation gives (ansible.posix.sysctl)
 ELSEWHERE = {"sysctl": {"name": "str", "value": "str", "state": "str", "sysctl_set": "bool",
                         "sysctl_file": "path", "reload": "bool"}}
+# ansible.posix.mount (its documentation: docs.ansible.com, ansible.posix collection)
+ELSEWHERE["mount"] = ELSEWHERE["ansible.posix.mount"] = {
+    "path": "path", "src": "path", "fstype": "str", "opts": "str", "dump": "str",
+    "passno": "str", "state": "str", "fstab": "str", "boot": "bool"}
 # arguments orc adds to a module from the one it runs it as: package is apt here, service is
 # systemd, and shell/command share their argument table
 BORROWED = {"package": "apt", "service": "systemd", "shell": "command", "command": "shell"}

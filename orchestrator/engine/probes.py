@@ -27,6 +27,11 @@ if body is not None:
     body = body.encode() if isinstance(body, str) else body
 req = urllib.request.Request(a["url"], data=body, method=a["method"], headers=a["headers"])
 req.add_header("User-Agent", a["agent"])
+if a["dest"] and not a["force"] and os.path.exists(a["dest"]):
+    # as Ansible does: the server may answer 304, which is not a 200
+    import email.utils
+    req.add_header("If-Modified-Since",
+                   email.utils.formatdate(os.path.getmtime(a["dest"]), usegmt=True))
 out = {"url": a["url"], "redirected": False}
 data = b""
 try:
@@ -106,6 +111,7 @@ def uri(args: dict[str, Any], ctx: ActionContext) -> Outcome:
         "url": args["url"], "method": (args.get("method") or "GET").upper(), "body": body,
         "headers": headers, "timeout": args.get("timeout") or 30, "dest": args.get("dest"),
         "agent": args.get("http_agent") or "ansible-httpget", "ok": wanted,
+        "force": bool(args.get("force")),
     })
     data = base64.b64decode(found.pop("body"))
     result: dict[str, Any] = {"changed": bool(found.pop("changed", False)),

@@ -7,13 +7,13 @@ import inspect
 from typing import Any
 
 from orchestrator.errors import InputError
-from orchestrator.modules import commands, control, files, includes, packages, system
+from orchestrator.modules import commands, control, files, includes, mount, packages, system
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall, nearest
 
 BUILTIN: dict[str, Module] = {
     module.name: module
     for table in (files.MODULES, packages.MODULES, system.MODULES, commands.MODULES,
-                  control.MODULES, includes.MODULES)
+                  control.MODULES, includes.MODULES, mount.MODULES)
     for module in table
 }
 
