@@ -205,11 +205,12 @@ def service_facts(args: dict[str, Any], ctx: ActionContext) -> Outcome:
     return Outcome(OK, {"changed": False, "ansible_facts": {"services": services}})
 
 
-from orchestrator.engine import probes  # noqa: E402 - uses Outcome and ActionContext above
+from orchestrator.engine import probes, unarchive  # noqa: E402 - use Outcome, ActionContext
 
 ACTIONS: dict[str, Callable[[dict[str, Any], ActionContext], Outcome]] = {
     "uri": probes.uri,
     "wait_for": probes.wait_for,
+    "unarchive": unarchive.unarchive,
     "set_fact": set_fact,
     "debug": debug,
     "assert": assert_,
@@ -222,6 +223,6 @@ ACTIONS: dict[str, Callable[[dict[str, Any], ActionContext], Outcome]] = {
     "service_facts": service_facts,
 }
 # actions that read the host: they wait until the segment's predicted changes have run
-READS_HOST = frozenset({"uri", "wait_for", "stat", "setup", "gather_facts", "package_facts", "service_facts"})
+READS_HOST = frozenset({"uri", "wait_for", "unarchive", "stat", "setup", "gather_facts", "package_facts", "service_facts"})
 # actions whose failure ends the host: earlier changes run first, as in Ansible
-MAY_FAIL = frozenset({"assert", "fail", "uri", "wait_for"})
+MAY_FAIL = frozenset({"assert", "fail", "uri", "wait_for", "unarchive"})
