@@ -42,6 +42,11 @@ def wanted(name):
 members = []  # (name, kind, mode, bytes or None)
 if zipfile.is_zipfile(src):
     handler = "ZipArchive"
+    import shutil
+    if not shutil.which("unzip"):
+        finish(error="Failed to find handler for \"%s\". Make sure the required command to "
+               "extract the file is installed.\nUnable to find required 'unzip' binary in the "
+               "path." % src)
     with zipfile.ZipFile(src) as z:
         for info in z.infolist():
             mode = (info.external_attr >> 16) & 0o7777
@@ -58,7 +63,9 @@ else:
         for m in t.getmembers():
             kind = "dir" if m.isdir() else "file" if m.isfile() else "link" if m.issym() else "other"
             data = t.extractfile(m).read() if m.isfile() else None
-            members.append((m.name, kind, m.mode & 0o7777, data))
+            # as `tar --list` names them: a directory with a trailing slash
+            name = m.name + "/" if kind == "dir" and not m.name.endswith("/") else m.name
+            members.append((name, kind, m.mode & 0o7777, data))
 names = [n for n, _, _, _ in members if wanted(n.rstrip("/") if n.endswith("/") else n)]
 def same(name, kind, mode, data):
     path = os.path.join(dest, name)
