@@ -21,7 +21,7 @@ import shlex
 from typing import Any
 
 from pyinfra.facts.files import Directory
-from pyinfra.facts.server import Mounts
+from pyinfra.api import FactBase
 from pyinfra.operations import server
 
 from orchestrator.modules import rewrite
@@ -102,6 +102,23 @@ def _mount_command(verb: list[str], args: dict[str, Any]) -> str:
     return shlex.join(["mount", *verb, *table, str(args["path"])])
 
 
+class MountPoints(FactBase):
+    """The host's mount points, from /proc/self/mountinfo (its fifth field, octal-escaped as in
+    fstab). pyinfra's Mounts fact asks the kernel's name through the operation context, which a
+    module's build does not have."""
+
+    def command(self) -> str:
+        return "cat /proc/self/mountinfo"
+
+    def process(self, output: list[str]) -> set[str]:
+        points = set()
+        for line in output:
+            fields = line.split()
+            if len(fields) > 4:
+                points.add(fields[4].encode().decode("unicode_escape"))
+        return points
+
+
 def _build(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     state, path = args["state"], str(args["path"]).rstrip("/") or "/"
     args = {**args, "path": path}
@@ -109,7 +126,7 @@ def _build(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     if state in ("mounted", "present") and not (args.get("src") and args.get("fstype")):
         raise ValueError(f"state is {state} but all of the following are missing: "
                          + ", ".join(k for k in ("src", "fstype") if not args.get(k)))
-    mounted = path in ctx.host.get_fact(Mounts)
+    mounted = path in ctx.host.get_fact(MountPoints)
     calls: list[OpCall] = []
     table_changes = False
     if state in ("mounted", "present"):
