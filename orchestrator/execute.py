@@ -69,7 +69,7 @@ from orchestrator.session import Session, open_session
 from orchestrator.engine import gather as gathering
 from orchestrator.engine import registered, segment
 from orchestrator.engine.actions import ACTIONS, MAY_FAIL, READS_HOST, ActionContext
-from orchestrator.engine.hostrun import HostRun
+from orchestrator.engine.hostrun import HostMemory, HostRun
 from orchestrator.engine.reads import names_read, waits_for
 from orchestrator.engine.registered import NotKnownYet
 from orchestrator.modules.base import REQUIRED
@@ -153,17 +153,21 @@ def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
                  on_event: Event | None = None) -> RunResult:
     run = RunResult(str(playbook.path), options.dry_run)
     failed: set[str] = set()
+    memory: dict[str, HostMemory] = {}
     for play in playbook.plays:
         names = [n for n in inventory.select(play.hosts, options.limit) if n not in failed]
-        result = run_play(play, inventory, names, options, on_event)
+        result = run_play(play, inventory, names, options, on_event, memory)
         failed |= set(result.failed_hosts)  # like Ansible, a failed host sits out later plays
         run.plays.append(result)
     return run
 
 
 def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOptions,
-             on_event: Event | None = None) -> PlayResult:
-    """Run (or plan) one play on `names`, segment by segment (see the module docstring)."""
+             on_event: Event | None = None, memory: dict[str, HostMemory] | None = None
+             ) -> PlayResult:
+    """Run (or plan) one play on `names`, segment by segment (see the module docstring).
+    `memory` carries each host's facts (gathered, set_fact, register) from play to play of one
+    run, as Ansible keeps them; it is read and written here."""
     emit = on_event or (lambda kind, data: None)
     result = PlayResult(play.name)
     if not names:
@@ -183,7 +187,12 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
                           "error": session.unreachable[name]})
     _check_secret_versions(play_become, vars_files, session, options, result)
     ctx = _PlayRun(play, inventory, session, base, options, play_become, emit=emit)
+    memory = {} if memory is None else memory
     runs = {name: HostRun(name, host) for name, host in session.hosts.items()}
+    for name, run in runs.items():
+        if name in memory:
+            run.gathered = dict(memory[name].gathered or {}) or None
+            run.facts_set = dict(memory[name].facts_set)
     programs = {name: _program(ctx, run) for name, run in runs.items()}
     errors: dict[str, OrcError] = {}  # hosts whose preparation failed, and why
     batches: dict[str, list[journal.Batch]] = {}
@@ -246,6 +255,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
                 session.state.active_hosts.add(session.hosts[name])
         if stopped:
             programs.clear()
+    for name, run in runs.items():
+        memory[name] = HostMemory(run.gathered, dict(run.facts_set))
     sealing: dict[str, str] = {}
     if batches:
         sealing = _seal_journals(play_become, batches, session)
@@ -669,7 +680,8 @@ def _include_role(ctx: _PlayRun, run: HostRun, task: Task, args: dict[str, Any],
     from orchestrator.roles import FILE_KEYS, RoleRef, load_role
 
     # tasks_from, vars_from, defaults_from, handlers_from pick the role's files
-    ref = RoleRef(str(args["name"]), files={k: str(args[k]) for k in FILE_KEYS if args.get(k)})
+    ref = RoleRef(str(args["name"]), files={k: str(args[k]) for k in FILE_KEYS if args.get(k)},
+                  rolespec_validate=bool(args["rolespec_validate"]))
     base = Path(ctx.play.path).parent
     role = load_role(ref, roles_path(base), task.location, Loading(roles_path(base), base))
     if not any(r.name == role.name for _, r in ctx.extra_roles):

@@ -783,9 +783,10 @@ FILTERS: dict[str, Any] = {
 # (packaging, as pip reads versions).
 _LOOSE = re.compile(r"(\d+|[a-z]+|\.)")
 _STRICT = re.compile(r"^(\d+)\.(\d+)(\.(\d+))?([ab](\d+))?$", re.ASCII)
+_SEMVER_PART = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    rf"(?:-({_SEMVER_PART}(?:\.{_SEMVER_PART})*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$")
 _OPERATORS = {
     "==": lambda a, b: a == b, "=": lambda a, b: a == b, "eq": lambda a, b: a == b,

@@ -236,7 +236,8 @@ def _import_role(item: Located, place: Place, loading: Loading, parent: Parent) 
     from orchestrator import roles  # roles load their tasks through this module
 
     args, inner, where = _import(item, place, parent)
-    ref = roles.RoleRef(args["name"], files={k: args[k] for k in roles.FILE_KEYS})
+    ref = roles.RoleRef(args["name"], files={k: args[k] for k in roles.FILE_KEYS},
+                        rolespec_validate=bool(args["rolespec_validate"]))
     if not args["allow_duplicates"] and any(
             r.name == ref.name and r.files == ref.files for r, _ in loading.roles):
         return []

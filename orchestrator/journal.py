@@ -26,6 +26,7 @@ import os
 import shlex
 import signal
 import time
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -418,10 +419,13 @@ def drift(host: Any, run_id: str, batches: list[Batch], sudo: bool = False) -> l
     compared = [pair for pair in latest.values() if pair is not None]
     if not compared:
         return []
-    now = _images_state(host, run_dir(run_id), [image for image, _ in compared], sudo)
+    # a run's batches number their images from 0 each: read them all at once, renumbered
+    now = _images_state(host, run_dir(run_id),
+                        [dataclasses.replace(image, seq=i)
+                         for i, (image, _) in enumerate(compared)], sudo)
     found = []
-    for image, left in compared:
-        what = _difference(image.kind, left, now.get(image.seq, {}))
+    for i, (image, left) in enumerate(compared):
+        what = _difference(image.kind, left, now.get(i, {}))
         if what:
             found.append(Drift(host.name, image.kind, image.key, image.task, what))
     return found

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from orchestrator import imports, inputfile, yamlfile
+from orchestrator import argspec, imports, inputfile, yamlfile
 from orchestrator.errors import InputError
 from orchestrator.modules.base import nearest
 from orchestrator.tasks import Block, Task, condition, literal_flag, mapping, strings, text
@@ -41,6 +41,8 @@ class RoleRef:
     keywords: dict[str, Any] = field(default_factory=dict)
     # import_role's tasks_from, vars_from, defaults_from, handlers_from (unset: main)
     files: dict[str, str] = field(default_factory=dict)
+    # import_role's / include_role's rolespec_validate: check meta/argument_specs (argspec.py)
+    rolespec_validate: bool = True
 
     def file(self, key: str) -> str:
         return self.files.get(key) or "main"
@@ -141,11 +143,14 @@ def load_role(ref: RoleRef, search: list[Path], where: dict,
         meta = yamlfile.load(meta_file) or {}
         for dep in (meta.get("dependencies") or []) if isinstance(meta, dict) else []:
             deps.append(parse_ref(dep, yamlfile.where(dep) or {"path": str(meta_file)}))
+    tasks = imports.load_file(tasks_file, imports.Place(tasks_file, ref.name, path), loading,
+                              imports.Parent(tags=loading.tags)) if tasks_file else []
+    if ref.rolespec_validate:
+        tasks = _validation(ref, path, loading) + tasks
     return Role(
         name=ref.name,
         path=path,
-        tasks=imports.load_file(tasks_file, imports.Place(tasks_file, ref.name, path), loading,
-                                imports.Parent(tags=loading.tags)) if tasks_file else [],
+        tasks=tasks,
         handlers=imports.load_file(handlers_file, imports.Place(
             handlers_file, ref.name, path, "handlers"), loading) if handlers_file else [],
         defaults=yamlfile.load_mapping(_role_file(path, ref, "defaults", "defaults_from",
@@ -154,6 +159,25 @@ def load_role(ref: RoleRef, search: list[Path], where: dict,
         dependencies=deps,
         deploys=load_deploys(path / "deploy.py", ref.name),
     )
+
+
+def _validation(ref: RoleRef, path: Path, loading: imports.Loading) -> list[Task]:
+    """The task Ansible puts first in a role whose entry point has an argument spec: it checks
+    the variables the role sees against it (orchestrator/argspec.py), whatever tags select."""
+    entry = ref.file("tasks_from")
+    spec = argspec.load(path, entry)
+    if spec is None:
+        return []
+    spec_file = yamlfile.find(path / "meta", "argument_specs") or yamlfile.find(path / "meta",
+                                                                                "main")
+    raw = {"name": argspec.task_name(entry, spec), "tags": ["always"],
+           "validate_argument_spec": {"argument_spec": {
+               key: spec[key] for key in ("options", "mutually_exclusive",
+                                          "required_together", "required_one_of")
+               if key in spec}}}
+    assert spec_file is not None
+    return imports.load_tasks([raw], imports.Place(spec_file, ref.name, path), loading,
+                              imports.Parent(tags=loading.tags))
 
 
 def is_deploy(value: Any) -> bool:

@@ -206,7 +206,8 @@ def wave_health_before(play: Play, policy: Policy, inventory: Inventory, wave: W
 
 
 def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory: Inventory,
-             options: RunOptions, emit: Event, health_before: dict[str, bool] | None = None
+             options: RunOptions, emit: Event, health_before: dict[str, bool] | None = None,
+             memory: dict[str, Any] | None = None
              ) -> WaveReport:
     """Apply one wave, gate it on health and bake it; `health_before` is the hosts' health
     before the run changed them (`wave_health_before`), kept in the report for a rollback."""
@@ -214,7 +215,7 @@ def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory:
     emit("wave", {"play": play.name, "wave": wave.index, "hosts": list(wave.hosts)})
     variables, runner = _variables_for(play, inventory), _command_runner(inventory)
     report.health_before = dict(health_before or {})
-    report.apply = run_play(play, inventory, list(wave.hosts), options, emit)
+    report.apply = run_play(play, inventory, list(wave.hosts), options, emit, memory)
     report.applied = time.time()
     failed = {h: r.reason or "failed" for h, r in report.apply.hosts.items() if r.failed}
     healthy_candidates = [h for h in wave.hosts if h not in failed]
@@ -268,6 +269,7 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
     start_play, start_wave = run.position["play"], run.position["wave"]
     failed_hosts: set[str] = {h for w in report.waves for h in w.failed_hosts}
     policies = [Policy.of(play) for play in book.plays]  # every play's, before any host
+    memory: dict[str, Any] = {}  # each host's facts, from play to play (as in Ansible)
     for play_index, play in enumerate(book.plays):
         if play_index < start_play:
             continue
@@ -293,7 +295,7 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
                                       play.name, play_index, wave.index, list(wave.hosts),
                                       health_before=before)))
                 wave_report = run_wave(play, play_index, wave, policy, inventory, options, emit,
-                                       before)
+                                       before, memory)
                 report.waves.append(wave_report)
                 position = {"play": play_index, "wave": wave.index + 1}
                 # saved with the wave that passed: a run killed in the next one resumes there

@@ -24,6 +24,7 @@ in Ansible), while a template file reads `'\\t'` as a tab, as jinja2 does.
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -75,10 +76,11 @@ class _RawStrings:
     @property
     def lexer(self) -> jinja2.lexer.Lexer:
         # made afresh for an overlay with other whitespace options (the lexer reads them)
-        key = (self.trim_blocks, self.lstrip_blocks, self.newline_sequence)  # type: ignore[attr-defined]
-        cached = self.__dict__.get("_raw_lexer")
+        env: Any = self
+        key = (env.trim_blocks, env.lstrip_blocks, env.newline_sequence)
+        cached = env.__dict__.get("_raw_lexer")
         if cached is None or cached[0] != key:
-            cached = self.__dict__["_raw_lexer"] = (key, _RawStringLexer(self))  # type: ignore[arg-type]
+            cached = env.__dict__["_raw_lexer"] = (key, _RawStringLexer(env))
         return cached[1]
 
 
@@ -302,12 +304,49 @@ def render_file(path: Path, variables: Mapping[str, Any], *, trim_blocks: bool =
     and a file that is one lone expression written as that value's text. Errors name the
     template and its line."""
     source = inputfile.read_text(path)  # bytes decoded as they are: CRLF stays CRLF
-    if not is_template(source):
+    source, header = _header(source, path)
+    if not is_template(source) and not header:
         return source
-    env = _file_environment(trim_blocks, lstrip_blocks, newline_sequence)
-    result = _render(env, source, variables, str(path), newline_sequence,
+    settings = {"trim_blocks": trim_blocks, "lstrip_blocks": lstrip_blocks,
+                "newline_sequence": newline_sequence, **header}
+    env = _file_environment(settings.pop("trim_blocks"), settings.pop("lstrip_blocks"),
+                            settings.pop("newline_sequence"))
+    if settings:
+        env = env.overlay(**settings)
+    newline = env.newline_sequence
+    result = _render(env, source, variables, str(path), newline,
                      remember=masking.remember_rendered_file)
     return result if isinstance(result, str) else to_text(result)
+
+
+# what a template's `#jinja2:` first line may set (the template module's documentation)
+HEADER_SETTINGS = frozenset({
+    "trim_blocks", "lstrip_blocks", "newline_sequence", "block_start_string",
+    "block_end_string", "variable_start_string", "variable_end_string",
+    "comment_start_string", "comment_end_string"})
+
+
+def _header(source: str, path: Path) -> tuple[str, dict[str, Any]]:
+    """A first line `#jinja2: trim_blocks: True, lstrip_blocks: True` sets those Jinja options
+    for this template, over the task's, and is not part of the output (`ansible-doc template`,
+    "override jinja2 settings by adding a special header"). Values are Python literals."""
+    if not source.startswith("#jinja2:"):
+        return source, {}
+    line, _, rest = source.partition("\n")
+    settings: dict[str, Any] = {}
+    for pair in line[len("#jinja2:"):].split(","):
+        key, colon, value = pair.partition(":")
+        key = key.strip()
+        if not colon or key not in HEADER_SETTINGS:
+            raise InputError(f"#jinja2 header: {pair.strip()!r} is not one of "
+                             f"{', '.join(sorted(HEADER_SETTINGS))} as key: value",
+                             path=path, line=1)
+        try:
+            settings[key] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            raise InputError(f"#jinja2 header: {key}: {value.strip()!r} is not a Python "
+                             f"literal", path=path, line=1) from None
+    return rest, settings
 
 
 def render_template_file(path: Path, variables: Mapping[str, Any], *,

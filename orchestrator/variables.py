@@ -109,6 +109,8 @@ def task_variables(base: Mapping[str, Any], inventory: Inventory, host: str, fac
     if role is not None:
         merged.update(role.vars)
         merged["role_name"] = role.name
+        # the role's fully qualified name; for a role outside a collection, its name
+        merged["ansible_role_name"] = role.name
         merged["role_path"] = str(role.path)
     merged.update(task.vars)
     for layer in runtime:

@@ -1622,7 +1622,8 @@ def ansible_values(rows: list[tuple[str, dict[str, Any]]], workdir: Path,
     names = sorted({name for _, variables in rows for name in variables})
     play_vars: dict[str, Any] = {"orc_items": shared}
     for i, (expression, _) in enumerate(rows):
-        play_vars[f"orc_row_{i}"] = f"{{{{ [({expression}) | to_json, ({expression}) | type_debug] }}}}"
+        play_vars[f"orc_row_{i}"] = (f"{{{{ [({expression}) | to_json, "
+                                     f"({expression}) | type_debug] }}}}")
     for k, item in enumerate(items):
         play_vars[f"orc_item_{k}"] = "{{ [" + ", ".join(f"orc_row_{i}" for i in item) + "] }}"
     out = workdir / "rows.json"

@@ -132,3 +132,19 @@ def test_template_rendering_matches_ansibles_template_module(tmp_path: Path) -> 
     for case, options in cases.items():
         assert render_file(template, Variables(WHITESPACE_VARS), **options) == \
             (tmp_path / f"{case}.out").read_text(), case
+
+
+def test_a_jinja2_header_line_sets_the_template_s_options(tmp_path: Path) -> None:
+    """`#jinja2: trim_blocks:True, lstrip_blocks:True` as the first line: those options for this
+    template, and the line itself not written (ansible-core 2.19 renders this source to exactly
+    the expected text)."""
+    source = tmp_path / "t.j2"
+    source.write_text("#jinja2: trim_blocks:True, lstrip_blocks:True\n#\n{% if x %}\n"
+                      "    {% for i in [1,2] %}\n  v{{ i }}\n    {% endfor %}\n{% endif %}\nend\n")
+    assert render_file(source, {"x": True}) == "#\n  v1\n  v2\nend\n"
+    source.write_text("#jinja2: variable_start_string: '[%', variable_end_string: '%]'\n"
+                      "[% x %] {{ x }}\n")
+    assert render_file(source, {"x": 1}) == "1 {{ x }}\n"
+    source.write_text("#jinja2: keep_going: True\n{{ x }}\n")
+    with pytest.raises(InputError, match="#jinja2 header: 'keep_going: True' is not one of"):
+        render_file(source, {"x": 1})

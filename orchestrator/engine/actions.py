@@ -205,6 +205,30 @@ def service_facts(args: dict[str, Any], ctx: ActionContext) -> Outcome:
     return Outcome(OK, {"changed": False, "ansible_facts": {"services": services}})
 
 
+def validate_argument_spec(args: dict[str, Any], ctx: ActionContext) -> Outcome:
+    """The variables the task sees (or `provided_arguments`) against an argument spec (a
+    role's, see orchestrator/argspec.py): `argument_spec` is its options, or the whole entry
+    point with them."""
+    from orchestrator import argspec
+
+    spec = args["argument_spec"]
+    if not isinstance(spec, dict):
+        raise InputError("validate_argument_spec: argument_spec must be a mapping",
+                         **_where(ctx.task))
+    spec = spec if "options" in spec else {"options": spec}
+    argspec.check(spec, _where(ctx.task))
+    provided = args["provided_arguments"]
+    if provided is None:
+        names = [key for name, option in spec["options"].items()
+                 for key in (name, *((option or {}).get("aliases") or []))]
+        provided = {name: ctx.variables[name] for name in names if name in ctx.variables}
+    errors = argspec.validate(spec, provided)
+    if errors:
+        msg = "Validation of arguments failed:\n" + "\n".join(errors)
+        return Outcome(FAILED, {"changed": False, "failed": True, "msg": msg,
+                                "argument_errors": errors}, error=msg)
+    return Outcome(OK, {"changed": False, "msg": "The arg spec validation passed"})
+
 from orchestrator.engine import probes, unarchive  # noqa: E402 - use Outcome, ActionContext
 
 ACTIONS: dict[str, Callable[[dict[str, Any], ActionContext], Outcome]] = {
@@ -221,8 +245,10 @@ ACTIONS: dict[str, Callable[[dict[str, Any], ActionContext], Outcome]] = {
     "gather_facts": gather_facts,
     "package_facts": package_facts,
     "service_facts": service_facts,
+    "validate_argument_spec": validate_argument_spec,
 }
 # actions that read the host: they wait until the segment's predicted changes have run
 READS_HOST = frozenset({"uri", "wait_for", "unarchive", "stat", "setup", "gather_facts", "package_facts", "service_facts"})
 # actions whose failure ends the host: earlier changes run first, as in Ansible
-MAY_FAIL = frozenset({"assert", "fail", "uri", "wait_for", "unarchive"})
+MAY_FAIL = frozenset({"assert", "fail", "validate_argument_spec", "uri", "wait_for",
+                      "unarchive"})

@@ -13,6 +13,15 @@ from typing import Any
 
 
 @dataclass
+class HostMemory:
+    """What a host keeps from one play to the next of a run: its gathered facts and what
+    set_fact and register set (Ansible keeps both for the rest of the playbook)."""
+
+    gathered: dict[str, Any] | None = None
+    facts_set: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class HostRun:
     name: str
     host: Any  # pyinfra Host

@@ -7,23 +7,27 @@ import inspect
 from typing import Any
 
 from orchestrator.errors import InputError
-from orchestrator.modules import commands, control, files, includes, mount, packages, system
+from orchestrator.modules import commands, control, files, includes, mount, packages, pamd, system
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall, nearest
 
 BUILTIN: dict[str, Module] = {
     module.name: module
     for table in (files.MODULES, packages.MODULES, system.MODULES, commands.MODULES,
-                  control.MODULES, includes.MODULES, mount.MODULES)
+                  control.MODULES, includes.MODULES, [mount.SHORT])
     for module in table
 }
+# modules of other collections, under their full names (`community.general.pamd`)
+COLLECTIONS: dict[str, Module] = {module.name: module for module in (pamd.MODULE,
+                                                                     mount.MODULE)}
 
 
 def names() -> list[str]:
-    return sorted(BUILTIN)
+    return sorted(BUILTIN) + sorted(COLLECTIONS)
 
 
 def is_module_key(key: str) -> bool:
-    return key in BUILTIN or key.startswith(("ansible.builtin.", "pyinfra."))
+    return key in BUILTIN or key in COLLECTIONS or key.startswith(("ansible.builtin.",
+                                                                   "pyinfra."))
 
 
 def lookup(key: str, where: dict) -> Module:
@@ -31,6 +35,8 @@ def lookup(key: str, where: dict) -> Module:
     name = key.removeprefix("ansible.builtin.").removeprefix("ansible.legacy.")
     if name in BUILTIN:
         return BUILTIN[name]
+    if key in COLLECTIONS:
+        return COLLECTIONS[key]
     if key.startswith("pyinfra."):
         return _pyinfra_passthrough(key, where)
     raise InputError(f"unknown module {key!r}{nearest(name, names())}", **where)

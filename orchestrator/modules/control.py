@@ -64,6 +64,8 @@ MODULES = [
     _action("package_facts", {"manager": "auto", "strategy": "first"},
             types={"manager": "list", "strategy": "str"}),
     _action("service_facts", {}),
+    _action("validate_argument_spec", {"argument_spec": REQUIRED, "provided_arguments": None},
+            types={"argument_spec": "raw", "provided_arguments": "raw"}),
     _action("stat", {"path": REQUIRED, "follow": False, "get_checksum": True,
                      "checksum_algorithm": "sha1", "get_mime": True, "get_attributes": True},
             aliases={"dest": "path", "name": "path", "checksum": "checksum_algorithm",

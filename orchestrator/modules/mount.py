@@ -163,8 +163,7 @@ TYPES = {"path": "path", "src": "path", "fstype": "str", "opts": "str", "dump": 
          "passno": "str", "state": "str", "fstab": "str", "boot": "bool"}
 STATES = ("absent", "mounted", "present", "unmounted", "remounted")
 
-MODULES = [
-    Module(name, ARGS, _build, aliases={"name": "path"}, types=TYPES,
-           choices={"state": STATES})
-    for name in ("ansible.posix.mount", "mount")
-]
+# under the collection's full name (modules.COLLECTIONS) and the short name roles write
+MODULE, SHORT = (Module(name, ARGS, _build, aliases={"name": "path"}, types=TYPES,
+                        choices={"state": STATES})
+                 for name in ("ansible.posix.mount", "mount"))

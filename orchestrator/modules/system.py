@@ -3,18 +3,52 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
+from pyinfra import host
+from pyinfra.api import FactBase, StringCommand, operation
 from pyinfra.operations import crontab, server, systemd
 
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall, as_list, present
 
 
+class UnitFileState(FactBase):
+    """A systemd unit's UnitFileState (`enabled`, `disabled`, `static`, `masked`...; "" for a
+    unit systemd does not know)."""
+
+    def command(self, unit: str) -> str:
+        return f"systemctl show --property=UnitFileState --value -- {shlex.quote(unit)}"
+
+    def process(self, output: list[str]) -> str:
+        return output[0].strip() if output else ""
+
+
+@operation()
+def unit_masked(unit: str, masked: bool = True):
+    """Mask (`systemctl mask`: linked to /dev/null, impossible to start) or unmask a unit,
+    when it is not so already (Ansible's systemd `masked`)."""
+    is_masked = host.get_fact(UnitFileState, unit=unit) in ("masked", "masked-runtime")
+    if is_masked != masked:
+        yield StringCommand("systemctl", "mask" if masked else "unmask", "--", shlex.quote(unit))
+
+
 def _service(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     state = args["state"]
+    masked = args.get("masked")
+    if state is None and args["enabled"] is None and not args["daemon_reload"] \
+            and masked is None:
+        raise ValueError(f"{'systemd' if 'masked' in args else 'service'} needs 'state', "
+                         f"'enabled', 'masked' or 'daemon_reload'")
+    # Ansible's order: daemon-reload, mask/unmask, then enabled, then state
+    calls = [] if masked is None else [OpCall(unit_masked, {"unit": args["name"],
+                                                            "masked": masked})]
     if state is None and args["enabled"] is None and not args["daemon_reload"]:
-        raise ValueError("service needs 'state', 'enabled' or 'daemon_reload'")
-    return [OpCall(systemd.service, {
+        return calls
+    if args["daemon_reload"] and calls:
+        calls.insert(0, OpCall(systemd.daemon_reload, {}))
+        args = {**args, "daemon_reload": False}
+    return calls + [OpCall(systemd.service, {
         "service": args["name"],
         # without a state, leave running as it is (pyinfra's running=None does not touch it)
         "running": None if state is None else state != "stopped",
@@ -85,8 +119,9 @@ SERVICE_TYPES = {"name": "str", "state": "str", "enabled": "bool", "daemon_reloa
 
 MODULES = [
     Module("service", SERVICE_ARGS, _service, choices=SERVICE_STATES, types=SERVICE_TYPES),
-    Module("systemd", SERVICE_ARGS, _service, aliases={"unit": "name", "service": "name"},
-           choices=SERVICE_STATES, types=SERVICE_TYPES),
+    Module("systemd", {**SERVICE_ARGS, "masked": None}, _service,
+           aliases={"unit": "name", "service": "name"},
+           choices=SERVICE_STATES, types={**SERVICE_TYPES, "masked": "bool"}),
     Module("user", {"name": REQUIRED, "state": "present", "uid": None, "group": None,
                     "groups": None, "append": False, "home": None, "shell": None,
                     "system": False, "create_home": True, "comment": None, "password": None},

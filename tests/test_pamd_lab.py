@@ -1,0 +1,131 @@
+"""community.general.pamd on a real lab host: `orc plan` shows each task's edit of the service
+file as the host holds it, `backup` leaves Ansible's timestamped copy, a second apply is ok,
+and `orc rollback` restores the file byte for byte."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from orchestrator.lab import Lab
+from tests.conftest import run_orc
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+DIR = "/etc/orc-pamd"
+SERVICE = ("# test service\n"
+           "@include common-auth\n"
+           "auth    required   pam_env.so\n"
+           "session optional   pam_motd.so  motd=/run/motd.dynamic\n"
+           "session optional   pam_mail.so standard\n")
+AFTER = ("# test service\n"
+         "@include common-auth\n"
+         "auth       required pam_env.so readenv=1\n"
+         "auth       sufficient pam_rootok.so\n"
+         "session optional   pam_mail.so standard\n")
+PLAYBOOK = f"""\
+- name: pamd
+  hosts: all
+  tasks:
+    - name: no motd
+      community.general.pamd:
+        name: svc
+        path: {DIR}
+        type: session
+        control: optional
+        module_path: pam_motd.so
+        state: absent
+        backup: true
+    - name: readenv
+      community.general.pamd:
+        name: svc
+        path: {DIR}
+        type: auth
+        control: required
+        module_path: pam_env.so
+        module_arguments: readenv=1
+        state: args_present
+    - name: rootok after env
+      community.general.pamd:
+        name: svc
+        path: {DIR}
+        type: auth
+        control: required
+        module_path: pam_env.so
+        new_type: auth
+        new_control: sufficient
+        new_module_path: pam_rootok.so
+        state: after
+"""
+
+
+@pytest.fixture(scope="module")
+def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("pamd")
+    (path / "pamd.yaml").write_text(PLAYBOOK)
+    return {"dir": path, "name": lab.hosts[0].name, "inventory": lab_inventory,
+            "state": path / ".orc"}
+
+
+def orc(work, command: str) -> tuple[int, dict]:
+    report = work["dir"] / "report.json"
+    report.unlink(missing_ok=True)
+    extra = ["--yes", "--ci", "--state-dir", str(work["state"])] if command == "apply" else []
+    proc = run_orc(command, str(work["dir"] / "pamd.yaml"), "-i", str(work["inventory"]),
+                   "--limit", work["name"], *extra, "--json", str(report))
+    assert report.exists(), proc.stdout + proc.stderr
+    return proc.returncode, json.loads(report.read_text())
+
+
+def tasks(report: dict, host: str) -> list[dict]:
+    found = []
+    for play in report.get("plays") or []:
+        found += play["hosts"].get(host, {}).get("tasks", [])
+    for wave in report.get("waves") or []:
+        found += ((wave.get("apply") or {}).get("hosts") or {}).get(host, {}).get("tasks", [])
+    return found
+
+
+def read(ssh, name: str, path: str = f"{DIR}/svc") -> str:
+    proc = ssh(name, f"cat {path}")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_pamd_plans_applies_backs_up_and_rolls_back(work, ssh) -> None:
+    name = work["name"]
+    proc = ssh(name, f"rm -rf {DIR} && mkdir -p {DIR} && printf %s '{SERVICE}' > {DIR}/svc")
+    assert proc.returncode == 0, proc.stderr
+    code, plan = orc(work, "plan")
+    assert code == 2, plan
+    planned = tasks(plan, name)
+    code, applied = orc(work, "apply")
+    assert code == 0, applied
+    assert [t["status"] for t in tasks(applied, name)] == ["changed"] * 3
+    assert read(ssh, name) == AFTER
+    # the plan reads the file as the host holds it then: each diff is that task's edit of it
+    label = f"{name}:{DIR}/svc"
+    alone = [
+        SERVICE.replace("session optional   pam_motd.so  motd=/run/motd.dynamic\n", ""),
+        SERVICE.replace("auth    required   pam_env.so\n",
+                        "auth       required pam_env.so readenv=1\n"),
+        SERVICE.replace("auth    required   pam_env.so\n",
+                        "auth    required   pam_env.so\nauth       sufficient pam_rootok.so\n"),
+    ]
+    for task, after in zip(planned, alone, strict=True):
+        written = "".join(difflib.unified_diff(SERVICE.splitlines(True), after.splitlines(True),
+                                               fromfile=label, tofile=label))
+        assert task["diff"] == written, task
+    backups = [f for f in ssh(name, f"ls {DIR}").stdout.split() if f != "svc"]
+    assert len(backups) == 1 and re.fullmatch(
+        r"svc\.\d+\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~", backups[0]), backups
+    assert read(ssh, name, f"{DIR}/{backups[0]}") == SERVICE
+    code, again = orc(work, "apply")
+    assert code == 0 and [t["status"] for t in tasks(again, name)] == ["ok"] * 3, again
+    proc = run_orc("rollback", applied["run_id"], "--ci", "--state-dir", str(work["state"]))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert read(ssh, name) == SERVICE
