@@ -107,7 +107,6 @@ class _Record:
     no_log: bool = False  # Ansible's `no_log`: the result is not shown
     notifiers: list[_Record] | None = None  # set for handlers: the records that notify them
     calls: list[OpCall] = field(default_factory=list)
-    args: dict[str, Any] = field(default_factory=dict)  # rendered, for the journal's handlers
     check_mode: bool = False  # the task's boolean keywords, rendered for this host
     forced: bool = False  # `check_mode: false`: runs in a plan too, as in Ansible
     ignore_errors: bool = False
@@ -616,10 +615,7 @@ def _block(ctx: _PlayRun, run: HostRun, block: Block, scope: _Scope) -> Iterator
 def _meta(ctx: _PlayRun, run: HostRun, task: Task, scope: _Scope) -> Iterator[str]:
     what = task.args["_raw_params"]
     variables = _variables(ctx, run, task, scope)
-    conditions = [c for c in (scope.when, task.when) if c is not None]
-    with _stage("when", task):
-        holds = all(evaluate(c, variables, task.where) for c in conditions)
-    if not holds:
+    if not _holds(task, scope.when, variables):
         return  # a meta task reports nothing, as in Ansible's output
     if what == "flush_handlers":
         yield from _flush_handlers(ctx, run)
@@ -651,10 +647,7 @@ def _include(ctx: _PlayRun, run: HostRun, task: Task, scope: _Scope) -> Iterator
         if pause and index:  # loop_control.pause: between two items' included tasks
             add_op(ctx.session.state, python.call, Loop.wait, pause, host=run.host,
                    name=f"{task.name} (pause {pause:g}s)")
-        conditions = [c for c in (scope.when, task.when) if c is not None]
-        with _stage("when", task):
-            holds = all(evaluate(c, scoped, task.where) for c in conditions)
-        if not holds:
+        if not _holds(task, scope.when, scoped):
             record.result.status = SKIPPED
             continue
         with _stage("template", task):
@@ -778,6 +771,14 @@ def _flush_handlers(ctx: _PlayRun, run: HostRun) -> Iterator[str]:
             return
 
 
+def _holds(task: Task, inherited: Any, variables: Variables) -> bool:
+    """Whether the task's `when` and the one it inherits (its role entry's, an include's) both
+    hold on this host."""
+    conditions = [c for c in (inherited, task.when) if c is not None]
+    with _stage("when", task):
+        return all(evaluate(c, variables, task.where) for c in conditions)
+
+
 def _action_record(task: Task, run: HostRun, item: Any = None) -> _Record:
     """The record of a task the controller runs (include, meta, set_fact...): its status is
     decided when it is reached, never by an operation."""
@@ -889,10 +890,7 @@ def _act(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, role_w
          ) -> None:
     """Run a controller module in the task's place (see engine/actions.py)."""
     task, result = record.task, record.result
-    conditions = [c for c in (role_when, task.when) if c is not None]
-    with _stage("when", task):
-        holds = all(evaluate(c, scoped, task.where) for c in conditions)
-    if not holds:
+    if not _holds(task, role_when, scoped):
         result.status = SKIPPED
         record.registered = registered.skipped()
         return
@@ -990,10 +988,7 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
     """Render one task (one loop item) for one host and add its pyinfra operations."""
     task, result = record.task, record.result
     play, host, session = ctx.play, run.host, ctx.session
-    conditions = [c for c in (role_when, task.when) if c is not None]
-    with _stage("when", task):
-        holds = all(evaluate(c, scoped, task.where) for c in conditions)
-    if not holds:
+    if not _holds(task, role_when, scoped):
         result.status = SKIPPED
         record.registered = registered.skipped()
         record.final = True
@@ -1015,7 +1010,6 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
         task_become = task.flag("become", scoped)
         rendered = render_value(task.args, scoped, task.where)
     args = task.module.convert(_without_omitted(task, rendered), task.location)
-    record.args = args
     record.capture_rc = task.module.name in ("command", "shell") and (
         task.register is not None or task.failed_when is not None or task.until is not None)
     with _stage("environment", task):

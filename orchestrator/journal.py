@@ -33,7 +33,7 @@ from typing import Any
 from pyinfra.operations import apt, crontab, files, git, pip, server, systemd
 
 from orchestrator.errors import HostError
-from orchestrator.modules import rewrite, tree
+from orchestrator.modules import aptget, repositories, rewrite, tree
 
 RUNS_DIR = "/var/lib/orc/runs"
 # (database, which field a name is in): user and group entries are restored line by line
@@ -106,6 +106,20 @@ def resources_of(op: Any, kwargs: dict[str, Any], undo: str | None = None) -> li
         return [Resource("path", kwargs["path"])]
     if op is apt.packages:
         return [Resource("package", str(p).split("=")[0]) for p in kwargs.get("packages") or []]
+    if op is repositories.source_file:
+        return [Resource("path", kwargs["path"])]
+    if op is aptget.deb:
+        if kwargs.get("package"):
+            return [Resource("package", kwargs["package"])]
+        return [Resource("unsupported", kwargs["src"], {
+            "why": "a .deb fetched from a URL names its package only once downloaded"})]
+    if op is aptget.action:
+        return [Resource("unsupported", f"apt-get {kwargs['action']}", {
+            "why": f"the packages apt-get {kwargs['action']} changes are not named in advance"})]
+    if op is systemd.daemon_reload:
+        return []  # rereads unit files: the state it reads is what the journal restores
+    if op is apt.key:
+        return [Resource("path", kwargs.get("dest") or "/etc/apt/trusted.gpg")]
     if op is systemd.service:
         name = kwargs["service"]
         return [Resource("service", name if "." in name else f"{name}.service")]

@@ -76,7 +76,9 @@ ELSEWHERE = {"sysctl": {"name": "str", "value": "str", "state": "str", "sysctl_s
              "community.general.pamd": {
                  "name": "str", "type": "str", "control": "str", "module_path": "str",
                  "new_type": "str", "new_control": "str", "new_module_path": "str",
-                 "module_arguments": "list", "state": "str", "path": "path", "backup": "bool"}}
+                 "module_arguments": "list", "state": "str", "path": "path", "backup": "bool"},
+             # community.general.timezone
+             "timezone": {"name": "str", "hwclock": "str"}}
 # ansible.posix.mount (its documentation: docs.ansible.com, ansible.posix collection)
 ELSEWHERE["mount"] = ELSEWHERE["ansible.posix.mount"] = {
     "path": "path", "src": "path", "fstype": "str", "opts": "str", "dump": "str",

@@ -7,13 +7,14 @@ import inspect
 from typing import Any
 
 from orchestrator.errors import InputError
-from orchestrator.modules import commands, control, files, includes, mount, packages, pamd, system
+from orchestrator.modules import (commands, control, files, includes, mount, packages, pamd,
+                                   repositories, system)
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall, nearest
 
 BUILTIN: dict[str, Module] = {
     module.name: module
-    for table in (files.MODULES, packages.MODULES, system.MODULES, commands.MODULES,
-                  control.MODULES, includes.MODULES, [mount.SHORT])
+    for table in (files.MODULES, packages.MODULES, repositories.MODULES, system.MODULES,
+                  commands.MODULES, control.MODULES, includes.MODULES, [mount.SHORT])
     for module in table
 }
 # modules of other collections, under their full names (`community.general.pamd`)

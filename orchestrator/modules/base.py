@@ -148,6 +148,9 @@ class Module:
                 raise InputError(f"{self.name}: argument {name!r} expects {TYPE_NAMES[kind]}: "
                                  f"{err}", **where) from None
             allowed = self.choices.get(name)
+            if allowed and isinstance(value, bool) and {"yes", "no"} <= set(allowed):
+                # a YAML boolean for a string choice of yes/no (apt's upgrade), as Ansible reads it
+                converted[name] = "yes" if value else "no"
             if allowed and converted[name] is not None and converted[name] not in allowed:
                 raise InputError(f"{self.name}: {name}={converted[name]!r} is not one of "
                                  f"{', '.join(allowed)}", **where)

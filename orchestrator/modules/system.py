@@ -8,8 +8,10 @@ from typing import Any
 
 from pyinfra import host
 from pyinfra.api import FactBase, StringCommand, operation
-from pyinfra.operations import crontab, server, systemd
+from pyinfra.facts.files import File, Link
+from pyinfra.operations import crontab, files, server, systemd
 
+from orchestrator.modules import rewrite
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall, as_list, present
 
 
@@ -43,6 +45,11 @@ def _service(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     # Ansible's order: daemon-reload, mask/unmask, then enabled, then state
     calls = [] if masked is None else [OpCall(unit_masked, {"unit": args["name"],
                                                             "masked": masked})]
+    if not args["name"]:
+        if state is not None or args["enabled"] is not None or masked is not None:
+            raise ValueError("systemd needs 'name' with 'state', 'enabled' or 'masked'")
+        # `systemd: daemon_reload: true` alone: reload the units, touch no service
+        return [OpCall(systemd.daemon_reload, {})]
     if state is None and args["enabled"] is None and not args["daemon_reload"]:
         return calls
     if args["daemon_reload"] and calls:
@@ -87,6 +94,24 @@ def _hostname(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     return [OpCall(server.hostname, {"hostname": args["name"]})]
 
 
+def _timezone(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
+    """community.general.timezone on Debian: /etc/localtime a link into /usr/share/zoneinfo
+    (relative, as timedatectl set-timezone makes it) and /etc/timezone the zone's name."""
+    if args["hwclock"] is not None:
+        raise ValueError("timezone: hwclock is not supported (a container has no RTC to set)")
+    name = str(args["name"] or "")
+    if not name:
+        raise ValueError("timezone needs 'name'")
+    zone = f"/usr/share/zoneinfo/{name}"
+    if ".." in name.split("/") or not (ctx.host.get_fact(File, path=zone)
+                                       or ctx.host.get_fact(Link, path=zone)):
+        raise ValueError(f"timezone: {name!r} is not a known time zone ({zone} not found)")
+    return [OpCall(files.link, {"path": "/etc/localtime", "target": f"..{zone}",
+                                "force": True}),
+            OpCall(rewrite.rewrite, {"path": "/etc/timezone",
+                                     "compute": lambda _: f"{name}\n".encode()})]
+
+
 def _sysctl(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     if not present(args):
         raise ValueError("sysctl state=absent is not supported: set the value you want instead")
@@ -119,9 +144,10 @@ SERVICE_TYPES = {"name": "str", "state": "str", "enabled": "bool", "daemon_reloa
 
 MODULES = [
     Module("service", SERVICE_ARGS, _service, choices=SERVICE_STATES, types=SERVICE_TYPES),
-    Module("systemd", {**SERVICE_ARGS, "masked": None}, _service,
-           aliases={"unit": "name", "service": "name"},
-           choices=SERVICE_STATES, types={**SERVICE_TYPES, "masked": "bool"}),
+    *(Module(name, {**SERVICE_ARGS, "name": None, "masked": None}, _service,
+             aliases={"unit": "name", "service": "name", "daemon-reload": "daemon_reload"},
+             choices=SERVICE_STATES, types={**SERVICE_TYPES, "masked": "bool"})
+      for name in ("systemd", "systemd_service")),
     Module("user", {"name": REQUIRED, "state": "present", "uid": None, "group": None,
                     "groups": None, "append": False, "home": None, "shell": None,
                     "system": False, "create_home": True, "comment": None, "password": None},
@@ -133,6 +159,8 @@ MODULES = [
            _group, choices={"state": ("present", "absent")},
            types={"name": "str", "state": "str", "gid": "int", "system": "bool"}),
     Module("hostname", {"name": REQUIRED}, _hostname, types={"name": "str"}),
+    Module("timezone", {"name": None, "hwclock": None}, _timezone,
+           choices={"hwclock": ("local", "UTC")}, types={"name": "str", "hwclock": "str"}),
     Module("sysctl", {"name": REQUIRED, "value": REQUIRED, "state": "present",
                       "sysctl_set": True, "sysctl_file": "/etc/sysctl.conf", "reload": True},
            _sysctl, aliases={"key": "name", "val": "value"},

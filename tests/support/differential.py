@@ -226,8 +226,16 @@ class Differential:
 
     def check(self, case: Case) -> None:
         """Run `case` through both tools (twice unless it says otherwise) and assert that the
-        hosts hold the same and every task reported the same, naming the first difference."""
+        hosts hold the same and every task reported the same, naming the first difference.
+        What the case compares is removed again afterwards: the hosts are the session's, and a
+        case's leftovers (an apt source pointing nowhere) must not reach the tests after it."""
         self.reset(case)
+        try:
+            self._check(case)
+        finally:
+            self.reset(case)
+
+    def _check(self, case: Case) -> None:
         for run in range(1, case.runs + 1):
             finish_ansible = self.start_ansible(case)
             orc = self.run_orc(case)

@@ -1,0 +1,73 @@
+"""timezone (community.general's, not in ansible-core, so no differential case) on a real lab
+host: /etc/localtime becomes the relative link `timedatectl set-timezone` makes and
+/etc/timezone the zone's name, a second run is ok, and `orc rollback` puts both back; the
+repository files of apt_repository are restored the same way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.lab import Lab
+from tests.conftest import run_orc
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: zone
+      timezone:
+        name: Pacific/Auckland
+    - name: a repository
+      apt_repository:
+        repo: deb http://example.invalid/orc-tz stable main
+        update_cache: false
+"""
+STATE = ("readlink /etc/localtime; cat /etc/timezone 2>&1; "
+         "cat /etc/apt/sources.list.d/example_invalid_orc_tz.list 2>&1")
+
+
+@pytest.fixture(scope="module")
+def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("timezone")
+    (path / "site.yaml").write_text(PLAYBOOK)
+    return {"dir": path, "name": lab.hosts[0].name, "inventory": lab_inventory,
+            "state": path / ".orc"}
+
+
+def apply(work) -> tuple[int, dict]:
+    report = work["dir"] / "report.json"
+    report.unlink(missing_ok=True)
+    proc = run_orc("apply", str(work["dir"] / "site.yaml"), "-i", str(work["inventory"]),
+                   "--limit", work["name"], "--yes", "--ci", "--state-dir", str(work["state"]),
+                   "--json", str(report))
+    assert report.exists(), proc.stdout + proc.stderr
+    return proc.returncode, json.loads(report.read_text())
+
+
+def statuses(report: dict, host: str) -> list[str]:
+    return [task["status"] for wave in report.get("waves") or []
+            for task in ((wave.get("apply") or {}).get("hosts") or {}).get(host, {})
+            .get("tasks", [])]
+
+
+def test_timezone_is_set_once_and_rolled_back(work, ssh) -> None:
+    name = work["name"]
+    before = ssh(name, STATE).stdout
+    assert "Pacific/Auckland" not in before
+    code, report = apply(work)
+    assert code == 0, report
+    assert statuses(report, name) == ["changed", "changed"]
+    after = ssh(name, STATE).stdout.splitlines()
+    assert after == ["../usr/share/zoneinfo/Pacific/Auckland", "Pacific/Auckland",
+                     "deb http://example.invalid/orc-tz stable main"]
+    assert ssh(name, "date +%Z").stdout.strip() in ("NZDT", "NZST")
+    code, again = apply(work)
+    assert code == 0 and statuses(again, name) == ["ok", "ok"]
+    proc = run_orc("rollback", report["run_id"], "--ci", "--state-dir", str(work["state"]))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ssh(name, STATE).stdout == before
