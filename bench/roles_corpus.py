@@ -40,7 +40,7 @@ from orchestrator.errors import OrcError
 from orchestrator.execute import RunOptions, run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab.state import Lab
-from orchestrator.playbook import load_playbook
+from orchestrator.load.playbook import load_playbook
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 # the parts of a host a role's files live in (the rest of an overlay is logs, caches, keys)

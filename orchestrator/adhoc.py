@@ -15,7 +15,7 @@ from typing import Any
 
 from orchestrator.errors import InputError
 from orchestrator.inventory import Inventory, connection_for, match
-from orchestrator.remote import CommandResult, Target, run_many
+from orchestrator.transport.remote import CommandResult, Target, run_many
 
 log = logging.getLogger(__name__)
 

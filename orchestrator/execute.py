@@ -47,37 +47,46 @@ import gevent
 from pyinfra.api.command import FunctionCommand
 from pyinfra.api.deploy import add_deploy
 from pyinfra.api.operation import add_op
-from pyinfra.operations import python
 from pyinfra.context import ctx_state
+from pyinfra.operations import python
 
-from orchestrator import journal, yamlfile
-from orchestrator.errors import HostError, InputError, OrcError
-from orchestrator.faults import fault_point
-from orchestrator.factcache import facts_read_once
-from orchestrator.inventory import Inventory
-from orchestrator.loops import Loop
-from orchestrator.modules.base import FilePreview, HostContext, Module, OpCall
-from orchestrator.playbook import Play, Playbook, roles_path
-from orchestrator.roles import with_keywords
-from orchestrator.results import (
-    CHANGED, FAILED, NOT_RUN, OK, RESCUED, SKIPPED, UNKNOWN, HostResult, PlayResult, RunResult,
-    TaskResult,
-)
-from orchestrator.secrets import masking
-from orchestrator.secrets_vars import VarsFiles, load_vars_files
-from orchestrator.session import Session, open_session
+from orchestrator import journal
 from orchestrator.engine import gather as gathering
 from orchestrator.engine import registered, segment
 from orchestrator.engine.actions import ACTIONS, MAY_FAIL, READS_HOST, ActionContext
+from orchestrator.engine.factcache import facts_read_once
 from orchestrator.engine.hostrun import HostMemory, HostRun
 from orchestrator.engine.reads import names_read, waits_for
 from orchestrator.engine.registered import NotKnownYet
-from orchestrator.modules.base import REQUIRED
+from orchestrator.engine.results import (
+    CHANGED,
+    FAILED,
+    NOT_RUN,
+    OK,
+    RESCUED,
+    SKIPPED,
+    UNKNOWN,
+    HostResult,
+    PlayResult,
+    RunResult,
+    TaskResult,
+)
+from orchestrator.engine.variables import OMIT, LazyFacts, play_variables, task_variables
+from orchestrator.errors import HostError, InputError, OrcError
+from orchestrator.faults import fault_point
+from orchestrator.inventory import Inventory
+from orchestrator.load import yamlfile
+from orchestrator.load.includevars import search_path
+from orchestrator.load.loops import Loop
+from orchestrator.load.playbook import Play, Playbook, roles_path
+from orchestrator.load.roles import with_keywords
+from orchestrator.load.tasks import Block, Task, flatten, parse_tasks
+from orchestrator.load.vars_files import VarsFiles, load_vars_files
+from orchestrator.modules.base import REQUIRED, FilePreview, HostContext, Module, OpCall
 from orchestrator.modules.commands import RC_MARK
-from orchestrator.includevars import search_path
-from orchestrator.tasks import Block, Task, flatten, parse_tasks
-from orchestrator.templating import Variables, evaluate, render_value
-from orchestrator.variables import OMIT, LazyFacts, play_variables, task_variables
+from orchestrator.secrets import masking
+from orchestrator.templating.render import Variables, evaluate, render_value
+from orchestrator.transport.session import Session, open_session
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -669,8 +678,8 @@ def _include_role(ctx: _PlayRun, run: HostRun, task: Task, args: dict[str, Any],
                   inner: _Scope) -> Iterator[str]:
     """A role's tasks (its `tasks_from` file) in the include's place, seeing the role's
     defaults and vars; its handlers join the play's."""
-    from orchestrator.imports import Loading
-    from orchestrator.roles import FILE_KEYS, RoleRef, load_role
+    from orchestrator.load.imports import Loading
+    from orchestrator.load.roles import FILE_KEYS, RoleRef, load_role
 
     # tasks_from, vars_from, defaults_from, handlers_from pick the role's files
     ref = RoleRef(str(args["name"]), files={k: str(args[k]) for k in FILE_KEYS if args.get(k)},

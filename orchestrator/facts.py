@@ -32,8 +32,8 @@ from pyinfra.context import ctx_host, ctx_state
 
 from orchestrator.errors import InputError
 from orchestrator.inventory import Inventory, connection_for
-from orchestrator.remote import connect_reason, lost_reason
-from orchestrator.session import connect
+from orchestrator.transport.remote import connect_reason, lost_reason
+from orchestrator.transport.session import connect
 
 # friendly name -> (class under pyinfra.facts, what it tells)
 KNOWN_FACTS: dict[str, tuple[str, str]] = {

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from orchestrator import coerce
 from orchestrator.errors import InputError, OrcError
+from orchestrator.load import coerce
 from orchestrator.modules.base import nearest
-from orchestrator.templating import Variables, render_value
+from orchestrator.templating.render import Variables, render_value
 
 KINDS = ("http", "tcp", "command", "python")
 OPTIONS = {"name", "status", "body", "timeout", "retries", "interval"}

@@ -29,8 +29,8 @@ from typing import Any
 
 from orchestrator.adhoc import target_for
 from orchestrator.inventory import Inventory
-from orchestrator.remote import close_connections, run_many
 from orchestrator.runs import HOLDING, LockError, RunStore
+from orchestrator.transport.remote import close_connections, run_many
 
 LOCK = "/var/lib/orc/rollout.lock"
 DEFAULT_INVENTORY = "inventory/lab.yaml"  # what `orc unlock` reads without -i

@@ -37,7 +37,7 @@ from orchestrator.hostlock import release_command
 from orchestrator.inventory import Inventory
 from orchestrator.journal import Batch, Drift, PreImage
 from orchestrator.modules.base import HostContext
-from orchestrator.session import open_session
+from orchestrator.transport.session import open_session
 
 Event = Callable[[str, dict[str, Any]], None]
 

@@ -19,10 +19,13 @@ from orchestrator.errors import InputError
 from orchestrator.health import CheckResult
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.journal import Drift
-from orchestrator.playbook import load_playbook
+from orchestrator.load.playbook import load_playbook
 from orchestrator.restore import RollbackReport, rollback
 from orchestrator.rollout import (
-    check_play_health, health_before, unhealthy, unhealthy_unlike_before,
+    check_play_health,
+    health_before,
+    unhealthy,
+    unhealthy_unlike_before,
 )
 from orchestrator.runs import INTERRUPTED, ROLLED_BACK, Run, RunStore, lock_keys
 

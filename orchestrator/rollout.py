@@ -13,20 +13,29 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from orchestrator import coerce, hostlock
+from orchestrator import hostlock
 from orchestrator.adhoc import target_for
+from orchestrator.engine.results import PlayResult
 from orchestrator.errors import InputError
 from orchestrator.execute import RunOptions, run_play
 from orchestrator.health import CheckResult, HealthCheck, check_hosts, parse_checks, parse_duration
 from orchestrator.inventory import Inventory
-from orchestrator.playbook import Play, Playbook
-from orchestrator.remote import run_command
-from orchestrator.results import PlayResult
+from orchestrator.load import coerce
+from orchestrator.load.playbook import Play, Playbook
+from orchestrator.load.tasks import flag
 from orchestrator.runs import (
-    ABORTED, FAILED, HALTED, PAUSED, ROLLED_BACK, RUNNING, SUCCEEDED, Run, RunStore,
+    ABORTED,
+    FAILED,
+    HALTED,
+    PAUSED,
+    ROLLED_BACK,
+    RUNNING,
+    SUCCEEDED,
+    Run,
+    RunStore,
 )
-from orchestrator.tasks import flag
-from orchestrator.templating import Variables
+from orchestrator.templating.render import Variables
+from orchestrator.transport.remote import run_command
 from orchestrator.waves import Wave, plan_waves, wave_failed
 
 Event = Callable[[str, dict[str, Any]], None]

@@ -16,8 +16,8 @@ from orchestrator import lab as lab_api
 from orchestrator.adhoc import group_outputs
 from orchestrator.lab import machine
 from orchestrator.lab.state import Lab
-from orchestrator.remote import CommandResult
 from orchestrator.report.hosts import fold_hosts
+from orchestrator.transport.remote import CommandResult
 from tests.conftest import TEST_LAB, run_orc
 
 

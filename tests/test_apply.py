@@ -15,11 +15,11 @@ import yaml
 from pyinfra.connectors.ssh import SSHConnector
 
 from orchestrator import execute
+from orchestrator.engine.results import CHANGED, OK, SKIPPED
 from orchestrator.execute import RunOptions, run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
-from orchestrator.playbook import load_playbook
-from orchestrator.results import CHANGED, OK, SKIPPED
+from orchestrator.load.playbook import load_playbook
 from tests.conftest import CURL, run_orc
 
 pytestmark = pytest.mark.lab

@@ -1,4 +1,4 @@
-"""Role argument specifications (orchestrator/argspec.py): what a spec refuses, table-driven, and
+"""Role argument specifications (orchestrator/load/argspec.py): what a spec refuses, table-driven, and
 the validation task a role with `meta/argument_specs.yml` gets first when it loads."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import argspec
 from orchestrator.errors import InputError
-from orchestrator.roles import RoleRef, load_role
+from orchestrator.load import argspec
+from orchestrator.load.roles import RoleRef, load_role
 
 SPEC = {
     "options": {

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.playbook import load_playbook
-from orchestrator.startat import start_at_task
+from orchestrator.load.playbook import load_playbook
+from orchestrator.load.startat import start_at_task
 from tests.conftest import ORC, REPO
 
 SITE = REPO / "site.yaml"

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import coerce, modules
+from orchestrator import modules
 from orchestrator.errors import InputError
 from orchestrator.health import parse_checks
-from orchestrator.playbook import load_playbook
+from orchestrator.load import coerce
+from orchestrator.load.playbook import load_playbook
 from orchestrator.rollout import Policy
-from orchestrator.templating import Variables
+from orchestrator.templating.render import Variables
 
 ANSIBLE_DOC = Path(sys.executable).with_name("ansible-doc")
 

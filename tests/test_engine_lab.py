@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.engine.results import CHANGED, OK, UNKNOWN
 from orchestrator.execute import RunOptions, run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
-from orchestrator.playbook import load_playbook
-from orchestrator.results import CHANGED, OK, UNKNOWN
+from orchestrator.load.playbook import load_playbook
 from tests.conftest import run_orc
 
 pytestmark = pytest.mark.lab

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.extravars import parse_extra_vars, parse_one
+from orchestrator.load.extravars import parse_extra_vars, parse_one
 from tests.support.ansible_local import run_local
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.factcache import facts_read_once
+from orchestrator.engine.factcache import facts_read_once
 
 
 class _Command:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.templating import Variables, render_file, render_value
+from orchestrator.templating.render import Variables, render_file, render_value
 from tests.support.ansible_local import run_local
 
 VARIABLES = {"settings": {"workers": 4, "name": "web", "city": "Zürich", "ports": [80, 443],

@@ -32,7 +32,7 @@ import jinja2.meta
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.templating import Variables, render_value
+from orchestrator.templating.render import Variables, render_value
 from tests.support.ansible_local import ANSIBLE_PLAYBOOK, run_local
 
 TMP = "@TMP@"

@@ -27,11 +27,11 @@ from hypothesis import strategies as st
 from orchestrator.errors import OrcError
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.listing import ansible_list
-from orchestrator.playbook import load_playbook
+from orchestrator.load.playbook import load_playbook
+from orchestrator.load.vars_files import load_vars_files
 from orchestrator.roletest.scenario import load_scenario
 from orchestrator.secrets import age, api, keys, policy, signature, sopsfile
-from orchestrator.secrets_vars import load_vars_files
-from orchestrator.templating import render_file
+from orchestrator.templating.render import render_file
 from tests.support.alarm import CaseTimeout, time_limit
 
 REPO = Path(__file__).resolve().parent.parent

@@ -271,7 +271,7 @@ def _ansible(inventory: Path, host: str, module: str, args: str | None = None,
 def lab_host(lab, lab_inventory):
     """A connected pyinfra host for the lab's last host, and its inventory name."""
     from orchestrator.inventory import load_inventory
-    from orchestrator.session import open_session
+    from orchestrator.transport.session import open_session
 
     name = lab.hosts[-1].name
     session = open_session(load_inventory([str(lab_inventory)]), [name])

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.errors import InputError
 from orchestrator.health import check_hosts, parse_checks, parse_duration, run_check
-from orchestrator.templating import Variables
+from orchestrator.templating.render import Variables
 
 
 class _Flaky(http.server.BaseHTTPRequestHandler):

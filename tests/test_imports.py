@@ -16,8 +16,8 @@ import pytest
 
 from orchestrator import modules
 from orchestrator.errors import InputError
+from orchestrator.load.playbook import load_playbook
 from orchestrator.modules.base import HostContext
-from orchestrator.playbook import load_playbook
 from tests.conftest import run_orc
 
 ESTATE = {
@@ -258,8 +258,8 @@ def test_imports_inside_a_block_and_a_block_inside_an_import(tmp_path: Path) -> 
 
 
 def test_a_file_read_on_its_own_has_its_imports_expanded(tmp_path: Path) -> None:
-    from orchestrator import yamlfile
-    from orchestrator.tasks import parse_tasks
+    from orchestrator.load import yamlfile
+    from orchestrator.load.tasks import parse_tasks
 
     _write = {"inc.yml": "- import_tasks: more.yml\n  tags: x\n",
               "more.yml": "- name: more\n  command: /bin/true\n"}

@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator import modules
 from orchestrator.errors import InputError
-from orchestrator.includevars import read, search_path, sources
+from orchestrator.load.includevars import read, search_path, sources
 from tests.support.ansible_local import run_local
 
 WHERE = {"path": "roles/web/tasks/main.yml", "line": 3}

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator import inputfile, yamlfile
 from orchestrator.errors import InputError, InventoryError, OrcError, SecretsError
 from orchestrator.inventory import load_inventory
-from orchestrator.playbook import load_playbook
+from orchestrator.load import inputfile, yamlfile
+from orchestrator.load.playbook import load_playbook
 from orchestrator.secrets import yamlio
 from orchestrator.secrets.policy import PathGlob
 from tests.support.alarm import time_limit

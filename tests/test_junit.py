@@ -9,8 +9,8 @@ import pytest
 import xmlschema
 
 from orchestrator import junit
+from orchestrator.engine.results import FAILED, OK, HostResult, PlayResult, TaskResult
 from orchestrator.health import CheckResult
-from orchestrator.results import FAILED, OK, HostResult, PlayResult, TaskResult
 from orchestrator.rollout import RolloutReport, WaveReport
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).parent / "data" / "junit" / "junit.xsd")

@@ -8,7 +8,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from orchestrator import remote
+from orchestrator.transport import remote
 
 
 def _write_fleet(path: Path, count: int) -> list[paramiko.PKey]:
@@ -62,7 +62,7 @@ def test_a_session_reads_a_known_hosts_file_changed_since_the_last_one(lab, lab_
     """A long-lived process (the API, a worker) sees a host re-keyed in known_hosts: pyinfra
     keeps each parsed file for the life of the process, and a new session must not."""
     from orchestrator.inventory import load_inventory
-    from orchestrator.session import open_session
+    from orchestrator.transport.session import open_session
 
     host = lab.hosts[0]
     known = tmp_path / "known_hosts"

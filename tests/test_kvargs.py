@@ -21,11 +21,11 @@ import yaml
 
 from orchestrator import modules
 from orchestrator.errors import InputError
-from orchestrator.kvargs import RAW_PARAMS, parse_kv, split_args
+from orchestrator.load.kvargs import RAW_PARAMS, parse_kv, split_args
+from orchestrator.load.playbook import load_playbook
 from orchestrator.modules.base import HostContext
 from orchestrator.modules.commands import COMMAND_OPTIONS
-from orchestrator.playbook import load_playbook
-from orchestrator.templating import render_value
+from orchestrator.templating.render import render_value
 
 RAW = "raw params"  # Ansible refuses free-form words for a module that takes none
 

@@ -15,7 +15,7 @@ import yaml
 from orchestrator import lab as lab_api
 from orchestrator.lab import machine
 from orchestrator.lab.state import Lab
-from orchestrator.remote import Target, run_command
+from orchestrator.transport.remote import Target, run_command
 from tests.conftest import TEST_LAB, run_orc
 
 pytestmark = pytest.mark.lab

@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from orchestrator.errors import InputError
-from orchestrator.lookups import LookupFailed, candidates, run
-from orchestrator.playbook import load_playbook
-from orchestrator.templating import Variables, render_value
+from orchestrator.load.playbook import load_playbook
+from orchestrator.templating.lookups import LookupFailed, candidates, run
+from orchestrator.templating.render import Variables, render_value
 from tests.support.ansible_local import ANSIBLE_PLAYBOOK, run_local
 
 VARIABLES = {

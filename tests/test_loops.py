@@ -17,10 +17,10 @@ from orchestrator.errors import InputError
 from orchestrator.execute import RunOptions, run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
-from orchestrator.loops import Loop, parse_loop
-from orchestrator.playbook import load_playbook
-from orchestrator.templating import Variables, render_value
-from orchestrator.yamlfile import load as load_yaml
+from orchestrator.load.loops import Loop, parse_loop
+from orchestrator.load.playbook import load_playbook
+from orchestrator.load.yamlfile import load as load_yaml
+from orchestrator.templating.render import Variables, render_value
 from tests.support.ansible_local import ANSIBLE_PLAYBOOK, run_local
 
 VARIABLES = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.playbook import load_playbook
+from orchestrator.load.playbook import load_playbook
 from tests.conftest import run_orc
 
 # an address nothing answers on: loading must fail before orc ever tries to connect

@@ -9,15 +9,20 @@ import json
 import re
 import time
 
+from orchestrator.engine.results import HostResult, PlayResult, RunResult, TaskResult
 from orchestrator.health import CheckResult
 from orchestrator.report.console import (
-    make_console, plan_summary, print_plan, recap, rollout_line, rollout_table,
+    make_console,
+    plan_summary,
+    print_plan,
+    recap,
+    rollout_line,
+    rollout_table,
 )
 from orchestrator.report.hosts import fold_hosts
 from orchestrator.report.html import to_html
 from orchestrator.report.live import LiveRollout, LogLines
 from orchestrator.report.plan import SCHEMA, plan_document, to_markdown
-from orchestrator.results import HostResult, PlayResult, RunResult, TaskResult
 from orchestrator.rollout import RolloutReport, WaveReport
 from orchestrator.runs import Run
 from orchestrator.waves import Wave

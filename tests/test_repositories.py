@@ -11,9 +11,9 @@ from pyinfra.operations import apt, systemd
 
 from orchestrator import journal
 from orchestrator.errors import InputError
+from orchestrator.load.playbook import load_playbook
 from orchestrator.modules import aptget, repositories
 from orchestrator.modules.base import HostContext
-from orchestrator.playbook import load_playbook
 
 
 @pytest.mark.parametrize(("repo", "name"), [

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.playbook import load_playbook
+from orchestrator.load.playbook import load_playbook
 
 
 def _estate(tmp_path: Path, entry: str) -> Path:

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from orchestrator.engine.results import CHANGED, OK, HostResult, PlayResult, RunResult, TaskResult
 from orchestrator.errors import InputError
 from orchestrator.lab.state import Lab
-from orchestrator.results import CHANGED, OK, HostResult, PlayResult, RunResult, TaskResult
 from orchestrator.roletest import converge as converge_mod
 from orchestrator.roletest import load_scenario, molecule, scenario_names
 from orchestrator.roletest.hosts import MARKER, claimed

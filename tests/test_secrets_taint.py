@@ -12,7 +12,7 @@ import pytest
 from orchestrator.errors import InputError
 from orchestrator.secrets import masking
 from orchestrator.secrets.masking import MASK, SecretList, SecretTree
-from orchestrator.templating import Variables, evaluate, render_file, render_value
+from orchestrator.templating.render import Variables, evaluate, render_file, render_value
 
 # each test has its own secret: the record of what to hide is per process
 SECRET = "Tk.the-taint-secret-0815"

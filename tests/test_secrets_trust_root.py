@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.load.vars_files import load_vars_files
 from orchestrator.secrets import SecretsError, keys, load_verified, signature, trustroot
 from orchestrator.secrets.policy import load_signers
-from orchestrator.secrets_vars import load_vars_files
 from tests.secrets_support import Estate, one_error_line, standard_estate
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from orchestrator.errors import InputError
-from orchestrator.templating import Variables, evaluate, render_file, render_value
+from orchestrator.templating.render import Variables, evaluate, render_file, render_value
 
 
 def test_variables_are_rendered_when_read_through_other_variables() -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from orchestrator import lab as lab_api
 from orchestrator.lab import Lab, machine
-from orchestrator.remote import CLOSED
+from orchestrator.transport.remote import CLOSED
 from tests.conftest import ORC, TEST_LAB
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]

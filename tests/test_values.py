@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.templating import Variables, evaluate, render_file, render_value
+from orchestrator.templating.render import Variables, evaluate, render_file, render_value
 from tests.support.ansible_local import run_local
 
 VARIABLES = {"nothing": None, "empty": "", "port": 6379, "ratio": 1.5, "ports": [80, 443],

@@ -14,16 +14,18 @@ from typing import Any
 import click
 from rich.table import Table
 
-from orchestrator.tasks import flatten
-from orchestrator import junit, yamlfile
+from orchestrator import junit
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.errors import InputError, OrcError
 from orchestrator.execute import RunOptions, run_playbook, selected
-from orchestrator.extravars import parse_extra_vars
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import KEEP_RUNS
-from orchestrator.playbook import load_playbook
-from orchestrator.preflight import check_policies, preflight
+from orchestrator.load import yamlfile
+from orchestrator.load.extravars import parse_extra_vars
+from orchestrator.load.playbook import load_playbook
+from orchestrator.load.preflight import check_policies, preflight
+from orchestrator.load.startat import start_at_task
+from orchestrator.load.tasks import flatten
 from orchestrator.report.console import make_console, print_plan, rollout_line, rollout_table
 from orchestrator.report.hosts import count, fold_hosts
 from orchestrator.report.live import LiveRollout, LogLines
@@ -32,7 +34,6 @@ from orchestrator.report.plan import write_json, write_markdown
 from orchestrator.rollout import run_rollout, wave_table
 from orchestrator.runs import FAILED, INTERRUPTED, PAUSED, RunStore, lock_keys
 from orchestrator.secrets import masking
-from orchestrator.startat import start_at_task
 
 DEFAULT_INVENTORY = "inventory/lab.yaml"
 

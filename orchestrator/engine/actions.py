@@ -17,9 +17,9 @@ from typing import Any
 from pyinfra.api import FactBase
 
 from orchestrator.engine.hostrun import HostRun
+from orchestrator.engine.results import FAILED, OK
 from orchestrator.errors import InputError
-from orchestrator.results import FAILED, OK
-from orchestrator.templating import Variables, evaluate, render_value, to_text
+from orchestrator.templating.render import Variables, evaluate, render_value, to_text
 
 
 @dataclass
@@ -92,7 +92,7 @@ def fail(args: dict[str, Any], ctx: ActionContext) -> Outcome:
 
 
 def include_vars(args: dict[str, Any], ctx: ActionContext) -> Outcome:
-    from orchestrator.includevars import read
+    from orchestrator.load.includevars import read
 
     values = read(args, ctx.search, _where(ctx.task))
     ctx.run.included.update(values)
@@ -207,9 +207,9 @@ def service_facts(args: dict[str, Any], ctx: ActionContext) -> Outcome:
 
 def validate_argument_spec(args: dict[str, Any], ctx: ActionContext) -> Outcome:
     """The variables the task sees (or `provided_arguments`) against an argument spec (a
-    role's, see orchestrator/argspec.py): `argument_spec` is its options, or the whole entry
+    role's, see orchestrator/load/argspec.py): `argument_spec` is its options, or the whole entry
     point with them."""
-    from orchestrator import argspec
+    from orchestrator.load import argspec
 
     spec = args["argument_spec"]
     if not isinstance(spec, dict):

@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from orchestrator import inputfile, yamlfile
 from orchestrator.errors import InventoryError
 from orchestrator.inventory.values import Unsafe, Vaulted, decode_marked
+from orchestrator.load import inputfile, yamlfile
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -21,9 +21,12 @@ from orchestrator.lab import light as light_host
 from orchestrator.lab.inventory_file import write_inventory, write_known_hosts
 from orchestrator.lab.state import PREFIXLEN, Lab, LabHost, check_count, check_name, lab_root
 from orchestrator.lab.system import (
-    ensure_inotify_capacity, ensure_neighbour_capacity, require_root, require_tools,
+    ensure_inotify_capacity,
+    ensure_neighbour_capacity,
+    require_root,
+    require_tools,
 )
-from orchestrator.remote import CommandResult, Target, run_command, run_many
+from orchestrator.transport.remote import CommandResult, Target, run_command, run_many
 
 DEFAULT_NAME = "lab"
 BOOT_TIMEOUT = 90.0

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import coerce, kvargs
 from orchestrator.errors import InputError
+from orchestrator.load import coerce, kvargs
 
 REQUIRED = object()
 TYPE_NAMES = {"str": "a string", "path": "a path (a string)", "int": "an integer",
@@ -89,7 +89,7 @@ class Module:
 
     def free_form_args(self, text: str, where: dict) -> dict[str, str]:
         """A string given for the arguments (`apt: update_cache=yes`), read as Ansible reads it
-        (`orchestrator.kvargs`): `key=value` words are arguments, every value a string that
+        (`orchestrator.load.kvargs`): `key=value` words are arguments, every value a string that
         `convert` turns into the argument's type. The other words are the free-form text, for
         a module that takes one (`free_form`); for command and shell only `raw_options` come
         out of the text."""

@@ -11,7 +11,7 @@ from typing import Any
 from pyinfra.facts.files import Directory, File
 from pyinfra.operations import files
 
-from orchestrator import inputfile
+from orchestrator.load import inputfile
 from orchestrator.modules import edits, modes, rewrite, tree
 from orchestrator.modules.base import (
     REQUIRED,
@@ -20,7 +20,7 @@ from orchestrator.modules.base import (
     Module,
     OpCall,
 )
-from orchestrator.templating import render_file
+from orchestrator.templating.render import render_file
 
 OWNERSHIP = {"mode": None, "owner": None, "group": None}
 # Ansible's types for them (mode is `raw`: an octal number or a string like "u=rw,g=r")

@@ -1,7 +1,7 @@
 """import_tasks and import_role: tasks that bring in other tasks while the playbook loads.
 
 Their arguments are checked at load like any module's (names and types from `ansible-doc` of
-ansible-core 2.19), then the import is expanded in place (`orchestrator.imports`), so a task of
+ansible-core 2.19), then the import is expanded in place (`orchestrator.load.imports`), so a task of
 theirs never reaches `build`. The dynamic include_tasks, include_role and include_vars are the
 engine's (`orchestrator.modules.control`).
 """

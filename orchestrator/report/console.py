@@ -23,11 +23,21 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.report.hosts import count, fold_hosts
-from orchestrator.results import (
-    CHANGED, FAILED, NOT_RUN, OK, RESCUED, SKIPPED, UNKNOWN, UNREACHABLE, HostResult,
-    PlayResult, RunResult, TaskResult,
+from orchestrator.engine.results import (
+    CHANGED,
+    FAILED,
+    NOT_RUN,
+    OK,
+    RESCUED,
+    SKIPPED,
+    UNKNOWN,
+    UNREACHABLE,
+    HostResult,
+    PlayResult,
+    RunResult,
+    TaskResult,
 )
+from orchestrator.report.hosts import count, fold_hosts
 
 COLOURS = {OK: "green", CHANGED: "yellow", FAILED: "red", UNREACHABLE: "red", SKIPPED: "cyan",
            RESCUED: "magenta", UNKNOWN: "blue",

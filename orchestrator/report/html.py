@@ -14,9 +14,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from orchestrator.engine.results import CHANGED, FAILED
 from orchestrator.report.console import duration, host_row, task_label
 from orchestrator.report.hosts import count, fold_hosts
-from orchestrator.results import CHANGED, FAILED
 
 ROW = 22  # px per host row on the timeline
 LABEL = 170  # px for host names left of the axis

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.engine.results import HostResult, PlayResult, TaskResult
 from orchestrator.health import CheckResult
-from orchestrator.results import HostResult, PlayResult, TaskResult
 from orchestrator.rollout import WaveReport
 
 

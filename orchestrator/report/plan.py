@@ -14,11 +14,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from orchestrator.engine.results import CHANGED, FAILED, OK, UNREACHABLE, RunResult
 from orchestrator.report.console import (
-    changed_tasks, group_hosts, placeholder_note, plan_summary, task_label,
+    changed_tasks,
+    group_hosts,
+    placeholder_note,
+    plan_summary,
+    task_label,
 )
 from orchestrator.report.hosts import count, fold_hosts
-from orchestrator.results import CHANGED, FAILED, OK, UNREACHABLE, RunResult
 from orchestrator.secrets import masking
 from orchestrator.waves import Wave
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import yaml
 
-from orchestrator.tasks import flatten
+from orchestrator.engine.results import CHANGED, FAILED, RunResult
 from orchestrator.errors import InputError
 from orchestrator.execute import Event, RunOptions, run_playbook
 from orchestrator.inventory import Inventory, load_inventory
-from orchestrator.playbook import Playbook, load_playbook
-from orchestrator.results import CHANGED, FAILED, RunResult
+from orchestrator.load.playbook import Playbook, load_playbook
+from orchestrator.load.tasks import flatten
 from orchestrator.roletest.scenario import Scenario
 
 NOTEST_TAG = "orc-idempotence-notest"

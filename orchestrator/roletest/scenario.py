@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import inputfile, yamlfile
 from orchestrator.errors import InputError
+from orchestrator.load import inputfile, yamlfile
+from orchestrator.load.playbook import roles_path
 from orchestrator.modules.base import nearest
-from orchestrator.playbook import roles_path
 
 DEFAULT = "default"
 SCENARIO_KEYS = ("description", "hosts", "platforms", "roles", "vars", "vars_files")

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from orchestrator import inputfile
 from orchestrator.errors import SecretsError
+from orchestrator.load import inputfile
 from orchestrator.secrets import api, keys, signature, writer, yamlio
 
 

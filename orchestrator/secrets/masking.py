@@ -84,7 +84,7 @@ def redacted(tree: Any) -> Any:
 
 
 # Everything this process must never print: the plaintexts of every secret file it decrypted,
-# and every value a template rendered from one (`orchestrator.templating` reports those). One
+# and every value a template rendered from one (`orchestrator.templating.render` reports those). One
 # set per process, because an orc process prints for one estate, and an error may surface far
 # from the run that knew the secret (the CLI's error line, a traceback with --debug).
 _PLAIN: set[str] = set()  # the plaintexts: masked first, so `"token": "********"` reads well

@@ -14,8 +14,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from orchestrator import inputfile
 from orchestrator.errors import SecretsError
+from orchestrator.load import inputfile
 from orchestrator.secrets import keys, trustroot, yamlio
 from orchestrator.secrets.sopsfile import EncryptionRules
 

@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from orchestrator import inputfile
 from orchestrator.errors import SecretsError
+from orchestrator.load import inputfile
 from orchestrator.secrets import age, keys, policy, replay, signature, sopsfile, yamlio
 from orchestrator.secrets.api import OpenedFile, relative_name
 from orchestrator.secrets.sopsfile import EncryptionRules, SopsDocument

@@ -17,8 +17,8 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, ScalarNode
 
-from orchestrator import yamlfile
 from orchestrator.errors import SecretsError
+from orchestrator.load import yamlfile
 
 NULL = "tag:yaml.org,2002:null"
 BOOL = "tag:yaml.org,2002:bool"

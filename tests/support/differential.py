@@ -37,12 +37,12 @@ from typing import Any
 import yaml
 
 from orchestrator import lab as lab_api
+from orchestrator.engine.results import FAILED, RESCUED
 from orchestrator.errors import OrcError
 from orchestrator.execute import RunOptions, run_playbook
-from orchestrator.extravars import parse_extra_vars
 from orchestrator.inventory import load_inventory
-from orchestrator.playbook import load_playbook
-from orchestrator.results import FAILED, RESCUED
+from orchestrator.load.extravars import parse_extra_vars
+from orchestrator.load.playbook import load_playbook
 
 CASES = Path(__file__).resolve().parent.parent / "conformance" / "cases"
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))

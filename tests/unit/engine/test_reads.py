@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.engine.reads import EVERYTHING, names_read, waits_for
-from orchestrator.tasks import parse_task
-from orchestrator.yamlfile import parse
+from orchestrator.load.tasks import parse_task
+from orchestrator.load.yamlfile import parse
 
 
 def _task(text: str):

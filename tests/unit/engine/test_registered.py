@@ -6,7 +6,7 @@ import pytest
 
 from orchestrator.engine import registered
 from orchestrator.engine.registered import KnownAfterApply, NotKnownYet
-from orchestrator.templating import render_value
+from orchestrator.templating.render import render_value
 
 
 def test_output_shape() -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import yamlfile
+from orchestrator.load import yamlfile
 
 
 @dataclass

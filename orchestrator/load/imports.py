@@ -28,17 +28,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator import modules, yamlfile
+from orchestrator import modules
 from orchestrator.errors import InputError
-from orchestrator.tasks import (
-    Block, Task, condition, literal_flag, mapping, parse_task, strings, text,
+from orchestrator.load import yamlfile
+from orchestrator.load.loops import is_loop_key
+from orchestrator.load.tasks import (
+    Block,
+    Task,
+    condition,
+    literal_flag,
+    mapping,
+    parse_task,
+    strings,
+    text,
 )
-from orchestrator.templating import is_template
-from orchestrator.loops import is_loop_key
-from orchestrator.yamlfile import Located
+from orchestrator.load.yamlfile import Located
+from orchestrator.templating.render import is_template
 
 if TYPE_CHECKING:
-    from orchestrator.roles import Role, RoleRef
+    from orchestrator.load.roles import Role, RoleRef
 
 IMPORTS = ("import_tasks", "import_role")
 # keywords an import hands to each task it brings in, where the task sets none itself
@@ -149,7 +157,7 @@ def parse_list(raw: Any, path: Path, *, role: str | None = None, role_path: Path
                ) -> list[Any]:
     """A task list read apart from a play's loading (`tasks.parse_tasks`), imports expanded;
     the handlers of a role it imports are not the play's then."""
-    from orchestrator.playbook import roles_path
+    from orchestrator.load.playbook import roles_path
 
     base = playbook_dir or path.parent
     loading = Loading(roles_path(base), base, tags, [path.resolve()])
@@ -233,7 +241,7 @@ def _import_tasks(item: Located, place: Place, loading: Loading, parent: Parent)
 
 
 def _import_role(item: Located, place: Place, loading: Loading, parent: Parent) -> list[Task]:
-    from orchestrator import roles  # roles load their tasks through this module
+    from orchestrator.load import roles
 
     args, inner, where = _import(item, place, parent)
     ref = roles.RoleRef(args["name"], files={k: args[k] for k in roles.FILE_KEYS},

@@ -22,9 +22,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-
-from orchestrator import yamlfile
 from orchestrator.errors import InputError
+from orchestrator.load import yamlfile
 
 _ESCAPE = re.compile(r"""\\(U[0-9a-fA-F]{8}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[0-7]{1,3}|N\{[^}]+\}|.)""",
                      re.DOTALL)

@@ -6,7 +6,7 @@ into words on spaces and newlines, except inside quotes or a Jinja `{{ }}`, `{% 
 span (its `split_args`), then reads each word as `key=value` (its `parse_kv`): backslash escapes
 (`\\n`, `\\x41`, `\\u00e9`) are decoded, `\\=` is an `=` that does not split, a value quoted whole
 with `'` or `"` loses the quotes, and every value stays a string (the module's declared types
-convert it later: `orchestrator.coerce`). A word without `=` is free-form text; `command` and
+convert it later: `orchestrator.load.coerce`). A word without `=` is free-form text; `command` and
 `shell` keep every word but their own options (`chdir=`, `creates=`...) as the command line.
 
 The behaviour is ansible-core's as documented and as observed by running it (tests/

@@ -18,7 +18,7 @@ Semantics of ansible-core 2.19's include_vars (`ansible-doc include_vars`, and a
   earlier one's (`hash_behaviour: replace`; `merge` is refused at load).
 - `name` puts them all under that one variable.
 
-Files are read through `orchestrator.yamlfile` (safe YAML 1.1, which reads JSON too). Every
+Files are read through `orchestrator.load.yamlfile` (safe YAML 1.1, which reads JSON too). Every
 problem is one InputError at the task's place (`where`: path= and line=).
 """
 
@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator import coerce, yamlfile
 from orchestrator.errors import InputError
+from orchestrator.load import coerce, yamlfile
 
 EXTENSIONS = ("json", "yaml", "yml")
 DIR_ONLY = ("depth", "files_matching", "ignore_files", "extensions", "ignore_unknown_extensions")

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.inventory import Inventory
-from orchestrator.playbook import Play
-from orchestrator.roles import Role, RoleRef
-from orchestrator.secrets_vars import VarsFiles
-from orchestrator.tasks import Task
-from orchestrator.templating import Variables
+from orchestrator.load.playbook import Play
+from orchestrator.load.roles import Role, RoleRef
+from orchestrator.load.tasks import Task
+from orchestrator.load.vars_files import VarsFiles
+from orchestrator.templating.render import Variables
 
 
 class HostVars(Mapping):

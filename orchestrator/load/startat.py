@@ -12,8 +12,8 @@ import fnmatch
 from dataclasses import replace
 
 from orchestrator.errors import InputError
-from orchestrator.playbook import Playbook
-from orchestrator.tasks import Task
+from orchestrator.load.playbook import Playbook
+from orchestrator.load.tasks import Task
 
 
 def _matches(task: Task, pattern: str) -> bool:

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from orchestrator import argspec, imports, inputfile, yamlfile
 from orchestrator.errors import InputError
+from orchestrator.load import argspec, imports, inputfile, yamlfile
+from orchestrator.load.tasks import Block, Task, condition, literal_flag, mapping, strings, text
 from orchestrator.modules.base import nearest
-from orchestrator.tasks import Block, Task, condition, literal_flag, mapping, strings, text
 
 # Keywords of a role entry that apply to every task and handler of the role (and of its
 # dependencies), as Ansible's play keyword table lists them for a role; a task's own wins.
@@ -163,7 +163,7 @@ def load_role(ref: RoleRef, search: list[Path], where: dict,
 
 def _validation(ref: RoleRef, path: Path, loading: imports.Loading) -> list[Task]:
     """The task Ansible puts first in a role whose entry point has an argument spec: it checks
-    the variables the role sees against it (orchestrator/argspec.py), whatever tags select."""
+    the variables the role sees against it (orchestrator/load/argspec.py), whatever tags select."""
     entry = ref.file("tasks_from")
     spec = argspec.load(path, entry)
     if spec is None:

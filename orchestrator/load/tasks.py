@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import coerce, kvargs, modules
+from orchestrator import modules
 from orchestrator.errors import InputError
-from orchestrator.loops import Loop, is_loop_key, parse_loop
+from orchestrator.load import coerce, kvargs
+from orchestrator.load.loops import Loop, is_loop_key, parse_loop
+from orchestrator.load.yamlfile import Located
 from orchestrator.modules.base import Module, nearest
-from orchestrator.templating import Variables, is_template, render_value
-from orchestrator.yamlfile import Located
+from orchestrator.templating.render import Variables, is_template, render_value
 
 KEYWORDS = {
     "name", "when", "loop", "with_items", "loop_control", "notify", "become", "become_user",
@@ -294,7 +295,7 @@ def _parse_block(raw: Any, path: str, role: str | None, extra_tags: frozenset,
 def parse_task(raw: Any, *, path: str, role: str | None = None, extra_tags: frozenset = frozenset(),
                items: Callable[[list[Any]], list[Any]] | None = None) -> Any:
     """A task, or a `Block` of them, as loaded (`items` reads a block's task lists: with the
-    imports in them expanded, from `orchestrator.imports`)."""
+    imports in them expanded, from `orchestrator.load.imports`)."""
     line = raw.line if isinstance(raw, Located) else 0
     where = {"path": path, "line": line}
     if not isinstance(raw, dict):
@@ -365,9 +366,9 @@ def parse_tasks(raw: Any, *, path: str, role: str | None = None,
                 extra_tags: frozenset = frozenset(), role_path: Path | None = None,
                 playbook_dir: Path | None = None) -> list[Any]:
     """A list of tasks read on its own (a file `include_tasks` brings in), its static imports
-    expanded as at load (`orchestrator.imports.load_tasks`); roles are looked for beside
+    expanded as at load (`orchestrator.load.imports.load_tasks`); roles are looked for beside
     `playbook_dir` (by default the file's own directory)."""
-    from orchestrator import imports  # imports parses each task through this module
+    from orchestrator.load import imports
 
     return imports.parse_list(raw, Path(path), role=role, role_path=role_path,
                               tags=extra_tags, playbook_dir=playbook_dir)

@@ -11,14 +11,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import imports, inputfile, yamlfile
 from orchestrator.errors import InputError
-from orchestrator.modules.base import nearest
-from orchestrator.roles import Role, RoleRef, expand, parse_ref
-from orchestrator.tasks import (
-    Task, environment_of, flag, flatten, listing, literal_flag, mapping, strings, text,
+from orchestrator.load import imports, inputfile, yamlfile
+from orchestrator.load.roles import Role, RoleRef, expand, parse_ref
+from orchestrator.load.tasks import (
+    Task,
+    environment_of,
+    flag,
+    flatten,
+    listing,
+    literal_flag,
+    mapping,
+    strings,
+    text,
 )
-from orchestrator.templating import check_file_syntax, check_syntax, is_template
+from orchestrator.modules.base import nearest
+from orchestrator.templating.render import check_file_syntax, check_syntax, is_template
 
 PLAY_KEYS = {
     "name", "hosts", "roles", "tasks", "pre_tasks", "post_tasks", "handlers", "vars",

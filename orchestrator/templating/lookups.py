@@ -16,7 +16,7 @@ role's task) then the playbook's directory; `<subdir>` is `files` for `file` and
 `templates` for `template`, and none for `first_found` in a template (in `with_first_found` it
 is `templates`, `vars` or `files` after the task's module, as Ansible guesses it).
 
-`lookup()` and `query()`/`q()` are jinja2 globals (registered in `orchestrator.templating`):
+`lookup()` and `query()`/`q()` are jinja2 globals (registered in `orchestrator.templating.render`):
 `query` always gives the list; `lookup` gives the list's one element when there is one, its
 strings joined with commas when they are all strings, else the list (`wantlist=True`: the
 list). `errors='warn'|'ignore'` turn a failure into None (lookup) or [] (query), with a
@@ -154,7 +154,7 @@ def _located(variables: Mapping[str, Any], subdir: str | None, name: Any, what: 
 
 
 def _boolean(value: Any, option: str) -> bool:
-    from orchestrator import coerce
+    from orchestrator.load import coerce
 
     try:
         return coerce.boolean(value)
@@ -192,7 +192,7 @@ def template(terms: list[Any], variables: Mapping[str, Any], *, template_vars: A
     `template_vars`; as in ansible-core 2.19 its trailing newlines are kept and a file that is
     one expression gives that value (a list stays a list). `convert_data` and `jinja2_native`
     no longer change anything in 2.19 (deprecated there) and are checked as booleans only."""
-    from orchestrator.templating import Variables, render_template_file
+    from orchestrator.templating.render import Variables, render_template_file
 
     _boolean(convert_data, "convert_data")
     _boolean(jinja2_native, "jinja2_native")

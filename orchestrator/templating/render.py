@@ -36,10 +36,11 @@ import jinja2.lexer
 import jinja2.nativetypes
 import jinja2.nodes
 
-from orchestrator import inputfile, lookups
 from orchestrator.errors import InputError, OrcError
-from orchestrator.filters import FILTERS, GLOBALS, TESTS, FilterError, named
+from orchestrator.load import inputfile
 from orchestrator.secrets import masking
+from orchestrator.templating import lookups
+from orchestrator.templating.filters import FILTERS, GLOBALS, TESTS, FilterError, named
 
 
 def _environment(cls: type[jinja2.Environment], **kwargs: Any) -> jinja2.Environment:

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator import coerce, yamlfile
 from orchestrator.errors import InputError
+from orchestrator.load import coerce, yamlfile
 
 TYPES = {"str": "str", "path": "path", "int": "int", "float": "float", "bool": "bool",
          "list": "list", "raw": "raw", "dict": "dict"}

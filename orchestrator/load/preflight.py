@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from orchestrator.execute import RunOptions
 from orchestrator.inventory import Inventory
-from orchestrator.playbook import Playbook
+from orchestrator.load.playbook import Playbook
+from orchestrator.load.vars_files import load_vars_files
 from orchestrator.rollout import Policy
-from orchestrator.secrets_vars import load_vars_files
 from orchestrator.waves import plan_waves
 
 

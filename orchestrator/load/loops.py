@@ -7,7 +7,7 @@ one line at that key's own line. Per host, the executor asks the `Loop` for:
 - `items(variables)`: the list the task iterates, exactly as ansible-core 2.19 builds it.
   `loop:` must render to a list and is taken as it is (no flattening); `with_<name>:` renders
   its terms (a string or a non-list becomes a one-term list) and hands them to the lookup of
-  that name (`orchestrator.lookups`): `with_items` flattens one level, `with_list` nothing,
+  that name (`orchestrator.templating.lookups`): `with_items` flattens one level, `with_list` nothing,
   `with_dict` gives `{key, value}` items, `with_subelements` `[element, sub]` pairs, and so on.
   In `with_first_found` a term that is undefined is dropped and the files are looked for in
   `templates/`, `vars/` or `files/` after the task's module, as Ansible does.
@@ -32,10 +32,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator import coerce, lookups
 from orchestrator.errors import InputError
+from orchestrator.load import coerce
+from orchestrator.load.yamlfile import Located
 from orchestrator.modules.base import nearest
-from orchestrator.yamlfile import Located
+from orchestrator.templating import lookups
 
 LOOP_CONTROL = ("loop_var", "index_var", "label", "pause", "extended", "extended_allitems")
 # in Ansible's loop_control, not (yet) in orc: refused by name rather than ignored
@@ -76,7 +77,7 @@ class Loop:
     def items(self, variables: Mapping[str, Any]) -> list[Any]:
         """The list the task iterates on one host (see the module docstring). Errors are
         InputErrors at the loop keyword's line."""
-        from orchestrator.templating import render_value
+        from orchestrator.templating.render import render_value
 
         if self.lookup is None:
             value = render_value(self.terms, variables, self.where)
@@ -125,7 +126,7 @@ class Loop:
         iteration's variables (`variables` with `scope` applied), else the item."""
         if self.label_template is None:
             return variables[self.loop_var]
-        from orchestrator.templating import render_value
+        from orchestrator.templating.render import render_value
 
         return render_value(self.label_template, variables, self.where)
 
@@ -133,7 +134,7 @@ class Loop:
         """Seconds to wait between two iterations on this host (0: none)."""
         value = self.pause_value
         if isinstance(value, str):
-            from orchestrator.templating import render_value
+            from orchestrator.templating.render import render_value
 
             value = render_value(value, variables, self.where)
         return _seconds(value, self._location)
@@ -160,7 +161,7 @@ def _first_found_subdir(action: str) -> str:
 def _defined_terms(terms: Any, variables: Mapping[str, Any], where: str) -> Any:
     """`with_first_found`'s terms rendered, with those that are undefined dropped (at any
     depth, as Ansible does for this loop only)."""
-    from orchestrator.templating import render_value
+    from orchestrator.templating.render import render_value
 
     if isinstance(terms, list):
         kept = []

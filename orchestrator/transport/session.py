@@ -1,5 +1,5 @@
 """A pyinfra State for a set of inventory hosts: connected, with the reason for each host that
-could not be reached, in the words `orc run` and `orc facts` use (`orchestrator.remote`), and
+could not be reached, in the words `orc run` and `orc facts` use (`orchestrator.transport.remote`), and
 the reason for one that went away after it was reached (`Session.lost`).
 
 pyinfra's State cannot be run twice, so every apply (and later every wave) gets a fresh one.
@@ -13,14 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import gevent
-from pyinfra.api import Config, Inventory as PyinfraInventory, State
+from pyinfra.api import Config, State
+from pyinfra.api import Inventory as PyinfraInventory
 from pyinfra.api.exceptions import ConnectError, PyinfraError
 from pyinfra.api.host import Host as PyinfraHost
 from pyinfra.api.state import BaseStateCallback
 from pyinfra.connectors.sshuserclient.client import get_host_keys
 
 from orchestrator.inventory import Inventory, connection_for
-from orchestrator.remote import connect_reason, lost_reason
+from orchestrator.transport.remote import connect_reason, lost_reason
 
 # pyinfra logs to stderr, and paramiko's transport thread logs a traceback when a port does not
 # speak SSH; each failure is the host's reason instead, rendered once

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from orchestrator import inputfile
 from orchestrator.errors import InputError, OrcError
+from orchestrator.load import inputfile
 
 
 class Located(dict):
