@@ -15,7 +15,7 @@ import shlex
 from typing import Any
 
 from orchestrator.engine.actions import ActionContext, Outcome
-from orchestrator.results import CHANGED, FAILED, OK, SKIPPED
+from orchestrator.engine.results import CHANGED, FAILED, OK, SKIPPED
 
 # Run by the host's python3 with the task's arguments as base64 JSON; prints one JSON line.
 _URI = r'''

@@ -20,7 +20,7 @@ from typing import Any
 
 from orchestrator.engine.actions import ActionContext, Outcome
 from orchestrator.errors import InputError
-from orchestrator.results import CHANGED, FAILED, OK, SKIPPED
+from orchestrator.engine.results import CHANGED, FAILED, OK, SKIPPED
 
 _SCRIPT = r'''
 import base64, fnmatch, grp, hashlib, json, os, pwd, stat, subprocess, sys, tarfile, zipfile
