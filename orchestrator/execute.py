@@ -82,7 +82,7 @@ from orchestrator.load.playbook import Play, Playbook, roles_path
 from orchestrator.load.roles import with_keywords
 from orchestrator.load.tasks import Block, Task, flatten, parse_tasks
 from orchestrator.load.vars_files import VarsFiles, load_vars_files
-from orchestrator.modules.base import REQUIRED, FilePreview, HostContext, Module, OpCall
+from orchestrator.modules.base import REQUIRED, Decided, FilePreview, HostContext, Module, OpCall
 from orchestrator.modules.commands import RC_MARK
 from orchestrator.secrets import masking
 from orchestrator.templating.render import Variables, evaluate, render_value
@@ -131,6 +131,7 @@ class _Record:
     did_change: bool = False  # what ran changed the host (after `changed_when`)
     variables: Variables | None = None  # what it was rendered with (for failed_when)
     registered: Any = None  # what `register` stores of it
+    registers: dict[str, Any] = field(default_factory=dict)  # a module's keys for `register`
 
     def changed(self) -> bool:
         if self.action:
@@ -572,7 +573,8 @@ def _walk(ctx: _PlayRun, run: HostRun, items: list[Any], scope: _Scope) -> Itera
             continue
         action = task.module.name if task.module.action else None
         if waits_for(task, run.pending, scope.when) or (
-                action in READS_HOST | MAY_FAIL and run.will_change()) or (
+                (action in READS_HOST | MAY_FAIL or task.module.reads_host)
+                and run.will_change()) or (
                 action == "meta" and task.args.get("_raw_params") == "flush_handlers"):
             yield _FLUSH
             if run.stopped:
@@ -917,6 +919,11 @@ def _act(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, role_w
         outcome = action(args, ActionContext(task, run, scoped, search_path(
             Path(ctx.play.path).parent, Path(task.path), role.path if role else None),
             ctx.options.dry_run))
+    if outcome.calls:  # uri's dest: what it fetched, written by a journaled operation
+        record.action = record.final = False
+        record.registers = dict(outcome.registered)
+        _add_operations(record, run, ctx, scoped, outcome.calls, task.flag("become", scoped))
+        return
     result.status = outcome.status
     result.error = outcome.error
     result.msg = outcome.msg
@@ -996,7 +1003,7 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
              ) -> None:
     """Render one task (one loop item) for one host and add its pyinfra operations."""
     task, result = record.task, record.result
-    play, host, session = ctx.play, run.host, ctx.session
+    play, host = ctx.play, run.host
     if not _holds(task, role_when, scoped):
         result.status = SKIPPED
         record.registered = registered.skipped()
@@ -1021,12 +1028,49 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
     args = task.module.convert(_without_omitted(task, rendered), task.location)
     record.capture_rc = task.module.name in ("command", "shell") and (
         task.register is not None or task.failed_when is not None or task.until is not None)
+    become = task_become if task_become is not None else ctx.play_become
+    host_ctx = HostContext(host, scoped, play.search_dirs(task), task.location,
+                           capture_rc=record.capture_rc, become=bool(become),
+                           become_user=task.become_user or play.become_user)
+    decided = None
+    with _stage(task.module.name, task):
+        try:
+            calls = task.module.build(args, host_ctx)
+        except Decided as found:
+            decided = found.result
+    if decided is not None:
+        _decided(record, run, decided)
+        return
+    record.registers = host_ctx.registers
+    _add_operations(record, run, ctx, scoped, calls, task_become)
+
+
+def _decided(record: _Record, run: HostRun, value: dict[str, Any]) -> None:
+    """A task whose module knew its result without an operation (modules.base.Decided): its
+    status and registered value, a failure taken as an action's is."""
+    result = record.result
+    record.final = True
+    record.registered = value
+    if value.get("failed"):
+        result.status, result.error = FAILED, str(value.get("msg") or "failed")
+        if record.ignore_errors:
+            result.status, result.error = OK, f"ignored: {result.error}"
+        elif run.rescuing:
+            run.block_failed = True
+        else:
+            run.stopped = True
+    else:
+        result.status = SKIPPED if value.get("skipped") else OK
+
+
+def _add_operations(record: _Record, run: HostRun, ctx: _PlayRun, scoped: Variables,
+                    calls: list[OpCall], task_become: Any) -> None:
+    """Add a task's operation calls on its host, with the task's become, environment, retries
+    and error handling as pyinfra's global arguments."""
+    task, result = record.task, record.result
+    play, host, session = ctx.play, run.host, ctx.session
     with _stage("environment", task):
         environment = _task_environment(play, task, scoped)
-    host_ctx = HostContext(host, scoped, play.search_dirs(task), task.location,
-                           capture_rc=record.capture_rc)
-    with _stage(task.module.name, task):
-        calls = task.module.build(args, host_ctx)
     become = task_become if task_become is not None else ctx.play_become
     global_args: dict[str, Any] = {"name": task.name}
     if become:
@@ -1057,7 +1101,7 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
         _guard_run(session, host, record)
     if not calls:
         result.status = OK  # nothing to do (e.g. `creates:` already there)
-        record.registered = {"changed": False, "failed": False}
+        record.registered = {"changed": False, "failed": False, **record.registers}
         record.final = True
 
 
@@ -1309,7 +1353,8 @@ def _decide(record: _Record, run: HostRun, session: Session, dry_run: bool) -> N
         if changing and record.previews:
             result.diff = _diff(run.host, run.name, record.previews)
         record.registered = (registered.KnownAfterApply(task.register or task.name)
-                             if changing else {"changed": False, "failed": False})
+                             if changing else {"changed": False, "failed": False,
+                                               **record.registers})
         return
     if record.check_mode:
         result.status = SKIPPED
@@ -1317,7 +1362,7 @@ def _decide(record: _Record, run: HostRun, session: Session, dry_run: bool) -> N
         return
     if record.settled:
         result.status = OK
-        record.registered = {"changed": False, "failed": False}
+        record.registered = {"changed": False, "failed": False, **record.registers}
         return
     if not all(m.is_complete() for m in record.metas):
         result.status = NOT_RUN
@@ -1336,6 +1381,8 @@ def _decide(record: _Record, run: HostRun, session: Session, dry_run: bool) -> N
                                               for m in record.metas)
     value = registered.of_output(changed, failed, stdout, stderr, rc=rc,
                                  msg=reason if failed else None)
+    value.update(record.registers)
+    value["changed"], value["failed"] = changed, failed
     if task.until is not None:
         value["attempts"] = getattr(record.metas[0], "_retry_attempts", 0) + 1
         with _stage("until", task):

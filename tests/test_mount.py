@@ -1,6 +1,7 @@
 """ansible.posix.mount: the fstab bytes Ansible's documentation gives (one `src path fstype opts
 dump passno` line, octal escapes, an entry found by its mount point and rewritten in place), and
-on a lab host a tmpfs mounted, left alone on a second run, and unmounted and removed.
+on a lab host a tmpfs mounted, left alone on a second run, rolled back (the fstab restored, the
+mount listed as irreversible), and unmounted and removed.
 
 ansible.posix is not part of ansible-core, so it cannot be the oracle here: the expected lines
 are written out from the collection's documentation (ansible.posix.mount, Linux)."""
@@ -79,6 +80,8 @@ def test_a_tmpfs_is_mounted_then_left_then_removed(lab: Lab, lab_inventory: Path
     name = lab.hosts[0].name
     assert ssh(name, "printf '# orc\\n' > /etc/orc-fstab").returncode == 0
 
+    runs = []
+
     def apply(state: str) -> list[str]:
         book = tmp_path / f"{state}.yaml"
         book.write_text(PLAY.replace("{state}", state))
@@ -87,6 +90,7 @@ def test_a_tmpfs_is_mounted_then_left_then_removed(lab: Lab, lab_inventory: Path
                        "--ci", "--state-dir", str(tmp_path / ".orc"), "--json", str(report))
         assert proc.returncode == 0, proc.stdout + proc.stderr
         found = json.loads(report.read_text())
+        runs.append(found["run_id"])
         return [t["status"] for wave in found["waves"]
                 for t in wave["apply"]["hosts"][name]["tasks"]]
 
@@ -95,6 +99,14 @@ def test_a_tmpfs_is_mounted_then_left_then_removed(lab: Lab, lab_inventory: Path
         "# orc\ntmpfs /mnt/orc-mount tmpfs size=1m 0 0\n"
     assert "tmpfs" in ssh(name, "findmnt -n -o FSTYPE /mnt/orc-mount").stdout
     assert apply("mounted") == ["ok"]
+    # the fstab is restored; the mount is a command the rollback cannot undo: it says so
+    # (exit 3, the command listed as irreversible) and leaves the tmpfs mounted
+    proc = run_orc("rollback", runs[0], "--ci", "--state-dir", str(tmp_path / ".orc"), "-v")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "irreversible" in proc.stdout and "/mnt/orc-mount" in proc.stdout, proc.stdout
+    assert ssh(name, "cat /etc/orc-fstab").stdout == "# orc\n"
+    assert "tmpfs" in ssh(name, "findmnt -n -o FSTYPE /mnt/orc-mount").stdout
+    assert apply("mounted") == ["changed"]
     assert apply("absent") == ["changed"]
     assert ssh(name, "cat /etc/orc-fstab").stdout == "# orc\n"
     assert ssh(name, "findmnt /mnt/orc-mount || test -e /mnt/orc-mount").returncode != 0

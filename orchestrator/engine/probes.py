@@ -5,16 +5,30 @@ and report as ansible-core 2.19 documents them (`ansible-doc uri`, `ansible-doc 
 registers `status`, `url`, `msg`, the response headers (lower case, `-` as `_`), `content` and
 `json` when asked, and fails when the status is not one of `status_code`; wait_for fails after
 `timeout` seconds with its message ("Timeout when waiting for 127.0.0.1:22", or `msg`).
+
+Neither changes the host itself: uri's `dest` is written by a `files.put` of the body the request
+returned, an operation the engine adds in the task's place (`Outcome.calls`), so the journal
+holds the file's pre-image and `orc rollback` puts it back. Ansible reports such a task changed
+whenever it writes (even the same bytes), so the put is forced; a new file gets 0644 (Ansible's
+0666 less the umask), an existing one keeps its mode and owner. Neither module supports check
+mode in Ansible, so `orc plan` skips both without touching the host, as Ansible's check mode does.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
+import posixpath
 import shlex
 from typing import Any
+from urllib.parse import urlsplit
+
+from pyinfra.facts.files import Directory, File
+from pyinfra.operations import files
 
 from orchestrator.engine.actions import ActionContext, Outcome
+from orchestrator.modules.base import FilePreview, OpCall
 from orchestrator.engine.results import CHANGED, FAILED, OK, SKIPPED
 
 # Run by the host's python3 with the task's arguments as base64 JSON; prints one JSON line.
@@ -27,7 +41,7 @@ if body is not None:
     body = body.encode() if isinstance(body, str) else body
 req = urllib.request.Request(a["url"], data=body, method=a["method"], headers=a["headers"])
 req.add_header("User-Agent", a["agent"])
-if a["dest"] and not a["force"] and os.path.exists(a["dest"]):
+if a["dest"] and not a["force"] and os.path.isfile(a["dest"]):
     # as Ansible does: the server may answer 304, which is not a 200
     import email.utils
     req.add_header("If-Modified-Since",
@@ -56,15 +70,6 @@ for k, v in (headers.items() if headers else []):
     out["h:" + k] = v
 out["elapsed"] = int(time.time() - start)
 out["body"] = base64.b64encode(data).decode()
-if a["dest"] and out["status"] in a["ok"]:
-    old = None
-    if os.path.isfile(a["dest"]):
-        with open(a["dest"], "rb") as f:
-            old = f.read()
-    out["changed"] = old != data
-    if old != data:
-        with open(a["dest"], "wb") as f:
-            f.write(data)
 print(json.dumps(out))
 '''
 
@@ -114,8 +119,7 @@ def uri(args: dict[str, Any], ctx: ActionContext) -> Outcome:
         "force": bool(args.get("force")),
     })
     data = base64.b64decode(found.pop("body"))
-    result: dict[str, Any] = {"changed": bool(found.pop("changed", False)),
-                              "cookies": {}, "cookies_string": ""}
+    result: dict[str, Any] = {"changed": False, "cookies": {}, "cookies_string": ""}
     content_type = ""
     for key in list(found):
         if key.startswith("h:"):
@@ -124,8 +128,9 @@ def uri(args: dict[str, Any], ctx: ActionContext) -> Outcome:
             if name.lower() == "content-type":
                 content_type = result["content_type"]
     result.update(found)
-    if args.get("dest"):
-        result["path"] = args["dest"]
+    dest = _destination(args.get("dest"), result["url"], ctx)
+    if dest:
+        result["path"] = dest
     failed = result["status"] not in wanted
     if args.get("return_content") or failed:
         text = data.decode("utf-8", errors="replace")
@@ -140,7 +145,31 @@ def uri(args: dict[str, Any], ctx: ActionContext) -> Outcome:
         result["failed"] = True
         return Outcome(FAILED, result, error=result["msg"])
     result["failed"] = False
-    return Outcome(CHANGED if result["changed"] else OK, result)
+    if dest and result["status"] != 304:
+        return Outcome(CHANGED, result, calls=[_write(dest, data, ctx)])
+    return Outcome(OK, result)
+
+
+def _destination(dest: Any, url: str, ctx: ActionContext) -> str | None:
+    """`dest`, or in a directory the file the URL names (Ansible's `index.html` for none)."""
+    if not dest:
+        return None
+    dest = str(dest)
+    if ctx.run.host.get_fact(Directory, path=dest):
+        name = posixpath.basename(urlsplit(url).path) or "index.html"
+        return posixpath.join(dest, name)
+    return dest
+
+
+def _write(dest: str, data: bytes, ctx: ActionContext) -> OpCall:
+    """The body written to `dest` by a journaled files.put (see the module's docstring)."""
+    exists = bool(ctx.run.host.get_fact(File, path=dest))
+    try:
+        preview = FilePreview(dest, data.decode("utf-8"))
+    except UnicodeDecodeError:
+        preview = None
+    return OpCall(files.put, {"src": io.BytesIO(data), "dest": dest, "force": True,
+                              "mode": None if exists else "644"}, preview)
 
 
 _WAIT_FOR = r'''

@@ -8,13 +8,14 @@ from typing import Any
 
 from orchestrator.errors import InputError
 from orchestrator.modules import (commands, control, files, includes, mount, packages, pamd,
-                                   repositories, system)
+                                   repositories, system, unarchive)
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall, nearest
 
 BUILTIN: dict[str, Module] = {
     module.name: module
     for table in (files.MODULES, packages.MODULES, repositories.MODULES, system.MODULES,
-                  commands.MODULES, control.MODULES, includes.MODULES, [mount.SHORT])
+                  commands.MODULES, control.MODULES, includes.MODULES, [mount.SHORT],
+                  [unarchive.MODULE])
     for module in table
 }
 # modules of other collections, under their full names (`community.general.pamd`)

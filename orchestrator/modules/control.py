@@ -95,10 +95,4 @@ MODULES = [
                    "search_regex": "str", "timeout": "int", "delay": "int", "sleep": "int",
                    "connect_timeout": "int", "msg": "str", "active_connection_states": "list"},
             choices={"state": ("absent", "drained", "present", "started", "stopped")}),
-    _action("unarchive", {"src": REQUIRED, "dest": REQUIRED, "remote_src": False,
-                          "creates": None, "extra_opts": [], "mode": None, "owner": None,
-                          "group": None, "list_files": False, "include": [], "exclude": []},
-            types={"src": "path", "dest": "path", "remote_src": "bool", "creates": "path",
-                   "extra_opts": "list", "mode": "raw", "owner": "str", "group": "str",
-                   "list_files": "bool", "include": "list", "exclude": "list"}),
 ]

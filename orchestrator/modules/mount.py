@@ -11,8 +11,14 @@ appended. `boot: false` adds `noauto` to the options.
 
 Mounting follows the same documentation: `mounted` creates the mount point and mounts it when
 it is not mounted (`mount [-T fstab] path`, which reads the entry just written), and remounts it
-when its fstab entry changed; `unmounted` and `absent` unmount (pyinfra's `server.mount`),
-`absent` then removes the mount point directory; `remounted` always remounts.
+when its fstab entry changed; `unmounted` and `absent` unmount (`umount path`), `absent` then
+removes the mount point directory; `remounted` always remounts.
+
+The journal records the fstab's bytes, so `orc rollback` puts the file back. Mounting,
+unmounting and the mount point's removal are commands (`server.shell`), which the journal
+records as such: a rollback lists each one as irreversible, by its command line (`mkdir -p /mnt/x
+&& mount /mnt/x`), and exits 3, so whoever rolls back knows to unmount or mount by hand. A task
+may give `undo:` (a command that reverses them, e.g. `umount /mnt/x`), which the rollback runs.
 """
 
 from __future__ import annotations
@@ -146,7 +152,7 @@ def _build(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
                 _mount_command(["-o", "remount"], args)]}))
     elif state in ("unmounted", "absent"):
         if mounted:
-            calls.append(OpCall(server.mount, {"path": path, "mounted": False}))
+            calls.append(OpCall(server.shell, {"commands": [shlex.join(["umount", path])]}))
         if state == "absent" and ctx.host.get_fact(Directory, path=path):
             # Ansible removes the mount point directory (rmdir: an empty one only)
             calls.append(OpCall(server.shell, {"commands": [
