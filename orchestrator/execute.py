@@ -1039,6 +1039,12 @@ def _prepare(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, ro
         except Decided as found:
             decided = found.result
     if decided is not None:
+        if decided.get("failed") and ctx.options.dry_run and any(
+                r.will_change() for r in run.records if r.metas):
+            # a plan: the host it read is not yet as the earlier tasks would leave it
+            _unknown(record, InputError(f"known after apply: {decided.get('msg')}, as the "
+                                        "host is before the earlier tasks change it"))
+            return
         _decided(record, run, decided)
         return
     record.registers = host_ctx.registers

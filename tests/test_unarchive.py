@@ -19,6 +19,7 @@ from orchestrator.modules.unarchive import (
     Unhandled,
     extra_options,
     hard_links,
+    not_through_links,
     read_archive,
     selected,
     strip_components,
@@ -94,6 +95,14 @@ def test_what_neither_tar_nor_zip_reads_and_what_is_refused() -> None:
         read_archive(_tar([("app/../../etc/passwd", "file", 0o644, b"x")]))
     with pytest.raises(ValueError, match="device or fifo"):
         read_archive(_tar([("pipe", "fifo", 0o644, b"")]))
+
+
+def test_nothing_is_written_through_a_link_of_the_archive() -> None:
+    members = read_archive(_tar([("conf", "sym", 0o777, "/etc"),
+                                 ("conf/passwd", "file", 0o644, b"x")]))[1]
+    with pytest.raises(ValueError, match="'conf/passwd' is under the symbolic link 'conf'"):
+        not_through_links(members)
+    not_through_links(read_archive((CASE / "tool-1.2.tar.bz2").read_bytes())[1])
 
 
 def test_strip_components_as_tar_strips() -> None:

@@ -28,7 +28,8 @@ Rules, from `ansible-doc unarchive` (ansible-core 2.19) and what it runs (GNU ta
   in the playbook, else when the task is reached, never accepted and ignored.
 - a URL `src` is refused: fetch it with get_url first (its write is journaled too).
 - differs on purpose: a member's directory times and a zip member's time are not set (tar and
-  unzip set them); device files and fifos are refused; members named with `..` are refused.
+  unzip set them); device files and fifos are refused; members named with `..`, or under a
+  symbolic link the archive holds, are refused.
 """
 
 from __future__ import annotations
@@ -210,6 +211,17 @@ def hard_links(members: list[Member]) -> list[Member]:
             if m.kind == "hardlink" and m.target in by_name else m for m in members]
 
 
+def not_through_links(members: list[Member]) -> None:
+    """Refuse a member under a symbolic link the archive holds: it would be written wherever
+    the link points, outside dest."""
+    links = {m.name for m in members if m.kind == "symlink"}
+    for member in members:
+        through = next((p for p in _parents(member.name)[:-1] if p in links), None)
+        if through is not None:
+            raise ValueError(f"member {member.listed!r} is under the symbolic link "
+                             f"{through!r} the archive also holds: refused")
+
+
 def _matches(name: str, pattern: str) -> bool:
     """tar's --exclude: the pattern matches from any `/` of the path (unanchored), and a
     directory it matches takes what is under it along."""
@@ -309,6 +321,16 @@ def _mode(value: Any, member: Member, as_root: bool) -> int:
     return modes.octal(value)  # type: ignore[return-value]
 
 
+def _read(ctx: HostContext, fact: type[FactBase], **kwargs: Any) -> Any:
+    """A fact read as the task's operations run: through sudo when it becomes another user
+    (an archive or a directory only root may read)."""
+    if ctx.become:
+        kwargs["_sudo"] = True
+        if ctx.become_user:
+            kwargs["_sudo_user"] = ctx.become_user
+    return ctx.host.get_fact(fact, **kwargs)
+
+
 def _as_root(ctx: HostContext) -> bool:
     if ctx.become:
         return (ctx.become_user or "root") == "root"
@@ -322,7 +344,7 @@ def _failed(msg: str, **extra: Any) -> Decided:
 def _archive(args: dict[str, Any], ctx: HostContext, src: str) -> bytes:
     if not args["remote_src"]:
         return inputfile.read_bytes(ctx.find("files", src), copy=True)
-    found = ctx.host.get_fact(rewrite.FileBytes, path=src) or rewrite.Current("absent")
+    found = _read(ctx, rewrite.FileBytes, path=src) or rewrite.Current("absent")
     if found.kind == "absent":
         raise _failed(f"Source '{src}' does not exist")
     if found.kind != "file":
@@ -336,10 +358,10 @@ def _build(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     src, dest = str(args["src"]), str(args["dest"]).rstrip("/") or "/"
     options = extra_options(args["extra_opts"])
     creates = args["creates"]
-    if creates and ctx.host.get_fact(PathKind, path=str(creates)) != "absent":
+    if creates and _read(ctx, PathKind, path=str(creates)) != "absent":
         raise Decided({"changed": False, "skipped": True,
                        "msg": f"skipped, since {creates} exists"})
-    if ctx.host.get_fact(PathKind, path=dest) != "directory":
+    if _read(ctx, PathKind, path=dest) != "directory":
         raise _failed(f"dest '{args['dest']}' must be an existing dir")
     data = _archive(args, ctx, src)
     result = {"dest": args["dest"], "src": src}
@@ -382,7 +404,7 @@ def _calls(members: list[Member], args: dict[str, Any], ctx: HostContext, dest: 
         owners[member.name] = (user, group)
     numeric = tuple(path_of[name] for name, pair in owners.items()
                     if any(isinstance(v, int) for v in pair))
-    current = ctx.host.get_fact(NumericOwners, paths=numeric) if numeric else {}
+    current = _read(ctx, NumericOwners, paths=numeric) if numeric else {}
 
     def owned(member: Member) -> dict[str, Any]:
         user, group = owners[member.name]
@@ -395,6 +417,7 @@ def _calls(members: list[Member], args: dict[str, Any], ctx: HostContext, dest: 
         return {"user": None if user is None else str(user),
                 "group": None if group is None else str(group)}
 
+    not_through_links(members)
     calls: list[OpCall] = []
     named = {m.name for m in members if m.kind == "directory"}
     implied = sorted({posixpath.dirname(m.name) for m in members} - named - {""},
