@@ -49,12 +49,11 @@ def _service(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
         if state is not None or args["enabled"] is not None or masked is not None:
             raise ValueError("systemd needs 'name' with 'state', 'enabled' or 'masked'")
         # `systemd: daemon_reload: true` alone: reload the units, touch no service
-        return [OpCall(systemd.daemon_reload, {})]
-    if state is None and args["enabled"] is None and not args["daemon_reload"]:
+        return [_RELOAD]
+    if args["daemon_reload"]:
+        calls.insert(0, _RELOAD)
+    if state is None and args["enabled"] is None:
         return calls
-    if args["daemon_reload"] and calls:
-        calls.insert(0, OpCall(systemd.daemon_reload, {}))
-        args = {**args, "daemon_reload": False}
     return calls + [OpCall(systemd.service, {
         "service": args["name"],
         # without a state, leave running as it is (pyinfra's running=None does not touch it)
@@ -62,8 +61,11 @@ def _service(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
         "restarted": state == "restarted",
         "reloaded": state == "reloaded",
         "enabled": args["enabled"],
-        "daemon_reload": bool(args["daemon_reload"]),
     })]
+
+
+# systemd's daemon_reload runs every time it is asked for and is never the task's change
+_RELOAD = OpCall(systemd.daemon_reload, {}, counts=False)
 
 
 def _user(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
