@@ -260,6 +260,10 @@ class PathKind(FactBase):
                 f"elif [ -f {q} ]; then echo file; elif [ -e {q} ]; then echo other; "
                 "else echo absent; fi")
 
+    @staticmethod
+    def default() -> str:
+        return "absent"
+
     def process(self, output: list[str]) -> str:
         return output[0].strip() if output else "absent"
 
@@ -269,6 +273,10 @@ class Accounts(FactBase):
 
     def command(self) -> str:
         return "getent passwd | cut -d: -f1,3; echo @@; getent group | cut -d: -f1,3"
+
+    @staticmethod
+    def default() -> dict[str, dict[Any, Any]]:
+        return {"users": {}, "uids": {}, "groups": {}, "gids": {}}
 
     def process(self, output: list[str]) -> dict[str, dict[Any, Any]]:
         found: dict[str, dict[Any, Any]] = {"users": {}, "uids": {}, "groups": {}, "gids": {}}
@@ -290,6 +298,10 @@ class NumericOwners(FactBase):
 
     def command(self, paths: tuple[str, ...]) -> str:
         return f"stat -c '%u %g %n' -- {' '.join(shlex.quote(p) for p in paths)} 2>/dev/null; true"
+
+    @staticmethod
+    def default() -> dict[str, tuple[int, int]]:
+        return {}  # no output: none of the paths exists yet
 
     def process(self, output: list[str]) -> dict[str, tuple[int, int]]:
         found = {}
@@ -442,7 +454,7 @@ def _calls(members: list[Member], args: dict[str, Any], ctx: HostContext, dest: 
         elif member.kind == "hardlink":
             raise ValueError(f"member {member.listed!r} links to {member.target!r}, "
                              "which is not extracted")
-        else:
+        elif member.kind == "file":
             content = member.data
             kwargs: dict[str, Any] = {"src": io.BytesIO(content), "dest": path,
                                       **owned(member),
