@@ -30,7 +30,7 @@ PLAYBOOK = """\
     - name: what it registered
       copy:
         dest: /srv/orc-uri/registered
-        content: "{{ got.status }} {{ got.path }}\\n"
+        content: "{{ got.status | default('-') }} {{ got.path | default('-') }}\\n"
 """
 
 
