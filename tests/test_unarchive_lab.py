@@ -18,7 +18,7 @@ from tests.conftest import run_orc
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 ARCHIVE = (Path(__file__).parent / "conformance" / "cases" / "modules-unarchive" / "files"
-           / "tool-1.2.tar.bz2")
+           / "tool-1.2.tar.gz")
 DEST = "/srv/orc-unarchive"
 PLAYBOOK = f"""\
 - hosts: all
@@ -26,7 +26,7 @@ PLAYBOOK = f"""\
   tasks:
     - name: the tool
       unarchive:
-        src: tool-1.2.tar.bz2
+        src: tool-1.2.tar.gz
         dest: {DEST}
         list_files: true
       register: tool

@@ -13,8 +13,9 @@ Rules, from `ansible-doc unarchive` (ansible-core 2.19) and what it runs (GNU ta
 - `creates` existing skips the task ("skipped, since X exists"); then `dest` must be an
   existing directory ("dest 'X' must be an existing dir"); a remote `src` must exist ("Source
   'X' does not exist") and not be empty; what neither tar nor zip reads fails with Ansible's
-  "Failed to find handler" message, and so does a zip file on a host without `unzip` (Ansible
-  extracts zip files with it; orc keeps the requirement so a playbook passes or fails alike).
+  "Failed to find handler" message, and so does an archive whose tools the host lacks (`unzip`
+  for zip files, `tar` and `gzip`, `bzip2` or `xz`: Ansible extracts with them; orc keeps the
+  requirement so a playbook passes or fails alike) or that holds nothing to extract.
 - owners and modes as tar and unzip leave them: run as root, tar keeps the archive's owners
   (by name when the host knows it, else by number) and modes with their special bits; run as
   another user, files are that user's and the umask (022) applies. unzip keeps modes without
@@ -46,6 +47,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pyinfra.api import FactBase
+from pyinfra.facts.files import Directory
 from pyinfra.facts.server import User, Which
 from pyinfra.operations import files
 
@@ -63,6 +65,9 @@ from orchestrator.modules.base import (
 
 TAR_OPTIONS = "--strip-components=N and --no-same-owner"
 _HANDLERS = {b"\x1f\x8b": "TgzArchive", b"BZh": "TarBzipArchive", b"\xfd7zXZ\x00": "TarXzArchive"}
+# the commands Ansible's handler runs on the host: without them it fails, and so does orc
+TOOLS = {"ZipArchive": ("unzip",), "TgzArchive": ("tar", "gzip"), "TarArchive": ("tar",),
+         "TarBzipArchive": ("tar", "bzip2"), "TarXzArchive": ("tar", "xz")}
 
 
 class Unhandled(ValueError):
@@ -76,7 +81,7 @@ class Member:
 
     name: str
     listed: str
-    kind: str  # file | directory | symlink | hardlink
+    kind: str  # file | directory | symlink | hardlink | stripped (listed, not extracted)
     mode: int
     data: bytes = b""
     target: str = ""  # a symbolic link's target; a hard link's: the member it names
@@ -179,7 +184,8 @@ def read_archive(data: bytes) -> tuple[str, list[Member]]:
 
 def strip_components(members: list[Member], count: int) -> list[Member]:
     """tar's --strip-components: the first `count` parts of each name (and of a hard link's
-    target) dropped; a member left without a name is not extracted."""
+    target) dropped; a member left without a name is not extracted, and tar --list
+    --show-transformed-names (what Ansible lists) shows it as an empty name."""
     if not count:
         return members
 
@@ -191,6 +197,7 @@ def strip_components(members: list[Member], count: int) -> list[Member]:
     for member in members:
         listed = strip(member.listed)
         if listed is None:
+            kept.append(replace(member, name="", listed="", kind="stripped"))
             continue
         target = member.target
         if member.kind == "hardlink":
@@ -385,24 +392,31 @@ def _build(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
         raise _failed(f"Failed to find handler for \"{src}\". Make sure the required command "
                       "to extract the file is installed.", **result) from None
     result["handler"] = handler
+    missing = [tool for tool in TOOLS[handler] if not ctx.host.get_fact(Which, command=tool)]
+    if missing:
+        raise _failed(f"Failed to find handler for \"{src}\". Make sure the required command "
+                      "to extract the file is installed.\nUnable to find required "
+                      f"'{missing[0]}' binary in the path.", **result)
     if handler == "ZipArchive":
-        if not ctx.host.get_fact(Which, command="unzip"):
-            raise _failed(f"Failed to find handler for \"{src}\". Make sure the required "
-                          "command to extract the file is installed.\nUnable to find required "
-                          "'unzip' binary in the path.", **result)
         if args["extra_opts"]:
             raise ValueError(f"extra_opts {args['extra_opts']!r}: orc takes {TAR_OPTIONS} "
                              "for tar archives only; a zip file is extracted without them")
     members = selected(hard_links(strip_components(members, options.strip)),
                        as_list(args["include"]), as_list(args["exclude"]))
+    if not any(m.kind != "stripped" for m in members):
+        # Ansible's handlers take no archive without files to extract
+        raise _failed(f"Failed to find handler for \"{src}\". Make sure the required command "
+                      "to extract the file is installed.\nCommand \"tar\" found no files in "
+                      "archive. Empty archive files are not supported.", **result)
     ctx.registers.update(result)
     if args["list_files"]:
         ctx.registers["files"] = [m.listed for m in members]
-    return _calls(members, args, ctx, dest, handler, options)
+    return _calls([m for m in members if m.kind != "stripped"], args, ctx, dest, handler,
+                  options, stripped=any(m.kind == "stripped" for m in members))
 
 
 def _calls(members: list[Member], args: dict[str, Any], ctx: HostContext, dest: str,
-           handler: str, options: Options) -> list[OpCall]:
+           handler: str, options: Options, stripped: bool = False) -> list[OpCall]:
     as_root = _as_root(ctx)
     keep_owners = as_root and options.same_owner and handler != "ZipArchive"
     accounts = ctx.host.get_fact(Accounts) if keep_owners else None
@@ -434,12 +448,27 @@ def _calls(members: list[Member], args: dict[str, Any], ctx: HostContext, dest: 
     named = {m.name for m in members if m.kind == "directory"}
     implied = sorted({posixpath.dirname(m.name) for m in members} - named - {""},
                      key=lambda p: p.count("/"))
+    mode = args["mode"]
+    # Ansible gives owner, group and mode to the top directory of every listed name too
+    # (ansible/ansible#35426), and to dest for a name --strip-components left empty
+    given = {"user": args["owner"], "group": args["group"]}
+    tops = {m.listed.split("/")[0] for m in members if "/" in m.listed}
     for parent in implied:
         for step in _parents(parent):
             if step not in named:
                 named.add(step)  # made by tar as the extracting user, with the umask's mode
-                calls.append(OpCall(files.directory, {"path": posixpath.join(dest, step)}))
-    mode = args["mode"]
+                kwargs: dict[str, Any] = {"path": posixpath.join(dest, step)}
+                if step in tops and (args["owner"] or args["group"] or mode is not None):
+                    made = Member(step, step + "/", "directory", modes.NEW_DIRECTORY)
+                    kwargs.update(given, mode=modes.pyinfra_mode(
+                        None if mode is None else _mode(mode, made, True)))
+                calls.append(OpCall(files.directory, kwargs))
+    if stripped and (args["owner"] or args["group"] or mode is not None):
+        info = _read(ctx, Directory, path=dest)
+        base = Member("", "", "directory", int(str(info["mode"]), 8) if info
+                      else modes.NEW_DIRECTORY)
+        calls.append(OpCall(files.directory, {"path": dest, **given, "mode": (
+            None if mode is None else modes.pyinfra_mode(_mode(mode, base, True)))}))
     for member in sorted((m for m in members if m.kind == "directory"),
                          key=lambda m: m.name.count("/") if m.name else -1):
         calls.append(OpCall(files.directory, {"path": path_of[member.name], **owned(member),

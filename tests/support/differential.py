@@ -198,7 +198,7 @@ class Differential:
         script = (
             "import base64,grp,json,os,pwd,stat,sys\n"
             "out={}\n"
-            "def name(get,number):\n"  # an id the host has no name for: its number
+            "def named(get,number):\n"  # an id the host has no name for: its number
             "  try: return get(number)[0]\n"
             "  except KeyError: return str(number)\n"
             "def one(p):\n"
@@ -207,7 +207,7 @@ class Differential:
             "  kind='link' if stat.S_ISLNK(st.st_mode) else 'directory' "
             "if stat.S_ISDIR(st.st_mode) else 'file'\n"
             "  d={'kind':kind,'mode':format(stat.S_IMODE(st.st_mode),'04o'),"
-            "'owner':name(pwd.getpwuid,st.st_uid),'group':name(grp.getgrgid,st.st_gid)}\n"
+            "'owner':named(pwd.getpwuid,st.st_uid),'group':named(grp.getgrgid,st.st_gid)}\n"
             "  if kind=='file': d['content']=base64.b64encode(open(p,'rb').read()).decode()\n"
             "  if kind=='link': d['target']=os.readlink(p)\n"
             "  out[p]=d\n"
