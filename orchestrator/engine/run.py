@@ -58,7 +58,7 @@ from orchestrator.engine.results import (
 )
 from orchestrator.engine.secret_versions import check_secret_versions
 from orchestrator.engine.settle import forced_ops, settle
-from orchestrator.engine.variables import play_variables
+from orchestrator.engine.variables import HostVars, play_variables
 from orchestrator.errors import HostError, InputError, OrcError
 from orchestrator.inventory import Inventory
 from orchestrator.load.playbook import Play, Playbook
@@ -112,6 +112,14 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         if name in memory:
             run.gathered = dict(memory[name].gathered or {}) or None
             run.facts_set = dict(memory[name].facts_set)
+    def runtime(name: str) -> tuple[Any, tuple[Any, ...]]:
+        if name in runs:
+            return runs[name].gathered, runs[name].runtime
+        if name in memory:  # a host of an earlier play only
+            return memory[name].gathered, (memory[name].facts_set,)
+        return None, ()
+
+    base["hostvars"] = HostVars(inventory, runtime)  # other hosts' facts as they are set
     programs = {name: program(ctx, run) for name, run in runs.items()}
     errors: dict[str, OrcError] = {}  # hosts whose preparation failed, and why
     batches: dict[str, list[journal.Batch]] = {}

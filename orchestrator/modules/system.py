@@ -11,7 +11,6 @@ from pyinfra.api import FactBase, StringCommand, operation
 from pyinfra.facts.files import File, Link
 from pyinfra.operations import crontab, files, server, systemd
 
-from orchestrator.modules import rewrite
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall, as_list, present
 
 
@@ -97,8 +96,9 @@ def _hostname(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 
 
 def _timezone(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
-    """community.general.timezone on Debian: /etc/localtime a link into /usr/share/zoneinfo
-    (relative, as timedatectl set-timezone makes it) and /etc/timezone the zone's name."""
+    """community.general.timezone on Debian: /etc/localtime a link into /usr/share/zoneinfo,
+    relative, as `timedatectl set-timezone` makes it. /etc/timezone is left as it is, as
+    Ansible's module leaves it on a host with systemd (it only calls timedatectl)."""
     if args["hwclock"] is not None:
         raise ValueError("timezone: hwclock is not supported (a container has no RTC to set)")
     name = str(args["name"] or "")
@@ -109,9 +109,7 @@ def _timezone(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
                                        or ctx.host.get_fact(Link, path=zone)):
         raise ValueError(f"timezone: {name!r} is not a known time zone ({zone} not found)")
     return [OpCall(files.link, {"path": "/etc/localtime", "target": f"..{zone}",
-                                "force": True}),
-            OpCall(rewrite.rewrite, {"path": "/etc/timezone",
-                                     "compute": lambda _: f"{name}\n".encode()})]
+                                "force": True})]
 
 
 def _sysctl(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
