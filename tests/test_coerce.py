@@ -84,6 +84,10 @@ ELSEWHERE = {"sysctl": {"name": "str", "value": "str", "state": "str", "sysctl_s
 ELSEWHERE["mount"] = ELSEWHERE["ansible.posix.mount"] = {
     "path": "path", "src": "path", "fstype": "str", "opts": "str", "dump": "str",
     "passno": "str", "state": "str", "fstab": "str", "boot": "bool"}
+# the same modules under the other name each answers to (modules._ROUTED, pamd's short name)
+ELSEWHERE["pamd"] = ELSEWHERE["community.general.pamd"]
+ELSEWHERE["ansible.posix.sysctl"] = ELSEWHERE["sysctl"]
+ELSEWHERE["community.general.timezone"] = ELSEWHERE["timezone"]
 # arguments orc adds to a module from the one it runs it as: package is apt here, service is
 # systemd, and shell/command share their argument table
 BORROWED = {"package": "apt", "service": "systemd", "shell": "command", "command": "shell"}
