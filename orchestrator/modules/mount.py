@@ -7,7 +7,8 @@ rules are those of the collection's documentation (ansible.posix.mount, Linux): 
 as octal escapes (`\\040`...); the entry is the line whose mount point (second field) is `path`
 (for swap, `none` with the same src); lines that are blank, comments or without 4 to 6 fields
 are left as they are; an entry whose fields differ is rewritten in place, a missing one is
-appended. `boot: false` adds `noauto` to the options.
+appended. `boot: false` adds `noauto` to the options (`defaults,noauto`), as the collection
+does on ansible-playbook (differential case modules-mount).
 
 Mounting follows the same documentation: `mounted` creates the mount point and mounts it when
 it is not mounted (`mount [-T fstab] path`, which reads the entry just written), and remounts it
@@ -45,7 +46,7 @@ def escape(field: str) -> str:
 def _entry(args: dict[str, Any]) -> dict[str, str]:
     opts = str(args.get("opts") or "defaults")
     if args.get("boot") is False and "noauto" not in opts.split(","):
-        opts = "noauto" if opts == "defaults" else f"{opts},noauto"
+        opts = f"{opts},noauto"  # `defaults,noauto`, as ansible.posix.mount writes it
     return {"src": escape(str(args.get("src") or "")), "name": escape(str(args["path"])),
             "fstype": escape(str(args.get("fstype") or "")), "opts": escape(opts),
             "dump": str(args["dump"] if args.get("dump") is not None else "0"),
@@ -170,6 +171,7 @@ TYPES = {"path": "path", "src": "path", "fstype": "str", "opts": "str", "dump": 
 STATES = ("absent", "mounted", "present", "unmounted", "remounted")
 
 # under the collection's full name (modules.COLLECTIONS) and the short name roles write
+# it reads what is mounted when it is built: a mount an earlier task makes must have run by then
 MODULE, SHORT = (Module(name, ARGS, _build, aliases={"name": "path"}, types=TYPES,
-                        choices={"state": STATES})
+                        choices={"state": STATES}, reads_host=True)
                  for name in ("ansible.posix.mount", "mount"))
