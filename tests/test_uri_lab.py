@@ -1,6 +1,7 @@
 """uri with `dest` on a real lab host: `orc plan` skips it and sends nothing (Ansible's uri does
 not support check mode), `orc apply` writes the body through a journaled files.put and reports
-changed as Ansible does, and `orc rollback` puts back the file it overwrote."""
+changed as Ansible does (a task's `check_mode: true` skips it), and `orc rollback` puts back
+the file it overwrote."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ PLAYBOOK = """\
         body_format: json
         status_code: [200, 501]
       register: got
+    - name: check_mode true, as Ansible skips what does not support it
+      uri: {url: "http://127.0.0.1:8091/page.json", dest: /srv/orc-uri/checked.json}
+      check_mode: true
     - name: what it registered
       copy:
         dest: /srv/orc-uri/registered
@@ -81,7 +85,9 @@ def test_dest_written_by_a_journaled_put_and_rolled_back(work, ssh) -> None:
 
         code, applied = orc(work, "apply")
         assert code == 0, applied
-        assert [t["status"] for t in tasks(applied, name)] == ["changed", "changed"]
+        assert [t["status"] for t in tasks(applied, name)] == ["changed", "skipped",
+                                                                 "changed"]
+        assert ssh(name, "test -e /srv/orc-uri/checked.json").returncode != 0
         body = ssh(name, "cat /srv/orc-uri/copy.json").stdout
         assert "501" in body and body != "old\n"
         assert ssh(name, "stat -c %a /srv/orc-uri/copy.json").stdout.strip() == "640"

@@ -159,6 +159,10 @@ def _act(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, role
         own = task.flag("no_log", scoped)
         record.no_log = bool(own if own is not None else ctx.play.flag("no_log", scoped))
         record.ignore_errors = bool(task.flag("ignore_errors", scoped))
+        # the task's check_mode: true skips what does not support it (uri, wait_for), false
+        # runs it in a plan too, and its operations with it (uri's dest), as in Ansible
+        check_mode = task.flag("check_mode", scoped)
+        record.check_mode, record.forced = bool(check_mode), check_mode is False
         args = render_value(task.args, scoped, task.where) if task.module.name != "assert" \
             else dict(task.args)
     args = without_omitted(task, args)
@@ -168,7 +172,7 @@ def _act(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, role
     with stage(task.module.name, task):
         outcome = action(args, ActionContext(task, run, scoped, search_path(
             Path(ctx.play.path).parent, Path(task.path), role.path if role else None),
-            ctx.options.dry_run))
+            ctx.options.dry_run if check_mode is None else bool(check_mode)))
     if outcome.calls:  # uri's dest: what it fetched, written by a journaled operation
         record.action = record.final = False
         record.registers = dict(outcome.registered)
