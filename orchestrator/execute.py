@@ -50,7 +50,6 @@ from pyinfra.api.operation import add_op
 from pyinfra.context import ctx_state
 from pyinfra.operations import python
 
-from orchestrator import journal
 from orchestrator.engine import gather as gathering
 from orchestrator.engine import registered, segment
 from orchestrator.engine.actions import ACTIONS, MAY_FAIL, READS_HOST, ActionContext
@@ -87,6 +86,8 @@ from orchestrator.modules.commands import RC_MARK
 from orchestrator.secrets import masking
 from orchestrator.templating.render import Variables, evaluate, render_value
 from orchestrator.transport.session import Session, open_session
+from orchestrator.undo import record as journal
+from orchestrator.undo.kinds import Resource, resources_of
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -1168,10 +1169,10 @@ def _record_journals(ctx: _PlayRun, runs: dict[str, HostRun], current: dict[str,
             if record.final or record.check_mode or not record.metas:
                 continue
             resources = [res for call in record.calls
-                         for res in journal.resources_of(call.op, call.kwargs, record.task.undo)]
+                         for res in resources_of(call.op, call.kwargs, record.task.undo)]
             resources = [_hidden_resource(res, record.no_log) for res in resources]
             if not record.calls:  # a deploy.py's operations: rollback lists them, never silent
-                resources = [journal.Resource("unsupported", record.task.name, {
+                resources = [Resource("unsupported", record.task.name, {
                     "why": "operations of a role's deploy.py are not recorded"})]
             notify = notified(run, record) if record.task.notify else []
             found.append(journal.Planned(record.task.name, record.task.where,
@@ -1209,13 +1210,13 @@ def _record_journals(ctx: _PlayRun, runs: dict[str, HostRun], current: dict[str,
     return batches
 
 
-def _hidden_resource(resource: journal.Resource, no_log: bool) -> journal.Resource:
+def _hidden_resource(resource: Resource, no_log: bool) -> Resource:
     """A command line names what it ran, and may hold a secret: the journal (and `orc show`)
     keep it masked, as they do every line of a `no_log` task."""
     if resource.kind != "command":
         return resource
     key = masking.MASK if no_log else masking.hide(resource.key)
-    return journal.Resource(resource.kind, key or resource.key, resource.extra)
+    return Resource(resource.kind, key or resource.key, resource.extra)
 
 
 def _seal_journals(play_become: bool | None, batches: dict[str, list[journal.Batch]],

@@ -19,7 +19,7 @@ from orchestrator.cli import interactive as is_interactive
 from orchestrator.errors import InputError, OrcError
 from orchestrator.execute import RunOptions, run_playbook, selected
 from orchestrator.inventory import load_inventory
-from orchestrator.journal import KEEP_RUNS
+from orchestrator.undo.record import KEEP_RUNS
 from orchestrator.load import yamlfile
 from orchestrator.load.extravars import parse_extra_vars
 from orchestrator.load.playbook import load_playbook
