@@ -17,7 +17,8 @@ from rich.table import Table
 from orchestrator import junit
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.errors import InputError, OrcError
-from orchestrator.execute import RunOptions, run_playbook, selected
+from orchestrator.engine.options import RunOptions, selected
+from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.undo.record import KEEP_RUNS
 from orchestrator.load import yamlfile
