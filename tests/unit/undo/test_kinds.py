@@ -36,6 +36,7 @@ PARSED = [
     ("package", "0\tpackage\tii |1.24.0-2", {"version": "1.24.0-2"}, "1.24.0-2"),
     ("package", "0\tpackage\tun |", {"version": None}, "not installed"),
     ("package", "0\tpackage\trc |1.0", {"version": None}, "not installed"),
+    ("package", "0\tpackage\tiU |1.0", {"version": None}, "not installed"),  # unpacked only
     ("package", "0\tpackage\t", {"version": None}, "not installed"),
     ("service", "0\tservice\tactive\tenabled\tloaded",
      {"active": "active", "enabled": "enabled", "load": "loaded"}, "active, enabled"),

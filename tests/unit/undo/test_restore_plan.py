@@ -140,6 +140,15 @@ def test_restore_plan_of_accounts(case: str, images: list, given: dict, planned:
     assert calls(_plan(images, given)) == planned
 
 
+def test_accounts_are_reported_first_and_last() -> None:
+    plan = _plan([image(0, "entry", "/etc/passwd:bob", {"line": None}),
+                  image(1, "entry", "/etc/group:adm", {"line": "adm:x:4:", "index": 1}),
+                  image(2, "sysctl", "vm.swappiness", {"value": "60"})],
+                 {"files": {"/etc/passwd": PASSWD, "/etc/group": GROUP}, "shell": DATABASES})
+    assert [s.image.key for s in plan.steps] == ["users and groups", "vm.swappiness",
+                                                 "users and groups created"]
+
+
 def test_path_whose_saved_copy_is_gone_fails_with_why() -> None:
     plan = _plan([image(0, "path", "/etc/app.conf", FILE, copy="files/0")], {})
     assert calls(plan) == []
@@ -183,7 +192,7 @@ def test_second_phase_puts_services_back_and_runs_handlers_that_apply() -> None:
     reads = GivenReads(facts={("SystemdStatus",): {"nginx.service": False,
                                                    "cron.service": True}},
                        shell={"is-failed --quiet nginx.service": (True, []),
-                              "is-failed --quiet cron.service": (False, [])})
+                              "is-failed --quiet cron.service": (True, [])})
     plan, steps = settle_host(reads, images, handlers)
     assert calls(plan) == [
         ("server.shell", {"commands": ["systemctl reset-failed nginx.service"]}),
@@ -191,5 +200,5 @@ def test_second_phase_puts_services_back_and_runs_handlers_that_apply() -> None:
         ("systemd.service", {"service": "cron.service", "running": False, "enabled": False}),
         ("server.shell", {"commands": ["logger rolled back"]}),
     ]
-    # cron will not be running: its restart is skipped
+    # cron will not be running: its restart is skipped (and, inactive, it is not reset)
     assert [name for name, _ in steps] == ["", "", "note"]
