@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from shlex import quote
 from typing import Any
 
 from pyinfra.operations import files, server
@@ -50,8 +51,6 @@ snap_entry() {
 
 
 def capture(index: int, key: str, copy_to: str) -> str:
-    from shlex import quote
-
     db, name = key.rsplit(":", 1)
     return f"snap_entry {index} {quote(db)} {quote(name)}"
 

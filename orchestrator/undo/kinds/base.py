@@ -8,6 +8,7 @@ operations that put it back. The registry (`orchestrator.undo.kinds`) composes t
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,8 +81,6 @@ class HostReads:
 
     def file(self, path: str) -> bytes | None:
         """The file's bytes, None when it cannot be read (missing)."""
-        import io
-
         buffer = io.BytesIO()
         if self.host.get_file(path, buffer, _sudo=self.sudo) is False:
             return None

@@ -8,6 +8,7 @@ a package whose version changed gets that version back while apt can still fetch
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import Any
 
 from pyinfra.operations import apt
@@ -51,8 +52,6 @@ CAPTURE_INSTALLED = "snap_packages"
 
 
 def capture(index: int, key: str, copy_to: str) -> str:
-    from shlex import quote
-
     return f"snap_package {index} {quote(key)}"
 
 

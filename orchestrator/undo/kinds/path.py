@@ -9,6 +9,7 @@ A user's crontab is its spool file, so cron tasks are recorded here.
 from __future__ import annotations
 
 import io
+from shlex import quote
 from typing import Any
 
 from pyinfra.facts.files import Directory, File, Link
@@ -69,8 +70,6 @@ snap_path() {
 
 
 def capture(index: int, key: str, copy_to: str) -> str:
-    from shlex import quote
-
     return f"snap_path {index} {quote(key)} {quote(copy_to)}"
 
 

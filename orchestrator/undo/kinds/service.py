@@ -9,6 +9,7 @@ not compared for drift: units stop and fail on their own (that is often why one 
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import Any
 
 from pyinfra.facts.systemd import SystemdStatus
@@ -40,8 +41,6 @@ snap_service() {
 
 
 def capture(index: int, key: str, copy_to: str) -> str:
-    from shlex import quote
-
     return f"snap_service {index} {quote(key)}"
 
 

@@ -3,6 +3,7 @@ task persists it to is recorded as a path."""
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import Any
 
 from pyinfra.operations import server
@@ -27,8 +28,6 @@ snap_sysctl() { printf '%s\tsysctl\t%s\n' "$1" "$(sysctl -n -- "$2" 2>/dev/null)
 
 
 def capture(index: int, key: str, copy_to: str) -> str:
-    from shlex import quote
-
     return f"snap_sysctl {index} {quote(key)}"
 
 
