@@ -8,8 +8,10 @@ reloaded before the accounts the run created are removed) and of their `settle` 
 Which resources an operation changes is kept with the kinds, not with the task modules that
 make the operations: the same pyinfra operation comes from several task modules (and from
 `pyinfra.<module>.<op>` tasks that no module wraps), and what it changes is a fact of the
-operation. Each operation belongs to one kind, the one whose resources it changes first (a user
-is its entries, home and mail spool: `account`).
+operation. Each operation belongs to exactly one kind, the one it is about, which names all it
+changes: a user is its entries, home and mail spool (`account`); `apt-get upgrade` is about
+packages, and the package kind says why it cannot name them in advance. A user's crontab is one
+spool file, so cron tasks are `path` resources and cron has no kind of its own.
 """
 
 from __future__ import annotations
