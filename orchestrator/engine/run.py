@@ -61,7 +61,7 @@ from orchestrator.engine.variables import play_variables
 from orchestrator.errors import HostError, InputError, OrcError
 from orchestrator.inventory import Inventory
 from orchestrator.load.playbook import Play, Playbook
-from orchestrator.load.vars_files import load_vars_files
+from orchestrator.load.vars_files import play_vars_files
 from orchestrator.secrets import masking
 from orchestrator.templating.render import Variables
 from orchestrator.transport.session import Session, open_session
@@ -92,7 +92,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     if not names:
         return result
     emit("play", {"name": play.name, "hosts": names})
-    vars_files = load_vars_files(play.vars_files)
+    vars_files = play_vars_files(play)
     base = play_variables(play, inventory, names, vars_files)
     play_become = play.flag("become", Variables({**base, **options.extra_vars}))
     progress = Progress(emit)
