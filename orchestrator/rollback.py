@@ -1,6 +1,6 @@
 """Rolling a run back from the command line: hold its hosts, restore, check health again.
 
-`orchestrator.restore` puts the hosts back from their journals. Around it, a rollback someone
+`orchestrator.undo.restore` puts the hosts back from their journals. Around it, a rollback someone
 starts by hand needs what a rollout's own rollback already has: the hosts held (the controller's
 run index and each host's rollout lock), so no rollout starts beside it, and afterwards the
 playbook's health checks, so "rolled back" means the service answers again, not only that the
@@ -18,9 +18,9 @@ from orchestrator import hostlock
 from orchestrator.errors import InputError
 from orchestrator.health import CheckResult
 from orchestrator.inventory import Inventory, load_inventory
-from orchestrator.journal import Drift
 from orchestrator.load.playbook import load_playbook
-from orchestrator.restore import RollbackReport, rollback
+from orchestrator.undo.drift import Drift
+from orchestrator.undo.restore import RollbackReport, rollback
 from orchestrator.rollout import (
     check_play_health,
     health_before,

@@ -342,7 +342,8 @@ def _roll_back(report: RolloutReport, play: Play, policy: Policy, inventory: Inv
                run_id: str, emit: Event) -> dict[str, Any]:
     """`rollback: wave` restores the failed wave's hosts, `auto` every host of the run, newest
     wave first; then the play's health checks run again on them."""
-    from orchestrator.restore import DriftError, rollback
+    from orchestrator.errors import DriftError
+    from orchestrator.undo.restore import rollback
 
     waves = report.waves[-1:] if policy.rollback == "wave" else list(reversed(report.waves))
     result: dict[str, Any] = {"mode": policy.rollback, "hosts": {}, "health": {}, "ok": True}

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import Lab
-from orchestrator.restore import DriftError
+from orchestrator.errors import DriftError
 from orchestrator.rollback import roll_back
 from orchestrator.runs import RunStore
 from tests.conftest import ORC, run_orc

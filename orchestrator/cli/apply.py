@@ -20,7 +20,7 @@ from orchestrator.errors import InputError, OrcError
 from orchestrator.engine.options import RunOptions, selected
 from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
-from orchestrator.journal import KEEP_RUNS
+from orchestrator.undo.record import KEEP_RUNS
 from orchestrator.load import yamlfile
 from orchestrator.load.extravars import parse_extra_vars
 from orchestrator.load.playbook import load_playbook

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.cli import interactive as is_interactive
-from orchestrator.journal import Drift
+from orchestrator.undo.drift import Drift
 from orchestrator.report.console import make_console
 from orchestrator.rollback import RollbackOutcome, roll_back
 from orchestrator.runs import RunStore

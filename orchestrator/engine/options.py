@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator import journal
 from orchestrator.load.tasks import Task
+from orchestrator.undo import record as journal
 
 
 @dataclass(frozen=True)

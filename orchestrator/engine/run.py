@@ -39,7 +39,6 @@ from typing import Any
 import gevent
 from pyinfra.context import ctx_state
 
-from orchestrator import journal
 from orchestrator.engine import segment
 from orchestrator.engine.context import Event, PlayRun
 from orchestrator.engine.factcache import Reads, facts_read_once, read_together
@@ -66,6 +65,7 @@ from orchestrator.load.vars_files import play_vars_files
 from orchestrator.secrets import masking
 from orchestrator.templating.render import Variables
 from orchestrator.transport.session import Session, open_session
+from orchestrator.undo import record as journal
 
 
 def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,

@@ -78,8 +78,7 @@ def _pyinfra_passthrough(key: str, where: dict) -> Module:
         return [OpCall(op, dict(values))]
 
     types = {name: _pyinfra_type(p) for name, p in params.items() if name in args}
-    return Module(key, args, build, irreversible=module_name == "server" and op_name in
-                  ("shell", "script", "script_template"), types=types)
+    return Module(key, args, build, types=types)
 
 
 _ANNOTATED = {"int": "int", "bool": "bool", "float": "float", "str": "str", "list[str]": "list"}

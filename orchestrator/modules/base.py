@@ -97,8 +97,6 @@ class Module:
     # shell's `chdir=`, `creates=`...); empty: every `key=value` word of a string is an argument
     raw_options: frozenset[str] = frozenset()
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # A task of this module changes what no journal can restore without a declared `undo:`
-    irreversible: bool = False
     # the argument naming a local file, and the role directory it lives in ("files"/"templates")
     source: tuple[str, str] | None = None
     # argument -> its type as Ansible's documentation of the module names it (coerce.KINDS)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from orchestrator import adhoc
 from orchestrator.hostlock import LOCK
 from orchestrator.inventory import Inventory
-from orchestrator.journal import RUNS_DIR
+from orchestrator.undo.record import RUNS_DIR
 
 
 def purge_command(keep: int) -> str:
