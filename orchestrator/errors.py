@@ -49,3 +49,8 @@ class SecretsError(OrcError):
 
 class HostError(OrcError):
     """A host could not be reached or refused what orc asked of it."""
+
+
+class LockError(OrcError):
+    """Another rollout (or a rollback) holds some of these hosts: in the controller's run index
+    or by the rollout lock on a host."""

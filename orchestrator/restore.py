@@ -33,7 +33,7 @@ from pyinfra.operations import apt, files, server, systemd
 
 from orchestrator import journal, modules
 from orchestrator.errors import HostError, InputError
-from orchestrator.hostlock import release_command
+from orchestrator.rollout.locks import release_command
 from orchestrator.inventory import Inventory
 from orchestrator.journal import Batch, Drift, PreImage
 from orchestrator.modules.base import HostContext

@@ -14,10 +14,10 @@ import pytest
 
 from orchestrator import modules
 from orchestrator.errors import InputError
-from orchestrator.health import parse_checks
+from orchestrator.rollout.health import parse_checks
 from orchestrator.load import coerce
 from orchestrator.load.playbook import load_playbook
-from orchestrator.rollout import Policy
+from orchestrator.rollout.run import Policy
 from orchestrator.templating.render import Variables
 
 ANSIBLE_DOC = Path(sys.executable).with_name("ansible-doc")
@@ -242,7 +242,7 @@ def test_rollout_keys_as_strings_read_as_ansible_reads_them(tmp_path: Path) -> N
 
 
 def test_a_health_check_that_raises_fails_with_one_line() -> None:
-    from orchestrator.health import run_check
+    from orchestrator.rollout.health import run_check
 
     [check] = parse_checks([{"command": "test {{ 1 / 0 }}", "retries": 0}],
                            {"path": "site.yaml", "line": 7})

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.health import check_hosts, parse_checks, parse_duration, run_check
+from orchestrator.rollout.health import check_hosts, parse_checks, parse_duration, run_check
 from orchestrator.templating.render import Variables
 
 

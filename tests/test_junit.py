@@ -10,8 +10,8 @@ import xmlschema
 
 from orchestrator import junit
 from orchestrator.engine.results import FAILED, OK, HostResult, PlayResult, TaskResult
-from orchestrator.health import CheckResult
-from orchestrator.rollout import RolloutReport, WaveReport
+from orchestrator.rollout.health import CheckResult
+from orchestrator.rollout.run import RolloutReport, WaveReport
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).parent / "data" / "junit" / "junit.xsd")
 

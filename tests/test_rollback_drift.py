@@ -19,8 +19,8 @@ import pytest
 
 from orchestrator.lab import Lab
 from orchestrator.restore import DriftError
-from orchestrator.rollback import roll_back
-from orchestrator.runs import RunStore
+from orchestrator.rollout.rollback import roll_back
+from orchestrator.rollout.store import RunStore
 from tests.conftest import ORC, run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.waves import plan_waves, stable_order, wave_failed
+from orchestrator.rollout.waves import plan_waves, stable_order, wave_failed
 
 HOSTS = [f"web{i}" for i in range(1, 7)]
 

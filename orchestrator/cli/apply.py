@@ -31,8 +31,8 @@ from orchestrator.report.hosts import count, fold_hosts
 from orchestrator.report.live import LiveRollout, LogLines
 from orchestrator.report.model import waves_from_store
 from orchestrator.report.plan import write_json, write_markdown
-from orchestrator.rollout import run_rollout, wave_table
-from orchestrator.runs import FAILED, INTERRUPTED, PAUSED, RunStore, lock_keys
+from orchestrator.rollout.run import run_rollout, wave_table
+from orchestrator.rollout.store import FAILED, INTERRUPTED, PAUSED, RunStore, lock_keys
 from orchestrator.secrets import masking
 
 DEFAULT_INVENTORY = "inventory/lab.yaml"

@@ -12,8 +12,8 @@ from rich.table import Table
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.journal import Drift
 from orchestrator.report.console import make_console
-from orchestrator.rollback import RollbackOutcome, roll_back
-from orchestrator.runs import RunStore
+from orchestrator.rollout.rollback import RollbackOutcome, roll_back
+from orchestrator.rollout.store import RunStore
 
 
 @click.command()

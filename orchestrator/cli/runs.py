@@ -13,8 +13,8 @@ from rich.table import Table
 from orchestrator.report.console import make_console, rollout_table
 from orchestrator.report.html import write_html
 from orchestrator.report.model import waves_from_store
-from orchestrator.rollout import abort as abort_run
-from orchestrator.runs import RunStore
+from orchestrator.rollout.run import abort as abort_run
+from orchestrator.rollout.store import RunStore
 
 state_dir_option = click.option(
     "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),

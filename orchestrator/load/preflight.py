@@ -13,8 +13,8 @@ from orchestrator.execute import RunOptions
 from orchestrator.inventory import Inventory
 from orchestrator.load.playbook import Playbook
 from orchestrator.load.vars_files import load_vars_files
-from orchestrator.rollout import Policy
-from orchestrator.waves import plan_waves
+from orchestrator.rollout.run import Policy
+from orchestrator.rollout.waves import plan_waves
 
 
 def check_policies(book: Playbook, inventory: Inventory, options: RunOptions) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator import adhoc
-from orchestrator.hostlock import LOCK
+from orchestrator.rollout.locks import LOCK
 from orchestrator.inventory import Inventory
 from orchestrator.journal import RUNS_DIR
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import statedir
-from orchestrator.errors import InputError, OrcError
+from orchestrator.errors import InputError, LockError
 from orchestrator.secrets import masking  # no secret-derived text is stored in .orc/
 from orchestrator.inventory import Inventory, connection_for
 
@@ -50,10 +50,6 @@ CREATE TABLE IF NOT EXISTS preimages (
     summary TEXT NOT NULL, PRIMARY KEY (run_id, host, batch, seq)
 );
 """
-
-
-class LockError(OrcError):
-    """Another rollout holds some of these hosts."""
 
 
 @dataclass

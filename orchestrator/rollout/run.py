@@ -13,17 +13,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from orchestrator import hostlock
+from orchestrator.rollout import locks
 from orchestrator.adhoc import target_for
 from orchestrator.engine.results import PlayResult
 from orchestrator.errors import InputError
 from orchestrator.execute import RunOptions, run_play
-from orchestrator.health import CheckResult, HealthCheck, check_hosts, parse_checks, parse_duration
+from orchestrator.rollout.health import CheckResult, HealthCheck, check_hosts, parse_checks, parse_duration
 from orchestrator.inventory import Inventory
 from orchestrator.load import coerce
 from orchestrator.load.playbook import Play, Playbook
 from orchestrator.load.tasks import flag
-from orchestrator.runs import (
+from orchestrator.rollout.store import (
     ABORTED,
     FAILED,
     HALTED,
@@ -36,7 +36,7 @@ from orchestrator.runs import (
 )
 from orchestrator.templating.render import Variables
 from orchestrator.transport.remote import run_command
-from orchestrator.waves import Wave, plan_waves, wave_failed
+from orchestrator.rollout.waves import Wave, plan_waves, wave_failed
 
 Event = Callable[[str, dict[str, Any]], None]
 ROLLBACK_POLICIES = ("auto", "wave", "manual")
@@ -289,9 +289,9 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
         pending = [h for w in waves[first:] for h in w.hosts]
         if first:  # resumed: a killed process of this run may still hold hosts it is done with
             done = [h for h in inventory.select(play.hosts, options.limit) if h not in pending]
-            hostlock.HostLocks(inventory, run.id, done).release()
+            locks.HostLocks(inventory, run.id, done).release()
         # the play's host locks are taken once, in parallel, and held until it ends or stops
-        locked = hostlock.acquire(inventory, pending, run.id, store)
+        locked = locks.acquire(inventory, pending, run.id, store)
         try:
             for wave in waves[first:]:
                 before = dict(baselines.get((play_index, wave.index)) or {})

@@ -14,20 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import hostlock
+from orchestrator.rollout import locks
 from orchestrator.errors import InputError
-from orchestrator.health import CheckResult
+from orchestrator.rollout.health import CheckResult
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.journal import Drift
 from orchestrator.load.playbook import load_playbook
 from orchestrator.restore import RollbackReport, rollback
-from orchestrator.rollout import (
+from orchestrator.rollout.run import (
     check_play_health,
     health_before,
     unhealthy,
     unhealthy_unlike_before,
 )
-from orchestrator.runs import INTERRUPTED, ROLLED_BACK, Run, RunStore, lock_keys
+from orchestrator.rollout.store import INTERRUPTED, ROLLED_BACK, Run, RunStore, lock_keys
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -108,12 +108,12 @@ def roll_back(store: RunStore, run_id: str, inventories: list[str] | None = None
     before = store.hold(run_id, lock_keys(inventory, hosts), str(playbook or ""), sources)
     final = before or INTERRUPTED
     try:
-        locks = hostlock.acquire(inventory, hosts, run_id, store)
+        held = locks.acquire(inventory, hosts, run_id, store)
         try:
             report = rollback(inventory, run_id, hosts, sudo=sudo, force=force,
                               confirm=confirm, on_event=on_event)
         finally:
-            locks.release()
+            held.release()
         skipped = {h.skipped for h in report.hosts.values()}
         if report.hosts and None not in skipped:
             raise InputError(f"nothing to roll back of {run_id}: "

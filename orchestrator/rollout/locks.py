@@ -29,7 +29,8 @@ from typing import Any
 
 from orchestrator.adhoc import target_for
 from orchestrator.inventory import Inventory
-from orchestrator.runs import HOLDING, LockError, RunStore
+from orchestrator.errors import LockError
+from orchestrator.rollout.store import HOLDING, RunStore
 from orchestrator.transport.remote import close_connections, run_many
 
 LOCK = "/var/lib/orc/rollout.lock"
