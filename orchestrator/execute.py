@@ -56,6 +56,7 @@ from orchestrator.engine import registered, segment
 from orchestrator.engine.actions import ACTIONS, MAY_FAIL, READS_HOST, ActionContext
 from orchestrator.engine.factcache import facts_read_once
 from orchestrator.engine.hostrun import HostMemory, HostRun
+from orchestrator.engine.options import RunOptions
 from orchestrator.engine.reads import names_read, waits_for
 from orchestrator.engine.registered import NotKnownYet
 from orchestrator.engine.results import (
@@ -89,19 +90,6 @@ from orchestrator.templating.render import Variables, evaluate, render_value
 from orchestrator.transport.session import Session, open_session
 
 Event = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    extra_vars: dict[str, Any] = field(default_factory=dict)
-    tags: frozenset[str] = frozenset()
-    skip_tags: frozenset[str] = frozenset()
-    limit: str | None = None
-    dry_run: bool = False
-    allow_downgrade: bool = False  # deploy a secret older than the hosts already have
-    run_id: str | None = None  # set: pre-images are recorded on each host before it changes
-    keep_runs: int = journal.KEEP_RUNS  # journals kept on each host (0: all)
-    forks: int | None = None  # hosts worked on at once (Ansible's --forks); None: up to 50
 
 
 @dataclass

@@ -34,6 +34,7 @@ from pyinfra.operations import apt, files, server, systemd
 from orchestrator import journal, modules
 from orchestrator.errors import HostError, InputError
 from orchestrator.rollout.locks import release_command
+from orchestrator.rollout.store import ROLLED_BACK, ROLLING_BACK
 from orchestrator.inventory import Inventory
 from orchestrator.journal import Batch, Drift, PreImage
 from orchestrator.modules.base import HostContext
@@ -336,7 +337,7 @@ def _service_of(handler: dict[str, Any]) -> str | None:
     return None
 
 
-DONE, ROLLING_BACK = "rolled-back", "rolling-back"  # markers in the run's journal directory
+DONE = ROLLED_BACK  # markers in the run's journal directory, named as its states in the index
 
 
 def _read_host(host: Any, run_id: str, sudo: bool) -> tuple[list[Batch], set[str]]:

@@ -13,7 +13,7 @@ from rich.table import Table
 from orchestrator.report.console import make_console, rollout_table
 from orchestrator.report.html import write_html
 from orchestrator.report.model import waves_from_store
-from orchestrator.rollout.run import abort as abort_run
+from orchestrator.rollout.run import abort_run
 from orchestrator.rollout.store import RunStore
 
 state_dir_option = click.option(

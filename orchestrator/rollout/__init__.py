@@ -2,7 +2,7 @@
 run's life in the controller's index (start, resume, abort, mark failed); the host locks; and
 rolling a run back (hold its hosts, restore them, check their health again).
 
-    run.py       the run's life and its waves (`start`, `resume`, `abort`, `run_rollout`)
+    run.py       the run's life and its waves (`start_run`, `resume_run`, `roll_out`, `abort_run`)
     waves.py     a play's hosts cut into waves (Ansible's `serial`, pinned canaries)
     health.py    running health checks and judging hosts by them
     locks.py     the rollout lock on each host (`/var/lib/orc/rollout.lock`)

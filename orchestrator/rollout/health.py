@@ -2,8 +2,10 @@
 over SSH, and Python checks from the `orc.health_checks` entry point group.
 
 Each check has a timeout, a number of retries and an interval between tries; a host is healthy
-when every check passes. Checks are plain data (`HealthCheck`), results too (`CheckResult`), so a
-report can say which check failed on which host and why.
+when every check passes. Checks are plain data (`HealthCheck`, read with the playbook by
+`orchestrator.load.policy`), results too (`CheckResult`), so a report can say which check failed
+on which host and why. A host unhealthy before a run is not expected healthy after its rollback:
+`health_before` and `unhealthy_unlike_before` carry that rule.
 """
 
 from __future__ import annotations
@@ -15,31 +17,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from importlib.metadata import entry_points
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from orchestrator.errors import InputError, OrcError
-from orchestrator.load import coerce
-from orchestrator.modules.base import nearest
+from orchestrator.adhoc import target_for
+from orchestrator.errors import OrcError
+from orchestrator.inventory import Inventory
+from orchestrator.load.playbook import Play
+from orchestrator.load.policy import HealthCheck, health_plugin
 from orchestrator.templating.render import Variables, render_value
-
-KINDS = ("http", "tcp", "command", "python")
-OPTIONS = {"name", "status", "body", "timeout", "retries", "interval"}
-ENTRY_POINT_GROUP = "orc.health_checks"
-
-
-@dataclass(frozen=True)
-class HealthCheck:
-    kind: str
-    target: Any  # URL, "host:port", command line, or entry point name (templates allowed)
-    name: str
-    status: tuple[int, ...] = (200,)
-    body: str | None = None  # a regex the HTTP body must match
-    timeout: float = 5.0
-    retries: int = 2
-    interval: float = 1.0
-    where: str = ""  # file:line of the check, for the error of a check that raised
+from orchestrator.transport.remote import run_command as remote_command
 
 
 @dataclass(frozen=True)
@@ -50,95 +37,6 @@ class CheckResult:
     detail: str
     attempts: int
     at: float  # wall-clock time of the last attempt
-
-
-def parse_duration(value: Any, where: dict, what: str = "duration") -> float:
-    """`30s`, `2m`, `1h`, `500ms` or a number of seconds (never negative)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*",
-                         value if isinstance(value, str) else "")
-    if not match:
-        raise InputError(f"{what} {value!r}: expected a number of seconds or e.g. '30s', '2m'",
-                         **where)
-    number, unit = float(match.group(1)), match.group(2) or "s"
-    return number * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
-
-
-def _key_where(item: Any, key: str, where: dict) -> dict:
-    """The file and line of one key of a check, when the loader kept them."""
-    line_of = getattr(item, "line_of", None)
-    return {**where, "line": line_of(key)} if line_of else where
-
-
-def _statuses(value: Any, where: dict) -> tuple[int, ...]:
-    values = value if isinstance(value, list) else [value]
-    try:
-        codes = tuple(coerce.integer(v) for v in values)
-    except coerce.ConversionError as err:
-        raise InputError(f"health check status: {err} (expected an HTTP status or a list)",
-                         **where) from None
-    if not codes or not all(100 <= c <= 599 for c in codes):
-        raise InputError(f"health check status {value!r}: expected HTTP statuses (100-599)",
-                         **where)
-    return codes
-
-
-def _retries(value: Any, where: dict) -> int:
-    try:
-        retries = coerce.integer(value)
-    except coerce.ConversionError as err:
-        raise InputError(f"health check retries: {err}", **where) from None
-    if retries < 0:
-        raise InputError(f"health check retries {value!r}: expected 0 or more", **where)
-    return retries
-
-
-def parse_checks(raw: Any, where: dict) -> list[HealthCheck]:
-    """The checks of a play's `health:`; each key is checked here, before any host is touched,
-    and a bad value is an error at its line."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise InputError("health: expected a list of checks", **where)
-    checks = []
-    for item in raw:
-        item_where = {**where, "line": getattr(item, "line", None) or where.get("line")}
-        if not isinstance(item, dict):
-            raise InputError("a health check is a mapping like `http: URL`", **item_where)
-        kinds = [k for k in item if k in KINDS]
-        unknown = [k for k in item if k not in KINDS and k not in OPTIONS]
-        if unknown:
-            raise InputError(f"health check: unknown key {unknown[0]!r}"
-                             f"{nearest(str(unknown[0]), list(KINDS) + sorted(OPTIONS))}",
-                             **_key_where(item, unknown[0], item_where))
-        if len(kinds) != 1:
-            raise InputError(f"a health check names exactly one of {', '.join(KINDS)}",
-                             **item_where)
-        kind = kinds[0]
-        if kind == "python":
-            _plugin(str(item[kind]), _key_where(item, kind, item_where))
-        at = {key: _key_where(item, key, item_where) for key in OPTIONS}
-        body = item.get("body")
-        if body is not None:
-            try:
-                re.compile(str(body))
-            except re.error as err:
-                raise InputError(f"health check body: not a regular expression: {err}",
-                                 **at["body"]) from None
-        checks.append(HealthCheck(
-            kind=kind,
-            target=item[kind],
-            name=str(item.get("name") or f"{kind} {item[kind]}"),
-            status=_statuses(item.get("status", 200), at["status"]),
-            body=None if body is None else str(body),
-            timeout=parse_duration(item.get("timeout", 5), at["timeout"], "timeout"),
-            retries=_retries(item.get("retries", 2), at["retries"]),
-            interval=parse_duration(item.get("interval", 1), at["interval"], "interval"),
-            where=":".join(str(v) for v in (item_where.get("path"), item_where.get("line"))
-                           if v is not None),
-        ))
-    return checks
 
 
 def _http(url: str, check: HealthCheck) -> tuple[bool, str]:
@@ -166,16 +64,8 @@ def _tcp(address: str, check: HealthCheck) -> tuple[bool, str]:
         return False, f"tcp {address}: {err}"
 
 
-def _plugin(name: str, where: dict | None = None) -> Any:
-    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
-    if not found:
-        raise InputError(f"no health check plugin {name!r} in entry points {ENTRY_POINT_GROUP}",
-                         **(where or {}))
-    return found[0]
-
-
 def _python(name: str, host: str, variables: Mapping[str, Any]) -> tuple[bool, str]:
-    outcome = _plugin(name).load()(host, dict(variables))
+    outcome = health_plugin(name).load()(host, dict(variables))
     if isinstance(outcome, tuple):
         return bool(outcome[0]), str(outcome[1])
     return bool(outcome), f"{name}: {'ok' if outcome else 'failed'}"
@@ -232,3 +122,68 @@ def check_hosts(checks: list[HealthCheck], hosts: list[str],
 
     with ThreadPoolExecutor(max_workers=min(32, len(hosts))) as pool:
         return dict(zip(hosts, pool.map(one_host, hosts)))
+
+
+def variables_for(play: Play, inventory: Inventory) -> Callable[[str], Variables]:
+    """What a check's templates see on a host: its inventory variables and the play's."""
+    def variables(host: str) -> Variables:
+        host_vars = inventory.host_vars(host)
+        return Variables({**host_vars, **play.vars, "inventory_hostname": host,
+                          "ansible_host": host_vars.get("ansible_host", host)})
+    return variables
+
+
+def command_runner(inventory: Inventory) -> CommandRunner:
+    """`command:` checks over SSH to the inventory's hosts, a failure in one line."""
+    def run(host: str, command: str, timeout: float) -> tuple[bool, str]:
+        result = remote_command(target_for(inventory, host), command, timeout)
+        if result.exit_code is None:
+            return False, f"`{command}`: {result.error}"
+        output = (result.stdout + result.stderr).strip().splitlines()
+        return result.ok, f"`{command}`: exit {result.exit_code}" + (
+            f" ({output[-1]})" if output else "")
+    return run
+
+
+def unhealthy(health: dict[str, list[CheckResult]]) -> dict[str, str]:
+    """Each host with a failed check, and the first failure's detail."""
+    return {host: next(r.detail for r in results if not r.ok)
+            for host, results in health.items() if any(not r.ok for r in results)}
+
+
+def unhealthy_unlike_before(health: dict[str, list[CheckResult]],
+                            before: dict[str, bool]) -> dict[str, str]:
+    """`unhealthy(health)` but for the hosts that were unhealthy before the run too (a
+    rollback restores the state before the run, health included); a host whose health
+    before is unknown is expected healthy."""
+    return {h: why for h, why in unhealthy(health).items() if before.get(h, True)}
+
+
+def health_before(waves: list[Any]) -> dict[int, dict[str, bool]]:
+    """Per play index, each host's health before the run first changed it (its first wave);
+    `waves` are `run.WaveReport`s or their dicts as the run index keeps them."""
+    found: dict[int, dict[str, bool]] = {}
+    for wave in waves:
+        data = wave if isinstance(wave, dict) else asdict(wave)
+        for host, ok in (data.get("health_before") or {}).items():
+            found.setdefault(data["play_index"], {}).setdefault(host, ok)
+    return found
+
+
+def check_play_health(play: Play, inventory: Inventory, hosts: list[str]
+                      ) -> dict[str, list[CheckResult]]:
+    """The play's health checks (with their retries) on `hosts`, e.g. after a rollback."""
+    checks = list(play.policy.health)
+    if not checks or not hosts:
+        return {}
+    return check_hosts(checks, hosts, variables_for(play, inventory), command_runner(inventory))
+
+
+def hosts_healthy(play: Play, inventory: Inventory, hosts: list[str]) -> dict[str, bool]:
+    """Each host: whether the play's health checks pass on it (empty without checks), as a
+    wave's hosts are checked before the wave changes them."""
+    if not play.policy.health:
+        return {}
+    before = check_hosts(list(play.policy.health), hosts, variables_for(play, inventory),
+                         command_runner(inventory))
+    return {h: h not in unhealthy({h: rs}) for h, rs in before.items()}

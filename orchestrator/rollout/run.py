@@ -1,6 +1,12 @@
 """A staged rollout: each play's hosts in canary waves, each wave applied, health-gated and
 baked before the next one starts; a wave that fails over the threshold halts the run.
 
+The run's life is here too, so the CLI and tests drive it alike: `start_run` checks what needs
+no host, then records the run in the index holding its hosts; `resume_run` takes a paused or
+interrupted run back from the index (playbook, inventory and `RunOptions` as it started);
+`roll_out` runs the waves from the recorded position, and an input error on the way marks the
+run failed (it is not resumable); `abort_run` ends a paused or interrupted run.
+
 Every wave gets its own pyinfra State (through `execute.run_play`). After each wave the run's
 position is written to the run store, so `orc resume RUN` (another process, later) continues with
 the next wave and `orc abort RUN` ends it.
@@ -11,96 +17,43 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-from orchestrator.rollout import locks
-from orchestrator.adhoc import target_for
+from orchestrator.engine.options import RunOptions
 from orchestrator.engine.results import PlayResult
-from orchestrator.errors import InputError
-from orchestrator.execute import RunOptions, run_play
-from orchestrator.rollout.health import CheckResult, HealthCheck, check_hosts, parse_checks, parse_duration
-from orchestrator.inventory import Inventory
-from orchestrator.load import coerce
-from orchestrator.load.playbook import Play, Playbook
-from orchestrator.load.tasks import flag
+from orchestrator.errors import InputError, OrcError
+from orchestrator.execute import run_play
+from orchestrator.inventory import Inventory, load_inventory
+from orchestrator.load.playbook import Play, Playbook, load_playbook
+from orchestrator.load.startat import start_at_task
+from orchestrator.load.vars_files import load_vars_files
+from orchestrator.rollout import locks
+from orchestrator.rollout.health import (
+    CheckResult,
+    check_hosts,
+    command_runner,
+    hosts_healthy,
+    unhealthy,
+    variables_for,
+)
+from orchestrator.rollout.rollback import roll_back_waves
 from orchestrator.rollout.store import (
     ABORTED,
     FAILED,
     HALTED,
+    INTERRUPTED,
     PAUSED,
     ROLLED_BACK,
     RUNNING,
     SUCCEEDED,
     Run,
     RunStore,
+    lock_keys,
 )
-from orchestrator.templating.render import Variables
-from orchestrator.transport.remote import run_command
 from orchestrator.rollout.waves import Wave, plan_waves, wave_failed
 
 Event = Callable[[str, dict[str, Any]], None]
-ROLLBACK_POLICIES = ("auto", "wave", "manual")
-
-
-@dataclass(frozen=True)
-class Policy:
-    """A play's rollout keys, checked once at the start."""
-
-    serial: Any = None
-    canary: tuple[str, ...] = ()
-    max_fail_percentage: float | None = None
-    any_errors_fatal: bool = False
-    health: tuple[HealthCheck, ...] = ()
-    bake: float = 0.0
-    pause: bool = False
-    rollback: str = "manual"
-
-    @classmethod
-    def of(cls, play: Play) -> Policy:
-        """Each key converted to its type (booleans and numbers as Ansible converts them); a
-        value that is not one is an error at the key's line."""
-        raw = play.rollout
-        rollback = str(raw.get("rollback", "manual"))
-        if rollback not in ROLLBACK_POLICIES:
-            raise InputError(f"rollback: {rollback!r} is not one of {', '.join(ROLLBACK_POLICIES)}",
-                             **play.where_of("rollback"))
-        canary = raw.get("canary") or []
-        canary = [canary] if isinstance(canary, str) else canary
-        if not isinstance(canary, list) or not all(isinstance(h, str) for h in canary):
-            raise InputError("canary: expected a host name or a list of them",
-                             **play.where_of("canary"))
-        return cls(
-            serial=raw.get("serial"),
-            canary=tuple(canary),
-            max_fail_percentage=percentage(raw.get("max_fail_percentage"),
-                                           play.where_of("max_fail_percentage")),
-            any_errors_fatal=bool(play_flag(play, "any_errors_fatal")),
-            health=tuple(parse_checks(raw.get("health"), play.where_of("health"))),
-            bake=parse_duration(raw.get("bake", 0), play.where_of("bake"), "bake"),
-            pause=bool(play_flag(play, "pause")),
-            rollback=rollback,
-        )
-
-
-def play_flag(play: Play, key: str) -> bool | None:
-    """A boolean rollout key, a template rendered with the play's variables, converted as
-    Ansible's `boolean()` does."""
-    return flag(play.rollout.get(key), play.vars, key, play.where_of(key))
-
-
-def percentage(value: Any, where: dict) -> float | None:
-    """`max_fail_percentage`: a number, or a string such as "30" or "30%" (as Ansible reads
-    its percent fields)."""
-    if value is None:
-        return None
-    try:
-        number = coerce.number(value.strip().removesuffix("%") if isinstance(value, str)
-                               else value)
-    except coerce.ConversionError:
-        raise InputError(f"max_fail_percentage: {value!r} is not a percentage", **where) from None
-    if not 0 <= number <= 100:
-        raise InputError(f"max_fail_percentage: {value!r} is not between 0 and 100", **where)
-    return number
 
 
 @dataclass
@@ -143,86 +96,23 @@ class RolloutReport:
 
 def wave_table(book: Playbook, inventory: Inventory, limit: str | None = None
                ) -> list[tuple[str, list[Wave]]]:
-    """What `orc plan` shows: each play's waves, as the rollout would cut them."""
+    """What `orc plan` shows: each play's waves, as the rollout would cut them. Raises the
+    `InputError` of a canary that is not among its play's hosts."""
     return [(play.name, plan_waves(play.name, inventory.select(play.hosts, limit),
-                                   Policy.of(play).serial, list(Policy.of(play).canary),
-                                   play.location))
+                                   play.policy.serial, list(play.policy.canary), play.location))
             for play in book.plays]
 
 
-def _variables_for(play: Play, inventory: Inventory) -> Callable[[str], Variables]:
-    def variables(host: str) -> Variables:
-        host_vars = inventory.host_vars(host)
-        return Variables({**host_vars, **play.vars, "inventory_hostname": host,
-                          "ansible_host": host_vars.get("ansible_host", host)})
-    return variables
-
-
-def _command_runner(inventory: Inventory) -> Callable[[str, str, float], tuple[bool, str]]:
-    def run(host: str, command: str, timeout: float) -> tuple[bool, str]:
-        result = run_command(target_for(inventory, host), command, timeout)
-        if result.exit_code is None:
-            return False, f"`{command}`: {result.error}"
-        output = (result.stdout + result.stderr).strip().splitlines()
-        return result.ok, f"`{command}`: exit {result.exit_code}" + (
-            f" ({output[-1]})" if output else "")
-    return run
-
-
-def unhealthy(health: dict[str, list[CheckResult]]) -> dict[str, str]:
-    """Each host with a failed check, and the first failure's detail."""
-    return {host: next(r.detail for r in results if not r.ok)
-            for host, results in health.items() if any(not r.ok for r in results)}
-
-
-def unhealthy_unlike_before(health: dict[str, list[CheckResult]],
-                            before: dict[str, bool]) -> dict[str, str]:
-    """`unhealthy(health)` but for the hosts that were unhealthy before the run too (a
-    rollback restores the state before the run, health included); a host whose health
-    before is unknown is expected healthy."""
-    return {h: why for h, why in unhealthy(health).items() if before.get(h, True)}
-
-
-def health_before(waves: list[WaveReport] | list[dict[str, Any]]) -> dict[int, dict[str, bool]]:
-    """Per play index, each host's health before the run first changed it (its first wave)."""
-    found: dict[int, dict[str, bool]] = {}
-    for wave in waves:
-        data = wave if isinstance(wave, dict) else asdict(wave)
-        for host, ok in (data.get("health_before") or {}).items():
-            found.setdefault(data["play_index"], {}).setdefault(host, ok)
-    return found
-
-
-def check_play_health(play: Play, inventory: Inventory, hosts: list[str]
-                      ) -> dict[str, list[CheckResult]]:
-    """The play's health checks (with their retries) on `hosts`, e.g. after a rollback."""
-    checks = list(Policy.of(play).health)
-    if not checks or not hosts:
-        return {}
-    return check_hosts(checks, hosts, _variables_for(play, inventory),
-                       _command_runner(inventory))
-
-
-def wave_health_before(play: Play, policy: Policy, inventory: Inventory, wave: Wave
-                       ) -> dict[str, bool]:
-    """Each of the wave's hosts: whether the play's health checks pass before it is changed
-    (empty without checks)."""
-    if not policy.health:
-        return {}
-    before = check_hosts(list(policy.health), list(wave.hosts), _variables_for(play, inventory),
-                         _command_runner(inventory))
-    return {h: h not in unhealthy({h: rs}) for h, rs in before.items()}
-
-
-def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory: Inventory,
+def run_wave(play: Play, play_index: int, wave: Wave, inventory: Inventory,
              options: RunOptions, emit: Event, health_before: dict[str, bool] | None = None,
              memory: dict[str, Any] | None = None
              ) -> WaveReport:
     """Apply one wave, gate it on health and bake it; `health_before` is the hosts' health
-    before the run changed them (`wave_health_before`), kept in the report for a rollback."""
+    before the run changed them (`health.hosts_healthy`), kept in the report for a rollback."""
+    policy = play.policy
     report = WaveReport(play.name, play_index, wave.index, list(wave.hosts), started=time.time())
     emit("wave", {"play": play.name, "wave": wave.index, "hosts": list(wave.hosts)})
-    variables, runner = _variables_for(play, inventory), _command_runner(inventory)
+    variables, runner = variables_for(play, inventory), command_runner(inventory)
     report.health_before = dict(health_before or {})
     report.apply = run_play(play, inventory, list(wave.hosts), options, emit, memory)
     report.applied = time.time()
@@ -240,8 +130,8 @@ def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory:
             emit("bake", {"wave": wave.index, "remaining": round(bake_end - time.time(), 1)})
             time.sleep(min(step, max(0.0, bake_end - time.time())))
             baking = [h for h in wave.hosts if h not in failed]
-            again = check_hosts([HealthCheck(**{**asdict(c), "retries": 0})
-                                 for c in policy.health], baking, variables, runner)
+            again = check_hosts([replace(c, retries=0) for c in policy.health], baking,
+                                variables, runner)
             for host, results in again.items():
                 report.health[host] = report.health.get(host, []) + results
             turned = unhealthy(again)
@@ -265,8 +155,7 @@ def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory:
 
 
 def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store: RunStore,
-                run: Run, *, pause_after_wave: int | None = None,
-                on_event: Event | None = None) -> RolloutReport:
+                run: Run, *, on_event: Event | None = None) -> RolloutReport:
     """Run (or continue) `run` from its recorded position to the end, a pause or a halt."""
     emit = _indexing(on_event or (lambda kind, data: None), store, run.id)
     options = replace(options, run_id=run.id)
@@ -277,12 +166,11 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
     baselines = {(w["play_index"], w["index"]): w.get("health_before") or {} for w in recorded}
     start_play, start_wave = run.position["play"], run.position["wave"]
     failed_hosts: set[str] = {h for w in report.waves for h in w.failed_hosts}
-    policies = [Policy.of(play) for play in book.plays]  # every play's, before any host
     memory: dict[str, Any] = {}  # each host's facts, from play to play (as in Ansible)
     for play_index, play in enumerate(book.plays):
         if play_index < start_play:
             continue
-        policy = policies[play_index]
+        policy = play.policy
         names = [h for h in inventory.select(play.hosts, options.limit) if h not in failed_hosts]
         waves = plan_waves(play.name, names, policy.serial, list(policy.canary), play.location)
         first = start_wave if play_index == start_play else 0
@@ -295,16 +183,15 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
         try:
             for wave in waves[first:]:
                 before = dict(baselines.get((play_index, wave.index)) or {})
-                missing = tuple(h for h in wave.hosts if h not in before)
+                missing = [h for h in wave.hosts if h not in before]
                 if missing:
-                    before |= wave_health_before(play, policy, inventory,
-                                                 Wave(wave.index, missing))
+                    before |= hosts_healthy(play, inventory, missing)
                 store.record_wave(run.id, play_index, wave.index, list(wave.hosts), RUNNING,
                                   time.time(), None, asdict(WaveReport(
                                       play.name, play_index, wave.index, list(wave.hosts),
                                       health_before=before)))
-                wave_report = run_wave(play, play_index, wave, policy, inventory, options, emit,
-                                       before, memory)
+                wave_report = run_wave(play, play_index, wave, inventory, options, emit, before,
+                                       memory)
                 report.waves.append(wave_report)
                 position = {"play": play_index, "wave": wave.index + 1}
                 # saved with the wave that passed: a run killed in the next one resumes there
@@ -316,8 +203,8 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
                 failed_hosts |= set(wave_report.failed_hosts)
                 if wave_report.status == FAILED:
                     if policy.rollback != "manual":
-                        report.rollback = _roll_back(report, play, policy, inventory, run.id,
-                                                     emit)
+                        report.rollback = roll_back_waves(report.waves, play, inventory, run.id,
+                                                          emit)
                         wave_report.rollback = report.rollback  # kept in the index for reports
                         store.record_wave(run.id, play_index, wave.index, list(wave.hosts),
                                           wave_report.status, wave_report.started,
@@ -326,8 +213,8 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
                             return _finish(report, store, ROLLED_BACK, position, emit)
                     return _finish(report, store, HALTED, position, emit)
                 last = play_index == len(book.plays) - 1 and wave.index == len(waves) - 1
-                wants_pause = policy.pause or (pause_after_wave is not None
-                                               and wave.index + 1 == pause_after_wave)
+                wants_pause = policy.pause or (options.pause_after_wave is not None
+                                               and wave.index + 1 == options.pause_after_wave)
                 if wants_pause and not last:
                     return _finish(report, store, PAUSED, position, emit)
         finally:
@@ -335,45 +222,6 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
         start_wave = 0
     status = FAILED if failed_hosts else SUCCEEDED
     return _finish(report, store, status, {"play": len(book.plays), "wave": 0}, emit)
-
-
-def _roll_back(report: RolloutReport, play: Play, policy: Policy, inventory: Inventory,
-               run_id: str, emit: Event) -> dict[str, Any]:
-    """`rollback: wave` restores the failed wave's hosts, `auto` every host of the run, newest
-    wave first; then the play's health checks run again on them."""
-    from orchestrator.restore import DriftError, rollback
-
-    waves = report.waves[-1:] if policy.rollback == "wave" else list(reversed(report.waves))
-    result: dict[str, Any] = {"mode": policy.rollback, "hosts": {}, "health": {}, "ok": True}
-    done: set[str] = set()
-    for wave in waves:
-        hosts = [h for h in wave.hosts if h not in done]
-        if not hosts:
-            continue
-        done |= set(hosts)
-        try:
-            back = rollback(inventory, run_id, hosts, sudo=bool(play.flag("become")),
-                            on_event=emit)
-        except DriftError as err:  # hand changes since the wave: left to `orc rollback`
-            result["ok"], result["error"] = False, str(err)
-            break
-        for name, host in back.hosts.items():
-            result["hosts"][name] = {
-                "restored": sum(i.status == "restored" for i in host.items),
-                "irreversible": [i.key for i in host.irreversible],
-                "failed": [f"{i.key}: {i.detail}" for i in host.items if i.status == "failed"],
-                "handlers": host.handlers, "error": host.error,
-            }
-        result["ok"] = result["ok"] and not back.failed
-    if policy.health and done:
-        emit("health", {"wave": -1, "hosts": sorted(done)})
-        health = check_play_health(play, inventory, sorted(done))
-        result["health"] = {h: [asdict(r) for r in rs] for h, rs in health.items()}
-        before = health_before(report.waves).get(waves[0].play_index, {})
-        result["unhealthy_before"] = sorted(h for h in unhealthy(health) if before.get(h) is False)
-        result["ok"] = result["ok"] and not unhealthy_unlike_before(health, before)
-    emit("rolled-back", {"mode": policy.rollback, "hosts": sorted(done), "ok": result["ok"]})
-    return result
 
 
 def _indexing(emit: Event, store: RunStore, run_id: str) -> Event:
@@ -396,9 +244,95 @@ def _finish(report: RolloutReport, store: RunStore, status: str, position: dict[
     return report
 
 
-def abort(store: RunStore, run_id: str) -> Run:
+@dataclass
+class Rollout:
+    """A run recorded in the index, holding its hosts, with what it rolls out: what `start_run`
+    and `resume_run` return and `roll_out` runs."""
+
+    book: Playbook
+    inventory: Inventory
+    options: RunOptions
+    store: RunStore
+    run: Run
+
+    def waves(self) -> list[tuple[str, list[Wave]]]:
+        """Each play's waves, as `wave_table` cuts them (for a live view's progress)."""
+        return wave_table(self.book, self.inventory, self.options.limit)
+
+
+def load_run(playbook: Path | str, inventories: list[str], options: RunOptions
+             ) -> tuple[Playbook, Inventory]:
+    """The playbook (from `options.start_at_task` on) and the inventory a run works with."""
+    book = load_playbook(playbook)
+    if options.start_at_task:
+        book = start_at_task(book, options.start_at_task)
+    return book, load_inventory(inventories, playbook_dir=Path(playbook).parent)
+
+
+def run_hosts(book: Playbook, inventory: Inventory, limit: str | None) -> list[str]:
+    """Every host a run of `book` works on (the hosts it holds), sorted."""
+    return sorted({h for play in book.plays for h in inventory.select(play.hosts, limit)})
+
+
+def preflight(book: Playbook, inventory: Inventory, options: RunOptions) -> None:
+    """Raise the `OrcError` a run of `book` would meet before reaching any host, so it comes
+    before the run is recorded (never a failed run in `orc runs` that said "wave 1"): waves
+    (a canary not among its play's hosts) and every play's `vars_files` (secret files
+    decrypted with the local identity and their signatures verified, as each wave will
+    again). The rollout keys themselves were read with the playbook (`load.policy`)."""
+    wave_table(book, inventory, options.limit)
+    for play in book.plays:
+        if inventory.select(play.hosts, options.limit):
+            load_vars_files(play.vars_files)
+
+
+def start_run(book: Playbook, inventory: Inventory, options: RunOptions, store: RunStore, *,
+          confirm: Callable[[list[str]], object] | None = None) -> Rollout:
+    """Record a new run of `book` in `store`, holding its hosts, after `preflight` and
+    `confirm(hosts)` (which may raise to stop first: a question at a terminal). The index
+    then forgets runs beyond `options.keep_runs`. Raises `LockError` when another run holds
+    one of the hosts."""
+    preflight(book, inventory, options)
+    hosts = run_hosts(book, inventory, options.limit)
+    if confirm is not None:
+        confirm(hosts)
+    run = store.start(str(book.path.resolve()), list(inventory.sources), options.to_dict(),
+                      lock_keys(inventory, hosts))
+    store.prune(options.keep_runs)
+    return Rollout(book, inventory, options, store, run)
+
+
+def resume_run(store: RunStore, run_id: str) -> Rollout:
+    """Take a paused or interrupted run back from `store` (its playbook, inventory and
+    options as it started), for `roll_out` to continue with its next wave."""
+    stored = store.get(run_id)
+    if stored.status not in (PAUSED, INTERRUPTED):
+        raise InputError(f"run {stored.id} is {stored.status}: only a paused or interrupted run "
+                         "can be resumed")
+    options = RunOptions.from_dict(stored.options)
+    book, inventory = load_run(stored.playbook, stored.inventory, options)
+    preflight(book, inventory, options)
+    run = store.start(stored.playbook, stored.inventory, stored.options, stored.hosts,
+                      run_id=stored.id)
+    return Rollout(book, inventory, options, store, run)
+
+
+def roll_out(rollout: Rollout, on_event: Event | None = None) -> RolloutReport:
+    """Run `rollout` from its recorded position (`run_rollout`). Input found bad on the way
+    (a template, a secret) marks the run failed, neither resumable nor holding its hosts,
+    and is raised."""
+    try:
+        return run_rollout(rollout.book, rollout.inventory, rollout.options, rollout.store,
+                           rollout.run, on_event=on_event)
+    except OrcError:
+        rollout.store.set_status(rollout.run.id, FAILED)
+        raise
+
+
+def abort_run(store: RunStore, run_id: str) -> Run:
+    """End a paused or interrupted run: its remaining waves never run, its hosts are free."""
     run = store.get(run_id)
-    if run.status not in (PAUSED, "interrupted"):
+    if run.status not in (PAUSED, INTERRUPTED):
         raise InputError(f"run {run.id} is {run.status}: only a paused or interrupted run "
                          "can be aborted")
     store.set_status(run.id, ABORTED)
