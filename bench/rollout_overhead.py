@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 from orchestrator import execute  # noqa: E402
 from orchestrator.rollout import run as rollout  # noqa: E402
 from orchestrator import lab as lab_api
-from orchestrator.execute import RunOptions  # noqa: E402
+from orchestrator.engine.options import RunOptions  # noqa: E402
 from orchestrator.inventory import load_inventory  # noqa: E402
 from orchestrator.load.playbook import load_playbook  # noqa: E402
 from orchestrator.rollout.store import RunStore  # noqa: E402

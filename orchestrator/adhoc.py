@@ -24,7 +24,10 @@ _NOT_STRICT = {"no", "off"}
 
 
 @dataclass(frozen=True)
-class RunOptions:
+class CommandOptions:
+    """How `orc run` reaches hosts and runs its command (a playbook run's options are
+    `engine.options.RunOptions`)."""
+
     forks: int = 20
     timeout: float = 10.0  # connecting: a stopped host is reported after this long
     command_timeout: float | None = 600.0  # a command that hangs is cut off, not waited on
@@ -79,7 +82,7 @@ def select_hosts(inventory: Inventory, pattern: str) -> list[str]:
     return selection.hosts
 
 
-def target_for(inventory: Inventory, name: str, options: RunOptions = RunOptions()) -> Target:
+def target_for(inventory: Inventory, name: str, options: CommandOptions = CommandOptions()) -> Target:
     """How to reach `name`, from its inventory connection variables (Ansible's and pyinfra's)."""
     conn = connection_for(inventory, name)
     become = conn.become if options.become is None else options.become
@@ -106,7 +109,7 @@ def target_for(inventory: Inventory, name: str, options: RunOptions = RunOptions
 
 
 def run(
-    inventory: Inventory, pattern: str, command: str, options: RunOptions = RunOptions()
+    inventory: Inventory, pattern: str, command: str, options: CommandOptions = CommandOptions()
 ) -> AdhocRun:
     """Run `command` on every host `pattern` selects; unreachable hosts are results too."""
     if not command.strip():

@@ -16,7 +16,8 @@ from pyinfra.connectors.ssh import SSHConnector
 
 from orchestrator import execute
 from orchestrator.engine.results import CHANGED, OK, SKIPPED
-from orchestrator.execute import RunOptions, run_playbook
+from orchestrator.engine.options import RunOptions
+from orchestrator.execute import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.playbook import load_playbook
