@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator.engine.results import CHANGED, OK, UNKNOWN
 from orchestrator.engine.options import RunOptions
-from orchestrator.execute import run_playbook
+from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.playbook import load_playbook

@@ -15,7 +15,7 @@ import yaml
 
 from orchestrator.errors import InputError
 from orchestrator.engine.options import RunOptions
-from orchestrator.execute import run_playbook
+from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.loops import Loop, parse_loop

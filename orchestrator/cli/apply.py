@@ -16,9 +16,9 @@ from rich.table import Table
 
 from orchestrator import junit
 from orchestrator.cli import interactive as is_interactive
-from orchestrator.engine.options import RunOptions
+from orchestrator.engine.options import RunOptions, selected
+from orchestrator.engine.run import run_playbook
 from orchestrator.errors import InputError
-from orchestrator.execute import run_playbook, selected
 from orchestrator.journal import KEEP_RUNS
 from orchestrator.load import yamlfile
 from orchestrator.load.extravars import parse_extra_vars

@@ -1,16 +1,18 @@
-"""What a run of a playbook is asked to do: ansible-playbook's options (`-e -t --skip-tags -l
--f --start-at-task`) and orc's own (`--allow-downgrade`, `--keep-runs`, `--pause-after-wave`).
+"""What a run is asked to do: extra vars, tags, limit, plan or apply, the run's id, and for a
+rollout where it starts (`--start-at-task`) and pauses (`--pause-after-wave`).
 
-One type for `orc apply`, `orc plan` and the engine. The run index keeps it (`to_dict`), so `orc
-resume` (another process, later) continues with the options the run started with (`from_dict`).
-"""
+The same options drive `orc apply`, `orc plan`, a rollout's waves and `orc test`; Ansible's
+--tags/--skip-tags rule is here because it decides which tasks a run sees. The run index keeps
+them (`to_dict`), so `orc resume` (another process, later) continues with the options the run
+started with (`from_dict`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.journal import KEEP_RUNS
+from orchestrator import journal
+from orchestrator.load.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class RunOptions:
     dry_run: bool = False
     allow_downgrade: bool = False  # deploy a secret older than the hosts already have
     run_id: str | None = None  # set: pre-images are recorded on each host before it changes
-    keep_runs: int = KEEP_RUNS  # journals (on each host) and index entries kept (0: all)
+    keep_runs: int = journal.KEEP_RUNS  # journals (on each host) and index entries kept (0: all)
     forks: int | None = None  # hosts worked on at once (Ansible's --forks); None: up to 50
     start_at_task: str | None = None  # the playbook was loaded from this task on
     pause_after_wave: int | None = None  # the rollout pauses after this wave (1: the first)
@@ -44,7 +46,18 @@ class RunOptions:
                    skip_tags=frozenset(data.get("skip_tags") or ()),
                    limit=data.get("limit"),
                    allow_downgrade=bool(data.get("allow_downgrade")),
-                   keep_runs=data.get("keep_runs", KEEP_RUNS),
+                   keep_runs=data.get("keep_runs", journal.KEEP_RUNS),
                    forks=data.get("forks"),
                    start_at_task=data.get("start_at_task"),
                    pause_after_wave=data.get("pause_after_wave"))
+
+
+def tags_selected(tags: frozenset[str], options: RunOptions) -> bool:
+    """Ansible's --tags/--skip-tags rule; `always` runs unless skipped by name."""
+    if options.tags and not (tags & options.tags or "always" in tags):
+        return False
+    return not (tags & options.skip_tags)
+
+
+def selected(task: Task, options: RunOptions, extra_tags: frozenset[str] = frozenset()) -> bool:
+    return tags_selected(task.tags | extra_tags, options)

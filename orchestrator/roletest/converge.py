@@ -17,8 +17,9 @@ import yaml
 
 from orchestrator.engine.results import CHANGED, FAILED, RunResult
 from orchestrator.errors import InputError
+from orchestrator.engine.context import Event
 from orchestrator.engine.options import RunOptions
-from orchestrator.execute import Event, run_playbook
+from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.load.playbook import Playbook, load_playbook
 from orchestrator.load.tasks import flatten

@@ -20,13 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from orchestrator.adhoc import target_for
 from orchestrator.errors import OrcError
 from orchestrator.inventory import Inventory
 from orchestrator.load.playbook import Play
 from orchestrator.load.policy import HealthCheck, health_plugin
 from orchestrator.templating.render import Variables, render_value
 from orchestrator.transport.remote import run_command as remote_command
+from orchestrator.transport.targets import target_for
 
 
 @dataclass(frozen=True)

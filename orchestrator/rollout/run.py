@@ -7,7 +7,7 @@ interrupted run back from the index (playbook, inventory and `RunOptions` as it 
 `roll_out` runs the waves from the recorded position, and an input error on the way marks the
 run failed (it is not resumable); `abort_run` ends a paused or interrupted run.
 
-Every wave gets its own pyinfra State (through `execute.run_play`). After each wave the run's
+Every wave gets its own pyinfra State (through `engine.run.run_play`). After each wave the run's
 position is written to the run store, so `orc resume RUN` (another process, later) continues with
 the next wave and `orc abort RUN` ends it.
 """
@@ -23,11 +23,11 @@ from typing import Any
 from orchestrator.engine.options import RunOptions
 from orchestrator.engine.results import PlayResult
 from orchestrator.errors import InputError, OrcError
-from orchestrator.execute import run_play
+from orchestrator.engine.run import run_play
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.load.playbook import Play, Playbook, load_playbook
 from orchestrator.load.startat import start_at_task
-from orchestrator.load.vars_files import load_vars_files
+from orchestrator.load.vars_files import play_vars_files
 from orchestrator.rollout import locks
 from orchestrator.rollout.health import (
     CheckResult,
@@ -283,7 +283,7 @@ def preflight(book: Playbook, inventory: Inventory, options: RunOptions) -> None
     wave_table(book, inventory, options.limit)
     for play in book.plays:
         if inventory.select(play.hosts, options.limit):
-            load_vars_files(play.vars_files)
+            play_vars_files(play)
 
 
 def start_run(book: Playbook, inventory: Inventory, options: RunOptions, store: RunStore, *,
