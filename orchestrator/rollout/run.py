@@ -22,8 +22,8 @@ from typing import Any
 
 from orchestrator.engine.options import RunOptions
 from orchestrator.engine.results import PlayResult
-from orchestrator.errors import InputError, OrcError
 from orchestrator.engine.run import run_play
+from orchestrator.errors import InputError, OrcError
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.load.playbook import Play, Playbook, load_playbook
 from orchestrator.load.startat import start_at_task
