@@ -12,13 +12,26 @@ the adding of one host's operations.
 The cache sits on the host's `run_shell_command`, keyed by the exact command and its connector
 arguments (sudo, user, environment...), and only for commands issued by `get_fact`: anything
 else a Python role's deploy code runs directly is left alone. Only successful reads are kept.
+
+Hosts of a play mostly read the same facts (the same tasks ask about the same paths, users and
+services), so one host's reads predict the others': `read_together` runs the fact commands
+another host needed on this host in one remote command (one per set of connector arguments)
+and answers each exactly as its own command would have (exit status, stdout and stderr lines,
+split as pyinfra's connector splits them). A fact the prediction missed is read on its own, and
+a prediction that fails as a whole is dropped, so an answer is never guessed.
 """
 
 from __future__ import annotations
 
+import base64
+import io
+import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from pyinfra.api.command import StringCommand
+from pyinfra.connectors.util import CommandOutput, OutputLine
 
 # arguments that change how a command's output is shown, never what it prints
 _DISPLAY_ONLY = frozenset({"print_output", "print_input"})
@@ -32,10 +45,17 @@ def _key(command: Any, kwargs: dict[str, Any]) -> tuple[str, str] | None:
     return raw, repr(arguments)
 
 
+# what a host read: (command, connector arguments), in order, for `read_together` elsewhere
+Reads = list[tuple[Any, dict[str, Any]]]
+
+
 @contextmanager
-def facts_read_once(host: Any) -> Iterator[dict[tuple[str, str], Any]]:
-    """Within the block, a fact command `host` already answered is answered from memory."""
-    answers: dict[tuple[str, str], Any] = {}
+def facts_read_once(host: Any, known: dict[tuple[str, str], Any] | None = None,
+                    reads: Reads | None = None) -> Iterator[dict[tuple[str, str], Any]]:
+    """Within the block, a fact command `host` already answered is answered from memory.
+    `known`: answers read beforehand (`read_together`); `reads` collects each fact command
+    this host had to run itself."""
+    answers: dict[tuple[str, str], Any] = dict(known or {})
     depth = 0
     get_fact, run_shell_command = host.get_fact, host.run_shell_command
 
@@ -53,6 +73,8 @@ def facts_read_once(host: Any) -> Iterator[dict[tuple[str, str], Any]]:
             return run_shell_command(command, *args, **kwargs)
         if key not in answers:
             status, output = run_shell_command(command, **kwargs)
+            if reads is not None:
+                reads.append((command, dict(kwargs)))
             if not status:
                 return status, output
             answers[key] = (status, output)
@@ -63,3 +85,66 @@ def facts_read_once(host: Any) -> Iterator[dict[tuple[str, str], Any]]:
         yield answers
     finally:
         del host.get_fact, host.run_shell_command
+
+
+def read_together(host: Any, reads: Reads) -> dict[tuple[str, str], Any]:
+    """Run `reads` (fact commands, as another host's `facts_read_once` collected them) on
+    `host` in one command per set of connector arguments; the answers, keyed as
+    `facts_read_once` keys them, only for commands that succeeded. A batch that fails as a
+    whole (no shell tools, a sudo refusal, a lost connection) answers nothing."""
+    groups: dict[str, list[tuple[tuple[str, str], str, dict[str, Any]]]] = {}
+    for command, kwargs in reads:
+        key = _key(command, kwargs)
+        if key is None:
+            continue
+        group = groups.setdefault(key[1], [])
+        if all(key != k for k, _, _ in group):
+            group.append((key, key[0], kwargs))
+    answers: dict[tuple[str, str], Any] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue  # one command alone is read as it is, when it is asked for
+        try:
+            answers.update(_read_group(host, group))
+        except Exception:  # noqa: BLE001 - the prediction is dropped; each fact reads itself
+            continue
+    return answers
+
+
+def _read_group(host: Any, group: list[tuple[tuple[str, str], str, dict[str, Any]]]
+                ) -> dict[tuple[str, str], Any]:
+    # each command in its own subshell, as its own `sh -c` would run it, its output kept whole
+    # in files; the files come back as one tar stream (two processes, not two per command)
+    lines = ['d=$(mktemp -d) || exit 97', 'trap \'rm -rf "$d"\' EXIT']
+    for index, (_, raw, _) in enumerate(group):
+        lines.append(f'( {raw}\n) </dev/null >"$d/{index}.o" 2>"$d/{index}.e"; '
+                     f'echo $? >"$d/{index}.r"')
+    lines.append('cd "$d" && tar -cf - -- *.o *.e *.r | base64 -w0')
+    kwargs = {k: v for k, v in group[0][2].items() if k not in _DISPLAY_ONLY}
+    codes = kwargs.pop("_success_exit_codes", None) or [0]
+    status, output = host.run_shell_command(StringCommand("\n".join(lines)), **kwargs)
+    if not status or len(output.stdout_lines) != 1:
+        return {}
+    files: dict[str, str] = {}
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(output.stdout_lines[0]))) as tar:
+        for member in tar.getmembers():
+            data = tar.extractfile(member) if member.isfile() else None
+            if data is not None:
+                files[member.name.removeprefix("./")] = data.read().decode("utf-8", "replace")
+    answers: dict[tuple[str, str], Any] = {}
+    for index, (key, _, _) in enumerate(group):
+        code = files.get(f"{index}.r", "").strip()
+        if not code.isdigit() or int(code) not in codes:
+            continue  # failed, or not there: read on its own when asked
+        found = [*(OutputLine("stdout", x) for x in _lines(files.get(f"{index}.o", ""))),
+                 *(OutputLine("stderr", x) for x in _lines(files.get(f"{index}.e", "")))]
+        answers[key] = (True, CommandOutput(found))
+    return answers
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as pyinfra's connector reads a buffer: split at newlines, each without its own."""
+    parts = text.split("\n")
+    if parts and parts[-1] == "":
+        parts.pop()
+    return parts
