@@ -66,3 +66,8 @@ class DriftError(HostError):
                          f"resource(s) changed since the run: {first}{more}; --force "
                          "overwrites them")
         self.drift = drift
+
+
+class LockError(OrcError):
+    """Another rollout (or a rollback) holds some of these hosts: in the controller's run index
+    or by the rollout lock on a host."""

@@ -13,7 +13,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from orchestrator.rollout import RolloutReport, WaveReport
+from orchestrator.rollout.run import RolloutReport, WaveReport
 from orchestrator.secrets import masking
 
 

@@ -14,10 +14,9 @@ import pytest
 
 from orchestrator import modules
 from orchestrator.errors import InputError
-from orchestrator.health import parse_checks
+from orchestrator.load.policy import parse_checks
 from orchestrator.load import coerce
 from orchestrator.load.playbook import load_playbook
-from orchestrator.rollout import Policy
 from orchestrator.templating.render import Variables
 from tests.support.ansible_collections import collections_path
 
@@ -220,9 +219,8 @@ def test_rollout_and_health_keys_are_checked_at_their_line(keys: str, error: str
                                                            tmp_path: Path) -> None:
     book = tmp_path / "book.yaml"
     book.write_text(ROLLOUT.format(keys=keys))
-    [play] = load_playbook(book).plays
     with pytest.raises(InputError) as err:
-        Policy.of(play)
+        load_playbook(book)
     assert str(err.value).startswith(f"{book}:{error}"), str(err.value)
 
 
@@ -233,7 +231,7 @@ def test_rollout_keys_as_strings_read_as_ansible_reads_them(tmp_path: Path) -> N
                                         "  max_fail_percentage: '30%'\n  bake: '2m'\n"
                                         "  health:\n    - http: http://x/\n      retries: '3'\n"
                                         "      status: ['200', 204]\n      timeout: '1.5'\n"))
-    policy = Policy.of(load_playbook(book).plays[0])
+    policy = load_playbook(book).plays[0].policy
     assert (policy.any_errors_fatal, policy.pause, policy.max_fail_percentage, policy.bake) == (
         False, True, 30.0, 120.0)
     [check] = policy.health
@@ -241,7 +239,7 @@ def test_rollout_keys_as_strings_read_as_ansible_reads_them(tmp_path: Path) -> N
 
 
 def test_a_health_check_that_raises_fails_with_one_line() -> None:
-    from orchestrator.health import run_check
+    from orchestrator.rollout.health import run_check
 
     [check] = parse_checks([{"command": "test {{ 1 / 0 }}", "retries": 0}],
                            {"path": "site.yaml", "line": 7})

@@ -6,14 +6,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-import xmlschema
 
 from orchestrator import junit
 from orchestrator.engine.results import FAILED, OK, HostResult, PlayResult, TaskResult
-from orchestrator.health import CheckResult
-from orchestrator.rollout import RolloutReport, WaveReport
+from orchestrator.rollout.health import CheckResult
+from orchestrator.rollout.run import RolloutReport, WaveReport
+from tests.support.rollouts import JUNIT_SCHEMA as SCHEMA
 
-SCHEMA = xmlschema.XMLSchema(Path(__file__).parent / "data" / "junit" / "junit.xsd")
 
 
 def halted_rollout() -> RolloutReport:

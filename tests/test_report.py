@@ -10,7 +10,7 @@ import re
 import time
 
 from orchestrator.engine.results import HostResult, PlayResult, RunResult, TaskResult
-from orchestrator.health import CheckResult
+from orchestrator.rollout.health import CheckResult
 from orchestrator.report.console import (
     make_console,
     plan_summary,
@@ -23,9 +23,9 @@ from orchestrator.report.hosts import fold_hosts
 from orchestrator.report.html import to_html
 from orchestrator.report.live import LiveRollout, LogLines
 from orchestrator.report.plan import SCHEMA, plan_document, to_markdown
-from orchestrator.rollout import RolloutReport, WaveReport
-from orchestrator.runs import Run
-from orchestrator.waves import Wave
+from orchestrator.rollout.run import RolloutReport, WaveReport
+from orchestrator.rollout.store import Run
+from orchestrator.rollout.waves import Wave
 
 LONG = "x" * 300 + " end-of-a-long-line"
 

@@ -10,35 +10,11 @@ import pytest
 
 from orchestrator.lab import Lab
 from tests.conftest import CURL, run_orc
+from tests.support.rollouts import DATA, snapshot
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "tests" / "data" / "rollback"
-SNAPSHOT = (DATA / "snapshot.sh").read_text()
-ROLLOUT = """\
-- name: web
-  hosts: all
-  serial: {serial}
-  canary: [{canary}]
-  max_fail_percentage: 0
-  rollback: {rollback}
-  health:
-    - http: "http://{{{{ ansible_host }}}}/healthz"
-      retries: 2
-      interval: 1s
-  vars_files:
-    - {secrets}
-  roles: [common, app, nginx]
-"""
-
-
-def playbook(serial: str, rollback: str, canary: str) -> str:
-    """The example estate as a health-checked rollout, for playbooks written in a tmp dir."""
-    return ROLLOUT.format(serial=serial, rollback=rollback, canary=canary,
-                          secrets=REPO / "secrets" / "lab.yaml")
-
-
+BOOKS = DATA / "rollback"
 HOSTS = 2
 
 
@@ -50,19 +26,9 @@ def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory
             "inventory": lab_inventory}
 
 
-def snapshot(ssh, names: list[str]) -> dict[str, str]:
-    """Managed paths (type, mode, owner, sha256), packages, services, accounts, sysctl."""
-    found = {}
-    for name in names:
-        proc = ssh(name, SNAPSHOT)
-        assert proc.returncode == 0, proc.stderr
-        found[name] = proc.stdout
-    return found
-
-
 def apply(work, playbook: str, *args: str) -> str:
     report = work["dir"] / "report.json"
-    proc = run_orc("apply", str(DATA / playbook), "-i", str(work["inventory"]), "--yes", "--ci",
+    proc = run_orc("apply", str(BOOKS / playbook), "-i", str(work["inventory"]), "--yes", "--ci",
                    "--limit", ",".join(work["names"]), "--state-dir", str(work["dir"] / ".orc"),
                    "--json", str(report), *args)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -14,7 +14,7 @@ import pytest
 from orchestrator.undo.record import KILL_AFTER
 from orchestrator.lab import Lab
 from tests.conftest import CURL, run_orc
-from tests.test_rollback import playbook, snapshot
+from tests.support.rollouts import playbook, snapshot
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

@@ -102,7 +102,7 @@ def test_extracted_by_journaled_operations_and_rolled_back(work, ssh) -> None:
     assert code == 2, plan
     planned = tasks(plan, name)[0]
     assert planned["status"] == "changed"
-    assert f"-old\n+level = 2\n" in planned["diff"], planned
+    assert "-old\n+level = 2\n" in planned["diff"], planned
     assert f"+++ {name}:{DEST}/tool-1.2/bin/tool" in planned["diff"]
     assert state(ssh, name, "tool-1.2/etc/tool.conf") == ("regular file 600 0:0", "old\n")
     assert state(ssh, name, "tool-1.2/bin")[0] == "absent"

@@ -13,8 +13,8 @@ from rich.table import Table
 from orchestrator.report.console import make_console, rollout_table
 from orchestrator.report.html import write_html
 from orchestrator.report.model import waves_from_store
-from orchestrator.rollout import abort as abort_run
-from orchestrator.runs import RunStore
+from orchestrator.rollout.run import abort_run
+from orchestrator.rollout.store import INTERRUPTED, PAUSED, RUNNING, RunStore
 
 state_dir_option = click.option(
     "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
@@ -38,7 +38,7 @@ def runs(state_dir: Path, as_json: bool) -> None:
     for column in ("run", "state", "playbook", "hosts", "next", "started", "updated"):
         table.add_column(column)
     for run in listed:
-        pending = run.status in ("paused", "interrupted", "running")
+        pending = run.status in (PAUSED, INTERRUPTED, RUNNING)
         table.add_row(run.id, run.status, Path(run.playbook).name, str(len(run.hosts)),
                       f"play {run.position['play'] + 1} wave {run.position['wave'] + 1}"
                       if pending else "-",

@@ -34,6 +34,10 @@ from orchestrator.errors import JournalError
 from orchestrator.undo.kinds import RESTORABLE, capture_script, parse_state
 from orchestrator.undo.kinds.base import PreImage, Resource
 
+# markers a rollback leaves in a run's journal directory, named as the run's states in the
+# controller's index (orchestrator/rollout/store.py)
+ROLLED_BACK, ROLLING_BACK = "rolled-back", "rolling-back"
+
 RUNS_DIR = "/var/lib/orc/runs"
 KEEP_RUNS = 20  # journals kept per host; older runs are pruned when a new one is recorded
 

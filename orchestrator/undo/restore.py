@@ -29,14 +29,15 @@ from pyinfra.context import ctx_state
 
 from orchestrator import modules
 from orchestrator.errors import DriftError, HostError, InputError
-from orchestrator.hostlock import release_command
+from orchestrator.rollout.locks import release_command
 from orchestrator.inventory import Inventory
 from orchestrator.modules.base import HostContext
 from orchestrator.transport.session import open_session
 from orchestrator.undo.drift import Drift, drift
 from orchestrator.undo.kinds import KINDS, RESTORABLE, get, service
 from orchestrator.undo.kinds.base import HostPlan, HostReads, PreImage, Restored, Step
-from orchestrator.undo.record import Batch, crash_point, read_batches, run_dir
+from orchestrator.undo.record import (ROLLED_BACK, ROLLING_BACK, Batch, crash_point,
+                                      read_batches, run_dir)
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -126,7 +127,7 @@ def _notified(steps: list[Step]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-DONE, ROLLING_BACK = "rolled-back", "rolling-back"  # markers in the run's journal directory
+DONE = ROLLED_BACK  # the marker of a run rolled back, in its journal directory
 
 
 def _read_host(host: Any, run_id: str, sudo: bool) -> tuple[list[Batch], set[str]]:
