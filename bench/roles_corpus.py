@@ -56,6 +56,12 @@ IGNORED = re.compile(r"^(etc/(hostname|hosts|machine-id|ssh/ssh_host_.*|systemd/
                      r"|apt/apt.conf.d/01orc-proxy|ld.so.cache|aliases.db"
                      r"|ssl/certs/ssl-cert-snakeoil.pem|ssl/private/ssl-cert-snakeoil.key)"
                      r"|usr/lib/python3.*/__pycache__/.*|.*\.pyc)$")
+# a `backup: true` copy is named after the writing process and the second it was made
+# (`sshd.327.2026-11-30@06:35:26~`): compared under one name, by its bytes
+BACKUP_NAME = re.compile(r"\.\d+\.\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}~$")
+# Ansible's pamd adds this comment, with the time, to every file it changes; orc does not, on
+# purpose (README, "Coming from Ansible")
+PAMD_STAMP = re.compile(rb"^# Updated by Ansible - [0-9T:.-]+\n", re.M)
 # packages ansible-core's apt module installs for itself on a host without them: their files
 # (dpkg's list of each) are the tool's, not the role's
 TOOL_PACKAGES = ("python3-apt", "python-apt-common", "distro-info-data")
@@ -246,8 +252,11 @@ def changed_files(lab: Lab, host_name: str) -> dict[str, str]:
             # a file naming its own host (postfix's myhostname) is compared with the name
             # taken out: each tool has a host of its own
             data = path.read_bytes().replace(host_name.encode(), b"<host>")
+            if relative.startswith("etc/pam.d/"):
+                data = PAMD_STAMP.sub(b"", data)
             digest = hashlib.sha256(data).hexdigest()[:16]
-            files[relative] = f"{stat.S_IMODE(info.st_mode):04o} {digest}"
+            files[BACKUP_NAME.sub(".<backup>~", relative)] = (
+                f"{stat.S_IMODE(info.st_mode):04o} {digest}")
     return files
 
 

@@ -12,17 +12,18 @@ documentation of community.general.pamd):
   next to it on that side already is that rule;
 - `args_present`: adds each of `module_arguments` a rule lacks; a `key=value` argument
   replaces the value the rule gives `key`;
-- `args_absent`: removes the arguments listed (a bare `key` also removes `key=...`);
+- `args_absent`: removes the arguments listed, word for word (`deny` leaves `deny=5`);
 - `absent`: removes them.
 
 No matching rule: the file is left as it is. The task fails if the file does not exist or
-a new type or control is not one PAM knows. A bracketed control matches whatever its spacing
-(`[success=1  default=ignore]` is `[success=1 default=ignore]`). Only the lines that change
-are written anew, as `type` padded to 11 columns, then control, module path and arguments
-separated by one space (the layout community.general writes); every other line keeps its
-bytes. Unlike community.general, no "# Updated by Ansible - <time>" line is added: a
-timestamp would make `orc plan`'s bytes differ from `orc apply`'s, and the journal records
-the change. The file is written by `rewrite` (plan equals apply, `backup` as Ansible names it).
+a new type or control is not one PAM knows. A control matches as written, as community.general
+compares it (`[success=1  default=ignore]` is not `[success=1 default=ignore]`). A file that
+changes is
+written as community.general writes it: every rule line anew, as `type` padded to 11 columns,
+then control, module path and arguments separated by one space, each line ending in a newline;
+comments, `@include` and blank lines keep their text. Unlike community.general, no "# Updated by Ansible - <time>"
+line is added: a timestamp would make `orc plan`'s bytes differ from `orc apply`'s, and the
+journal records the change. The file is written by `rewrite` (plan equals apply, `backup` as Ansible names it).
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ class Rule:
     args: list[str]
 
     def matches(self, rule_type: str, control: str, path: str) -> bool:
-        return (self.type == rule_type and control_key(self.control) == control_key(control)
-                and self.path == path)
+        # the control as written, as community.general compares it (`[a=b  c=d]`, with two
+        # spaces, is not `[a=b c=d]`)
+        return self.type == rule_type and self.control == control.strip() and self.path == path
 
     def render(self) -> bytes:
         words = [self.control, self.path, *self.args]
@@ -180,7 +182,18 @@ def pamd(current: bytes | None, args: Pamd, path: str = "") -> bytes:
             continue
         changed = _edited(rule, args, wanted)
         out.append(line if changed is None else changed.render() + ending)
-    return b"".join(out)
+    if b"".join(out) == current:
+        return current
+    # a file that changes is written whole, every rule in the module's layout, as
+    # community.general's pamd writes it
+    return b"".join(_laid_out(line) for line in out)
+
+
+def _laid_out(line: bytes) -> bytes:
+    """A line of a file pamd writes: a rule in the module's layout, any other line as it was;
+    each ends in a newline (a CRLF file comes out with LF, as community.general writes it)."""
+    rule = _parse(line)
+    return (rule.render() if rule is not None else line.rstrip(b"\r\n")) + b"\n"
 
 
 def _neighbour(lines: list[bytes], number: int, step: int) -> Rule | None:
@@ -196,12 +209,16 @@ def _edited(rule: Rule, a: Pamd, wanted: list[str] | None) -> Rule | None:
     new = Rule(rule.type, rule.control, rule.path, list(rule.args))
     if a.state == "updated":
         new.type = a.new_type or new.type
-        if a.new_control and control_key(a.new_control) != control_key(new.control):
-            new.control = a.new_control
+        if a.new_control and a.new_control.strip() != new.control:
+            new.control = a.new_control.strip()
         new.path = a.new_module_path or new.path
         if wanted is not None:
             new.args = wanted
     elif a.state == "args_present":
+        if any(arg.startswith("[") for arg in wanted or []):
+            # community.general's own refusal, in its words
+            raise EditError("Unable to process bracketed '[' complex arguments with "
+                            "'args_present'. Please use 'updated'.")
         for arg in wanted or []:
             key, eq, _ = arg.partition("=")
             at = next((i for i, have in enumerate(new.args)
@@ -211,9 +228,8 @@ def _edited(rule: Rule, a: Pamd, wanted: list[str] | None) -> Rule | None:
             else:
                 new.args[at] = arg
     elif a.state == "args_absent":
-        drop = set(wanted or [])
-        new.args = [have for have in new.args
-                    if have not in drop and have.partition("=")[0] not in drop]
+        drop = set(wanted or [])  # word for word: a bare `deny` leaves `deny=5`
+        new.args = [have for have in new.args if have not in drop]
     return None if new == rule else new
 
 

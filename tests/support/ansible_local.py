@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from tests.support.ansible_collections import collections_path
+
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 
 
@@ -23,7 +25,9 @@ def run_local(workdir: Path, tasks: list[dict[str, Any]], variables: dict[str, A
             "tasks": tasks}
     playbook.write_text(yaml.safe_dump([play], allow_unicode=True, sort_keys=False))
     config = workdir / "ansible.cfg"
-    config.write_text("[defaults]\n")
+    collections = collections_path()  # ansible.posix, community.general beside ansible-core
+    config.write_text("[defaults]\n"
+                      + (f"collections_path = {collections}\n" if collections else ""))
     argv = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook),
             "-e", f"ansible_python_interpreter={sys.executable}"]
     for extra in extra_vars or []:
