@@ -73,6 +73,16 @@ from orchestrator.engine.results import (
 )
 from orchestrator.engine.variables import OMIT, LazyFacts, play_variables, task_variables
 from orchestrator.errors import HostError, InputError, OrcError
+from orchestrator.events import (
+    HostDone,
+    JournalRecorded,
+    Listener,
+    Message,
+    OperationDone,
+    PlayStarted,
+    TaskFailed,
+    ignore,
+)
 from orchestrator.faults import fault_point
 from orchestrator.inventory import Inventory
 from orchestrator.load import yamlfile
@@ -87,9 +97,6 @@ from orchestrator.modules.commands import RC_MARK
 from orchestrator.secrets import masking
 from orchestrator.templating.render import Variables, evaluate, render_value
 from orchestrator.transport.session import Session, open_session
-
-Event = Callable[[str, dict[str, Any]], None]
-
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -158,7 +165,7 @@ def selected(task: Task, options: RunOptions, extra_tags: frozenset[str] = froze
 
 
 def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
-                 on_event: Event | None = None) -> RunResult:
+                 on_event: Listener | None = None) -> RunResult:
     run = RunResult(str(playbook.path), options.dry_run)
     failed: set[str] = set()
     memory: dict[str, HostMemory] = {}
@@ -171,16 +178,16 @@ def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
 
 
 def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOptions,
-             on_event: Event | None = None, memory: dict[str, HostMemory] | None = None
+             on_event: Listener | None = None, memory: dict[str, HostMemory] | None = None
              ) -> PlayResult:
     """Run (or plan) one play on `names`, segment by segment (see the module docstring).
     `memory` carries each host's facts (gathered, set_fact, register) from play to play of one
     run, as Ansible keeps them; it is read and written here."""
-    emit = on_event or (lambda kind, data: None)
+    emit = on_event or ignore
     result = PlayResult(play.name)
     if not names:
         return result
-    emit("play", {"name": play.name, "hosts": names})
+    emit(PlayStarted(play.name, tuple(names)))
     vars_files = load_vars_files(play.vars_files)
     base = play_variables(play, inventory, names, vars_files)
     play_become = play.flag("become", Variables({**base, **options.extra_vars}))
@@ -191,8 +198,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         if name in session.unreachable:
             result.hosts[name] = HostResult(name, error=session.unreachable[name],
                                             unreachable=True)
-            emit("host", {"host": name, "status": "unreachable",
-                          "error": session.unreachable[name]})
+            emit(HostDone(name, "unreachable", session.unreachable[name]))
     _check_secret_versions(play_become, vars_files, session, options, result)
     ctx = _PlayRun(play, inventory, session, base, options, play_become, emit=emit)
     memory = {} if memory is None else memory
@@ -286,7 +292,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
                 _hide_no_log(record.result)
         _hide_secrets(host_result)
         result.hosts[name] = host_result
-        emit("host", {"host": name, "status": host_result.status, "error": host_result.reason})
+        emit(HostDone(name, host_result.status, host_result.reason))
     return result
 
 
@@ -365,7 +371,7 @@ class _Progress:
     finished a task's operation) and `task-failed` (host, task, reason) the moment it fails,
     not when the wave ends. Also the journal's crash point after each operation."""
 
-    def __init__(self, emit: Event):
+    def __init__(self, emit: Listener):
         self.emit = emit
         self.session: Session | None = None
         self.records: dict[tuple[str, str], _Record] = {}  # (host, operation hash) -> task
@@ -379,7 +385,7 @@ class _Progress:
     def on_op(self, host: str, op_hash: str, ok: bool) -> None:
         journal.crash_point(1)  # an operation ran (for crash tests)
         record = self.records.get((host, op_hash))
-        self.emit("op", {"host": host, "task": record.task.name if record else "", "ok": ok})
+        self.emit(OperationDone(host, record.task.name if record else "", ok))
         if not ok and record is not None and not record.ignore_errors:
             # pyinfra completes the operation's output right after this callback returns
             self.reporters.append(gevent.spawn(self._failed, host, op_hash, record.task))
@@ -389,8 +395,7 @@ class _Progress:
                                                        op_hash).operation_meta
         reason = self.session.lost(host) or (_error_text(meta) if meta.is_complete()
                                              else "operation failed")
-        self.emit("task-failed", {"host": host, "task": task.name, "where": task.where,
-                                  "error": masking.hide(reason)})
+        self.emit(TaskFailed(host, task.name, task.where, masking.hide(reason)))
 
     def flush(self) -> None:
         gevent.joinall(self.reporters)
@@ -493,7 +498,7 @@ class _PlayRun:
     play_become: bool | None
     included: dict[str, list[Any]] = field(default_factory=dict)  # path -> tasks, loaded once
     extra_roles: list[tuple[Any, Any]] = field(default_factory=list)  # from include_role
-    emit: Event = lambda kind, data: None  # noqa: E731 - the run's events (debug messages)
+    emit: Listener = ignore  # the run's events (debug messages)
 
     def role_of(self, task: Task) -> tuple[Any, Any]:
         """The role entry and role a task (or handler) belongs to, (None, None) for the play's."""
@@ -924,7 +929,7 @@ def _act(record: _Record, scoped: Variables, run: HostRun, ctx: _PlayRun, role_w
     if outcome.msg is not None and task.module.name == "debug":
         shown = masking.NO_LOG if record.no_log else masking.hide(outcome.msg)
         result.msg = shown
-        ctx.emit("message", {"host": run.name, "task": task.name, "msg": shown})
+        ctx.emit(Message(run.name, task.name, shown))
     if outcome.status == FAILED:
         if record.ignore_errors:
             result.status, result.error = OK, f"ignored: {outcome.error}"
@@ -1138,7 +1143,7 @@ def _journal_sudo(play_become: bool | None, host: Any) -> bool:
 
 
 def _record_journals(ctx: _PlayRun, runs: dict[str, HostRun], current: dict[str, list[_Record]],
-                     new: dict[Any, list[str]], result: PlayResult, emit: Event
+                     new: dict[Any, list[str]], result: PlayResult, emit: Listener
                      ) -> dict[str, journal.Batch]:
     """Record the pre-images of what a segment may change on each host (in parallel) before
     it runs; a host whose journal cannot be written is failed and runs nothing more."""
@@ -1195,7 +1200,7 @@ def _record_journals(ctx: _PlayRun, runs: dict[str, HostRun], current: dict[str,
         if not isinstance(job.value, Exception):
             if job.value is not None:
                 batches[name] = job.value
-                emit("journal", {"host": name, "batch": job.value})
+                emit(JournalRecorded(name, job.value))
             continue
         # the host runs nothing without its journal: a failure, whose tasks did not run
         run = runs[name]
@@ -1205,7 +1210,7 @@ def _record_journals(ctx: _PlayRun, runs: dict[str, HostRun], current: dict[str,
                                         error=gone or f"journal: {_one_line(job.value)}",
                                         unreachable=gone is not None)
         session.state.active_hosts.discard(session.hosts[name])
-        emit("host", {"host": name, "status": result.hosts[name].status})
+        emit(HostDone(name, result.hosts[name].status))
     return batches
 
 

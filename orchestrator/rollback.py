@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from orchestrator import hostlock
 from orchestrator.errors import InputError
+from orchestrator.events import Listener
 from orchestrator.health import CheckResult
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.journal import Drift
@@ -28,8 +28,6 @@ from orchestrator.rollout import (
     unhealthy_unlike_before,
 )
 from orchestrator.runs import INTERRUPTED, ROLLED_BACK, Run, RunStore, lock_keys
-
-Event = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
@@ -84,7 +82,7 @@ def _health(playbook: Path | None, inventory: Inventory, restored: list[str],
 def roll_back(store: RunStore, run_id: str, inventories: list[str] | None = None, *,
               limit: str | None = None, playbook: Path | None = None, sudo: bool = False,
               force: bool = False, confirm: Callable[[list[Drift]], bool] | None = None,
-              on_event: Event | None = None) -> RollbackOutcome:
+              on_event: Listener | None = None) -> RollbackOutcome:
     """Restore what `run_id` changed on its hosts (or, unknown to `store`, on every host of
     `inventories` holding its journal), then run its playbook's health checks there.
 

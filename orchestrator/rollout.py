@@ -17,6 +17,17 @@ from orchestrator import hostlock
 from orchestrator.adhoc import target_for
 from orchestrator.engine.results import PlayResult
 from orchestrator.errors import InputError
+from orchestrator.events import (
+    Baking,
+    HealthChecking,
+    JournalRecorded,
+    Listener,
+    RolledBack,
+    RunDone,
+    WaveDone,
+    WaveStarted,
+    ignore,
+)
 from orchestrator.execute import RunOptions, run_play
 from orchestrator.health import CheckResult, HealthCheck, check_hosts, parse_checks, parse_duration
 from orchestrator.inventory import Inventory
@@ -38,7 +49,6 @@ from orchestrator.templating.render import Variables
 from orchestrator.transport.remote import run_command
 from orchestrator.waves import Wave, plan_waves, wave_failed
 
-Event = Callable[[str, dict[str, Any]], None]
 ROLLBACK_POLICIES = ("auto", "wave", "manual")
 
 
@@ -215,13 +225,13 @@ def wave_health_before(play: Play, policy: Policy, inventory: Inventory, wave: W
 
 
 def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory: Inventory,
-             options: RunOptions, emit: Event, health_before: dict[str, bool] | None = None,
+             options: RunOptions, emit: Listener, health_before: dict[str, bool] | None = None,
              memory: dict[str, Any] | None = None
              ) -> WaveReport:
     """Apply one wave, gate it on health and bake it; `health_before` is the hosts' health
     before the run changed them (`wave_health_before`), kept in the report for a rollback."""
     report = WaveReport(play.name, play_index, wave.index, list(wave.hosts), started=time.time())
-    emit("wave", {"play": play.name, "wave": wave.index, "hosts": list(wave.hosts)})
+    emit(WaveStarted(play.name, wave.index, tuple(wave.hosts)))
     variables, runner = _variables_for(play, inventory), _command_runner(inventory)
     report.health_before = dict(health_before or {})
     report.apply = run_play(play, inventory, list(wave.hosts), options, emit, memory)
@@ -229,7 +239,7 @@ def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory:
     failed = {h: r.reason or "failed" for h, r in report.apply.hosts.items() if r.failed}
     healthy_candidates = [h for h in wave.hosts if h not in failed]
     if policy.health and healthy_candidates:
-        emit("health", {"wave": wave.index, "hosts": healthy_candidates})
+        emit(HealthChecking(wave.index, tuple(healthy_candidates)))
         report.health = check_hosts(list(policy.health), healthy_candidates, variables, runner)
         failed.update(unhealthy(report.health))
     if policy.bake and policy.health and not wave_failed(len(failed), len(wave.hosts),
@@ -237,7 +247,7 @@ def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory:
         bake_end = time.time() + policy.bake
         step = max(0.5, min(c.interval for c in policy.health))
         while time.time() < bake_end:
-            emit("bake", {"wave": wave.index, "remaining": round(bake_end - time.time(), 1)})
+            emit(Baking(wave.index, round(bake_end - time.time(), 1)))
             time.sleep(min(step, max(0.0, bake_end - time.time())))
             baking = [h for h in wave.hosts if h not in failed]
             again = check_hosts([HealthCheck(**{**asdict(c), "retries": 0})
@@ -260,15 +270,15 @@ def run_wave(play: Play, play_index: int, wave: Wave, policy: Policy, inventory:
         first = sorted(failed)[0]
         report.reason = f"{len(failed)}/{len(wave.hosts)} host(s) failed; {first}: {failed[first]}"
     report.finished = time.time()
-    emit("wave-done", {"wave": wave.index, "status": report.status, "reason": report.reason})
+    emit(WaveDone(wave.index, report.status, report.reason))
     return report
 
 
 def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store: RunStore,
                 run: Run, *, pause_after_wave: int | None = None,
-                on_event: Event | None = None) -> RolloutReport:
+                on_event: Listener | None = None) -> RolloutReport:
     """Run (or continue) `run` from its recorded position to the end, a pause or a halt."""
-    emit = _indexing(on_event or (lambda kind, data: None), store, run.id)
+    emit = _indexing(on_event or ignore, store, run.id)
     options = replace(options, run_id=run.id)
     report = RolloutReport(run.id, str(book.path))
     recorded = store.waves(run.id)
@@ -338,7 +348,7 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
 
 
 def _roll_back(report: RolloutReport, play: Play, policy: Policy, inventory: Inventory,
-               run_id: str, emit: Event) -> dict[str, Any]:
+               run_id: str, emit: Listener) -> dict[str, Any]:
     """`rollback: wave` restores the failed wave's hosts, `auto` every host of the run, newest
     wave first; then the play's health checks run again on them."""
     from orchestrator.restore import DriftError, rollback
@@ -366,33 +376,33 @@ def _roll_back(report: RolloutReport, play: Play, policy: Policy, inventory: Inv
             }
         result["ok"] = result["ok"] and not back.failed
     if policy.health and done:
-        emit("health", {"wave": -1, "hosts": sorted(done)})
+        emit(HealthChecking(-1, tuple(sorted(done))))
         health = check_play_health(play, inventory, sorted(done))
         result["health"] = {h: [asdict(r) for r in rs] for h, rs in health.items()}
         before = health_before(report.waves).get(waves[0].play_index, {})
         result["unhealthy_before"] = sorted(h for h in unhealthy(health) if before.get(h) is False)
         result["ok"] = result["ok"] and not unhealthy_unlike_before(health, before)
-    emit("rolled-back", {"mode": policy.rollback, "hosts": sorted(done), "ok": result["ok"]})
+    emit(RolledBack(policy.rollback, tuple(sorted(done)), result["ok"]))
     return result
 
 
-def _indexing(emit: Event, store: RunStore, run_id: str) -> Event:
+def _indexing(emit: Listener, store: RunStore, run_id: str) -> Listener:
     """Keep the controller's index of what each host recorded, then pass events on."""
-    def on_event(kind: str, data: dict[str, Any]) -> None:
-        if kind == "journal":
-            batch = data["batch"]
-            store.record_preimages(run_id, data["host"], batch.name, [
+    def on_event(event) -> None:
+        if isinstance(event, JournalRecorded):
+            batch = event.batch
+            store.record_preimages(run_id, event.host, batch.name, [
                 (i.seq, i.kind, i.key, i.task, i.predicted, i.summary()) for i in batch.images])
-        emit(kind, data)
+        emit(event)
     return on_event
 
 
 def _finish(report: RolloutReport, store: RunStore, status: str, position: dict[str, int],
-            emit: Event) -> RolloutReport:
+            emit: Listener) -> RolloutReport:
     report.status = status
     report.finished = time.time()
     store.set_status(report.run_id, status, position)
-    emit("run", {"run": report.run_id, "status": status})
+    emit(RunDone(report.run_id, status))
     return report
 
 

@@ -6,7 +6,6 @@ Options are ansible-playbook's where it has one (`-i -l -t --skip-tags -e -f --c
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,9 @@ from typing import Any
 import click
 from rich.table import Table
 
-from orchestrator import junit
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.errors import InputError, OrcError
+from orchestrator.events import RunReported, fan_out
 from orchestrator.execute import RunOptions, run_playbook, selected
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import KEEP_RUNS
@@ -26,14 +25,15 @@ from orchestrator.load.playbook import load_playbook
 from orchestrator.load.preflight import check_policies, preflight
 from orchestrator.load.startat import start_at_task
 from orchestrator.load.tasks import flatten
-from orchestrator.report.console import make_console, print_plan, rollout_line, rollout_table
+from orchestrator.report.console import RunSummary, make_console, print_plan
 from orchestrator.report.hosts import count, fold_hosts
+from orchestrator.report.json import JsonReport
+from orchestrator.report.junit import JUnitReport
 from orchestrator.report.live import LiveRollout, LogLines
 from orchestrator.report.model import waves_from_store
 from orchestrator.report.plan import write_json, write_markdown
 from orchestrator.rollout import run_rollout, wave_table
 from orchestrator.runs import FAILED, INTERRUPTED, PAUSED, RunStore, lock_keys
-from orchestrator.secrets import masking
 
 DEFAULT_INVENTORY = "inventory/lab.yaml"
 
@@ -257,26 +257,21 @@ def _rollout(book, inventory, options, store, run, pause_after_wave, interactive
                                                                   options.limit)}
         with LiveRollout(str(book.path), console, planned) as view:
             return run_rollout(book, inventory, options, store, run,
-                               pause_after_wave=pause_after_wave, on_event=view.update)
+                               pause_after_wave=pause_after_wave, on_event=view)
     click.echo(f"run {run.id}")
     return run_rollout(book, inventory, options, store, run, pause_after_wave=pause_after_wave,
-                       on_event=LogLines().update)
+                       on_event=LogLines())
 
 
 def _finish(report, store, verbose, json_path, junit_path, console) -> None:
-    """One summary for the whole run (every wave, its hosts, health and time) and one line."""
+    """The whole run's report to its listeners: the summary on the console (every wave, its
+    hosts, health and time, and one line), then the JSON and JUnit files asked for."""
     # a resumed run's earlier waves come from the index, whole, like the waves just run
     report.waves = waves_from_store(store.waves(report.run_id)) or report.waves
-    if report.waves:
-        console.print(rollout_table(report, verbose))
-    console.print(rollout_line(report))
-    if report.status == PAUSED:
-        console.print(f"continue with `orc resume {report.run_id}`, or `orc abort` it")
-    if json_path:
-        data = json.loads(json.dumps(report.to_dict(), default=str))
-        json_path.write_text(json.dumps(masking.hide_tree(data), indent=2) + "\n")
-    if junit_path:
-        junit.write(report, junit_path)
+    reported = fan_out([RunSummary(console, verbose),
+                        JsonReport(json_path) if json_path else None,
+                        JUnitReport(junit_path) if junit_path else None])
+    reported(RunReported(report))
     sys.exit(4 if report.status == PAUSED else 1 if report.failed else 0)
 
 

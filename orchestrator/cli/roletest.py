@@ -12,6 +12,7 @@ from rich.table import Table
 
 from orchestrator import roletest
 from orchestrator.errors import InputError
+from orchestrator.report import junit
 from orchestrator.report.console import make_console
 from orchestrator.roletest import FAILED, PASSED, RoleTestResult, StepResult
 
@@ -118,7 +119,7 @@ def test(role: str | None, all_roles: bool, scenario: str | None, hosts: int | N
         results.append(result)
         if junit_dir is not None:
             mine = [r for r in results if r.scenario.role == chosen.role]
-            roletest.write_junit(mine, junit_dir / f"{chosen.role}.xml")
+            junit.write_role_tests(mine, junit_dir / f"{chosen.role}.xml")
     if len(results) > 1:
         console.print(_summary(results))
     if not all(r.passed for r in results):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from rich.table import Table
 
 from orchestrator.report.console import make_console, rollout_table
-from orchestrator.report.html import write_html
+from orchestrator.events import RunReported
+from orchestrator.report.html import HtmlReport
 from orchestrator.report.model import waves_from_store
+from orchestrator.rollout import RolloutReport
 from orchestrator.rollout import abort as abort_run
 from orchestrator.runs import RunStore
 
@@ -65,30 +66,22 @@ def show(run_id: str, state_dir: Path, as_json: bool, html_path: Path | None,
         click.echo(json.dumps({"run": run.__dict__, "waves": waves,
                                "preimages": store.preimages(run.id)}, indent=2, default=str))
         return
-    reports = waves_from_store(waves)
+    report = RolloutReport(run.id, Path(run.playbook).name, run.status,
+                           waves=waves_from_store(waves))
     if html_path:
-        write_html(run, reports, store.preimages(run.id), html_path)
+        HtmlReport(html_path, store)(RunReported(report))
         click.echo(f"wrote {html_path}")
         return
     console = make_console()
     console.print(f"run [bold]{run.id}[/]: {run.status} — {run.playbook}")
-    if reports:
-        console.print(rollout_table(_Report(run.id, Path(run.playbook).name, reports), verbose))
+    if report.waves:
+        console.print(rollout_table(report, verbose))
     recorded: dict[str, dict[str, int]] = {}
     for image in store.preimages(run.id):
         kinds = recorded.setdefault(image["host"], {})
         kinds[image["kind"]] = kinds.get(image["kind"], 0) + 1
     for host, kinds in sorted(recorded.items()):
         console.print(f"{host}: recorded " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
-
-
-@dataclass
-class _Report:
-    """What `rollout_table` reads of a rollout, for a run read back from the index."""
-
-    run_id: str
-    playbook: str
-    waves: list
 
 
 @click.command()

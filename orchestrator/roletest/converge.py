@@ -17,7 +17,8 @@ import yaml
 
 from orchestrator.engine.results import CHANGED, FAILED, RunResult
 from orchestrator.errors import InputError
-from orchestrator.execute import Event, RunOptions, run_playbook
+from orchestrator.events import Listener
+from orchestrator.execute import RunOptions, run_playbook
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.load.playbook import Playbook, load_playbook
 from orchestrator.load.tasks import flatten
@@ -78,7 +79,7 @@ def load_converge(scenario: Scenario, inventory_path: Path) -> tuple[Playbook, I
     return book, inventory
 
 
-def converge(book: Playbook, inventory: Inventory, on_event: Event | None = None,
+def converge(book: Playbook, inventory: Inventory, on_event: Listener | None = None,
              extra_vars: dict[str, Any] | None = None) -> RunResult:
     return run_playbook(book, inventory, RunOptions(extra_vars=dict(extra_vars or {})),
                         on_event=on_event)
