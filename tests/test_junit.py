@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.report import junit
 from orchestrator.rollout import RolloutReport
-from tests.support.junit import SCHEMA, halted_rollout
+from tests.support.reports import SCHEMA, halted_rollout
 
 
 def test_a_halted_rollout_validates_and_names_each_failure(tmp_path: Path) -> None:

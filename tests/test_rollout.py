@@ -15,7 +15,7 @@ import pytest
 from orchestrator import lab as lab_api
 from orchestrator.lab import Lab, machine
 from tests.conftest import TEST_LAB, run_orc
-from tests.support.junit import SCHEMA as JUNIT_SCHEMA
+from tests.support.reports import SCHEMA as JUNIT_SCHEMA
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

@@ -35,3 +35,17 @@ def halted_rollout() -> RolloutReport:
                                         "status 503", 3, 1_029)]}
     report.waves = [canary, wave]
     return report
+
+
+def rolled_back_rollout() -> RolloutReport:
+    """`halted_rollout` whose failed wave was rolled back (`rollback: wave`): the report
+    tests/data/report/rollout.json holds as `orc apply --json` wrote it before its events
+    were typed."""
+    report = halted_rollout()
+    report.rollback = {"mode": "wave", "hosts": {"web2": {"ok": True}}, "health": {}, "ok": True}
+    report.waves[1].rollback = report.rollback
+    report.waves[1].health_before = {"web2": True, "web3": False}
+    return report
+
+
+GOLDEN_JSON = Path(__file__).parent.parent / "data" / "report" / "rollout.json"
