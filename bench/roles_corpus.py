@@ -37,7 +37,8 @@ from pathlib import Path
 
 from orchestrator import lab as orc_lab
 from orchestrator.errors import OrcError
-from orchestrator.execute import RunOptions, run_playbook
+from orchestrator.engine.options import RunOptions
+from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab.state import Lab
 from orchestrator.load.playbook import load_playbook

@@ -1,7 +1,7 @@
 """Orchestration overhead per wave: what a rollout costs beyond applying its waves.
 
 Rolls a one-task playbook (no health checks, no bake) out to lab hosts one host per wave, with
-the apply of each wave timed from inside (`execute.run_play`). The rest of each wave's wall time
+the apply of each wave timed from inside (`engine.run.run_play`). The rest of each wave's wall time
 (wave planning, the run index, the host locks over SSH, the reports) is the overhead the issue
 bounds at 0.5 s.
 
@@ -25,9 +25,10 @@ monkey.patch_all()  # as the `orc` executable does: hosts are handled in paralle
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from orchestrator import execute, rollout  # noqa: E402
+from orchestrator import rollout  # noqa: E402
+from orchestrator.engine import run as engine_run  # noqa: E402
 from orchestrator import lab as lab_api
-from orchestrator.execute import RunOptions  # noqa: E402
+from orchestrator.engine.options import RunOptions  # noqa: E402
 from orchestrator.inventory import load_inventory  # noqa: E402
 from orchestrator.load.playbook import load_playbook  # noqa: E402
 from orchestrator.runs import RunStore  # noqa: E402
@@ -57,7 +58,7 @@ def main() -> None:
     lab_api.up(args.hosts, LAB, inventory_path)
     try:
         applied: list[float] = []
-        original = execute.run_play
+        original = engine_run.run_play
 
         def timed_run_play(*a, **kw):
             start = time.perf_counter()

@@ -7,21 +7,17 @@ identical lines become one line and the odd host out stands alone.
 
 from __future__ import annotations
 
-import getpass
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.errors import InputError
-from orchestrator.inventory import Inventory, connection_for, match
-from orchestrator.transport.remote import CommandResult, Target, run_many
+from orchestrator.inventory import Inventory, match
+from orchestrator.transport.remote import CommandResult, run_many
+from orchestrator.transport.targets import target_for
 
 log = logging.getLogger(__name__)
-
-# StrictHostKeyChecking values (as the inventory normalises them) that turn checking off
-_NOT_STRICT = {"no", "off"}
-
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -79,39 +75,14 @@ def select_hosts(inventory: Inventory, pattern: str) -> list[str]:
     return selection.hosts
 
 
-def target_for(inventory: Inventory, name: str, options: RunOptions = RunOptions()) -> Target:
-    """How to reach `name`, from its inventory connection variables (Ansible's and pyinfra's)."""
-    conn = connection_for(inventory, name)
-    become = conn.become if options.become is None else options.become
-    if become and conn.become_method != "sudo":
-        raise InputError(
-            f"host {name!r}: orc run becomes other users with sudo only, "
-            f"not {conn.become_method} (ansible_become_method)"
-        )
-    return Target(
-        name=name,
-        hostname=conn.hostname,
-        port=conn.port,
-        user=conn.user or getpass.getuser(),
-        key_file=conn.key_file,
-        known_hosts_file=conn.known_hosts_file,
-        # accept-new and ask would add keys nobody vetted; unattended, orc refuses them instead
-        strict_host_key_checking=conn.strict_host_key_checking not in _NOT_STRICT,
-        password=conn.password,
-        become=become,
-        become_user=options.become_user or conn.become_user,
-        become_password=conn.become_password,
-        local=conn.local,
-    )
-
-
 def run(
     inventory: Inventory, pattern: str, command: str, options: RunOptions = RunOptions()
 ) -> AdhocRun:
     """Run `command` on every host `pattern` selects; unreachable hosts are results too."""
     if not command.strip():
         raise InputError("no command given: put it after `--`, e.g. `orc run all -- uptime`")
-    targets = [target_for(inventory, name, options) for name in select_hosts(inventory, pattern)]
+    targets = [target_for(inventory, name, become=options.become, become_user=options.become_user)
+               for name in select_hosts(inventory, pattern)]
     results = run_many(
         targets, command, forks=options.forks, timeout=options.timeout,
         command_timeout=options.command_timeout,

@@ -27,10 +27,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.adhoc import target_for
 from orchestrator.inventory import Inventory
 from orchestrator.runs import HOLDING, LockError, RunStore
 from orchestrator.transport.remote import close_connections, run_many
+from orchestrator.transport.targets import target_for
 
 LOCK = "/var/lib/orc/rollout.lock"
 DEFAULT_INVENTORY = "inventory/lab.yaml"  # what `orc unlock` reads without -i

@@ -1,7 +1,7 @@
 """A staged rollout: each play's hosts in canary waves, each wave applied, health-gated and
 baked before the next one starts; a wave that fails over the threshold halts the run.
 
-Every wave gets its own pyinfra State (through `execute.run_play`). After each wave the run's
+Every wave gets its own pyinfra State (through `engine.run.run_play`). After each wave the run's
 position is written to the run store, so `orc resume RUN` (another process, later) continues with
 the next wave and `orc abort RUN` ends it.
 """
@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from orchestrator import hostlock
-from orchestrator.adhoc import target_for
+from orchestrator.engine.options import RunOptions
 from orchestrator.engine.results import PlayResult
+from orchestrator.engine.run import run_play
 from orchestrator.errors import InputError
 from orchestrator.events import (
     Baking,
@@ -28,7 +29,6 @@ from orchestrator.events import (
     WaveStarted,
     ignore,
 )
-from orchestrator.execute import RunOptions, run_play
 from orchestrator.health import CheckResult, HealthCheck, check_hosts, parse_checks, parse_duration
 from orchestrator.inventory import Inventory
 from orchestrator.load import coerce
@@ -47,6 +47,7 @@ from orchestrator.runs import (
 )
 from orchestrator.templating.render import Variables
 from orchestrator.transport.remote import run_command
+from orchestrator.transport.targets import target_for
 from orchestrator.waves import Wave, plan_waves, wave_failed
 
 ROLLBACK_POLICIES = ("auto", "wave", "manual")

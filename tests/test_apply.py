@@ -14,9 +14,10 @@ import pytest
 import yaml
 from pyinfra.connectors.ssh import SSHConnector
 
-from orchestrator import execute
+from orchestrator.engine import run as engine_run
 from orchestrator.engine.results import CHANGED, OK, SKIPPED
-from orchestrator.execute import RunOptions, run_playbook
+from orchestrator.engine.options import RunOptions
+from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.playbook import load_playbook
@@ -116,13 +117,13 @@ def test_hosts_where_nothing_would_change_run_no_operation(estate, lab: Lab, lab
     only read the same facts twice); it reports what a full run reports."""
     edited, *settled = [h.name for h in lab.hosts[:3]]
     running: list[list[str]] = []
-    real_run = execute.segment.run
+    real_run = engine_run.segment.run
 
     def spy(state, new, *args, **kwargs):
         running.append(sorted(h.name for h in new))
         return real_run(state, new, *args, **kwargs)
 
-    monkeypatch.setattr(execute.segment, "run", spy)
+    monkeypatch.setattr(engine_run.segment, "run", spy)
     ssh(edited, "echo 'hand edit' >> /etc/motd")
     run = _apply(lab_inventory)
     assert running == [[edited]]
@@ -133,7 +134,7 @@ def test_hosts_where_nothing_would_change_run_no_operation(estate, lab: Lab, lab
     running.clear()
     quiet = _apply(lab_inventory)
     assert running == []  # no host had anything to do: no operation is ever run
-    monkeypatch.setattr(execute, "_settle", lambda records, session: set())
+    monkeypatch.setattr(engine_run, "settle", lambda records, session: set())
     full = _apply(lab_inventory)  # every host runs its operations, as before settling
     assert running == [sorted(full.plays[0].hosts)]
     for name in (edited, *settled):
@@ -164,7 +165,7 @@ def test_each_fact_is_read_once_while_operations_are_added(estate, lab: Lab, lab
     assert commands and len(commands) == len(set(commands))
     read_once = len(commands)
     commands.clear()
-    monkeypatch.setattr(execute, "facts_read_once", lambda host: contextlib.nullcontext())
+    monkeypatch.setattr(engine_run, "facts_read_once", lambda host: contextlib.nullcontext())
     uncached = _apply(lab_inventory, **options)
     assert len(commands) > read_once
 

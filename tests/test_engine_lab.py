@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.engine.results import CHANGED, OK, UNKNOWN
-from orchestrator.execute import RunOptions, run_playbook
+from orchestrator.engine.options import RunOptions
+from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.playbook import load_playbook

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from orchestrator.errors import InputError
-from orchestrator.execute import RunOptions, run_playbook
+from orchestrator.engine.options import RunOptions
+from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.loops import Loop, parse_loop

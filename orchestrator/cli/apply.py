@@ -16,7 +16,8 @@ from rich.table import Table
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.errors import InputError, OrcError
 from orchestrator.events import RunReported, fan_out
-from orchestrator.execute import RunOptions, run_playbook, selected
+from orchestrator.engine.options import RunOptions, selected
+from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import KEEP_RUNS
 from orchestrator.load import yamlfile

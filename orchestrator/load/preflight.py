@@ -9,7 +9,7 @@ host already has) is still checked per wave.
 
 from __future__ import annotations
 
-from orchestrator.execute import RunOptions
+from orchestrator.engine.options import RunOptions
 from orchestrator.inventory import Inventory
 from orchestrator.load.playbook import Playbook
 from orchestrator.load.vars_files import load_vars_files

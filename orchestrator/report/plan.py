@@ -3,7 +3,7 @@ request comment.
 
 The JSON schema (`"schema": "orc-plan/1"`; fields are only ever added under this name) is
 documented in the README, "Plans in CI". Diffs and errors are masked before they get here
-(`execute.run_play` masks secret values), so a plan file can be uploaded as it is.
+(`engine.run.run_play` masks secret values), so a plan file can be uploaded as it is.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ import yaml
 from orchestrator.engine.results import CHANGED, FAILED, RunResult
 from orchestrator.errors import InputError
 from orchestrator.events import Listener
-from orchestrator.execute import RunOptions, run_playbook
+from orchestrator.engine.options import RunOptions
+from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.load.playbook import Playbook, load_playbook
 from orchestrator.load.tasks import flatten

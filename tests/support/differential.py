@@ -39,7 +39,8 @@ import yaml
 from orchestrator import lab as lab_api
 from orchestrator.engine.results import FAILED, RESCUED
 from orchestrator.errors import OrcError
-from orchestrator.execute import RunOptions, run_playbook
+from orchestrator.engine.options import RunOptions
+from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.load.extravars import parse_extra_vars
 from orchestrator.load.playbook import load_playbook

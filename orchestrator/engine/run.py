@@ -1,0 +1,227 @@
+"""Apply (or plan) a play on a set of hosts, in Ansible's order, through pyinfra.
+
+Each host walks the play as Ansible runs it (facts; pre_tasks; handlers; roles; tasks;
+handlers; post_tasks; handlers), with Ansible's variable precedence. A task's arguments are
+rendered with that host's variables, its `when` evaluated, its loop expanded, and its module
+turns it into pyinfra operations added with `add_op(..., host=host)`; a controller module
+(set_fact, include_vars, include_tasks, assert...) runs in its place (engine/actions.py).
+
+Operations are added, then run, in segments (engine/segment.py): a host adds its tasks until
+one reads a result that is not known yet (a variable registered in this segment, a handler
+flush, a task reading the host after predicted changes); then every host's added operations
+run together, registered results are filled in (engine/registered.py), and the hosts go on.
+A play whose tasks read no runtime result is one segment: one pyinfra run, as before.
+
+A plan stops after adding operations: pyinfra predicts from facts what would change, and file
+previews turn that into unified diffs; a task that reads a result only an apply produces is
+shown as known after apply. Tasks with `check_mode: false` run in a plan, as in Ansible.
+
+The State is built with pyinfra's change detection on, because the journal needs each task's
+prediction before anything runs. That reads every operation's facts when it is added, and
+running reads them again (pyinfra keeps no fact cache). A host where no operation of a segment
+is predicted to run any command is therefore settled for that segment: its predictions were
+made from its true state, so running them would read the same facts again and do nothing.
+Settled hosts sit the segment out, and their tasks are reported ok from the predictions.
+
+Errors are failures. A task that cannot be prepared on a host (a template raising, `{{ 1 / 0 }}`;
+an argument of the wrong type; a module or pyinfra refusing the operation) fails that host with
+the task's file:line and one line of why, and the other hosts go on, as in Ansible; the failed
+host runs nothing more of its segment (earlier segments ran). The same input error on every
+host before anything ran is said once. An exception while pyinfra runs an operation fails that
+operation on that host only, and a journal that cannot be written (or sealed) fails its host.
+A failed task stops its host, unless `ignore_errors` or a block's `rescue` takes it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gevent
+from pyinfra.context import ctx_state
+
+from orchestrator import journal
+from orchestrator.engine import segment
+from orchestrator.engine.context import PlayRun
+from orchestrator.engine.factcache import facts_read_once
+from orchestrator.engine.failures import one_line
+from orchestrator.engine.hostrun import HostMemory, HostRun
+from orchestrator.engine.journaling import record_journals, seal_journals
+from orchestrator.engine.options import RunOptions
+from orchestrator.engine.outcome import collect, complete, hide_no_log, hide_secrets
+from orchestrator.engine.program import program
+from orchestrator.engine.progress import Progress
+from orchestrator.engine.results import (
+    FAILED,
+    HostResult,
+    PlayResult,
+    RunResult,
+)
+from orchestrator.engine.secret_versions import check_secret_versions
+from orchestrator.engine.settle import forced_ops, settle
+from orchestrator.engine.variables import play_variables
+from orchestrator.errors import HostError, InputError, OrcError
+from orchestrator.events import HostDone, Listener, PlayStarted, ignore
+from orchestrator.inventory import Inventory
+from orchestrator.load.playbook import Play, Playbook
+from orchestrator.load.vars_files import load_vars_files
+from orchestrator.secrets import masking
+from orchestrator.templating.render import Variables
+from orchestrator.transport.session import Session, open_session
+
+
+def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
+                 on_event: Listener | None = None) -> RunResult:
+    run = RunResult(str(playbook.path), options.dry_run)
+    failed: set[str] = set()
+    memory: dict[str, HostMemory] = {}
+    for play in playbook.plays:
+        names = [n for n in inventory.select(play.hosts, options.limit) if n not in failed]
+        result = run_play(play, inventory, names, options, on_event, memory)
+        failed |= set(result.failed_hosts)  # like Ansible, a failed host sits out later plays
+        run.plays.append(result)
+    return run
+
+
+def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOptions,
+             on_event: Listener | None = None, memory: dict[str, HostMemory] | None = None
+             ) -> PlayResult:
+    """Run (or plan) one play on `names`, segment by segment (see the module docstring).
+    `memory` carries each host's facts (gathered, set_fact, register) from play to play of one
+    run, as Ansible keeps them; it is read and written here."""
+    emit = on_event or ignore
+    result = PlayResult(play.name)
+    if not names:
+        return result
+    emit(PlayStarted(play.name, tuple(names)))
+    vars_files = load_vars_files(play.vars_files)
+    base = play_variables(play, inventory, names, vars_files)
+    play_become = play.flag("become", Variables({**base, **options.extra_vars}))
+    progress = Progress(emit)
+    session = open_session(inventory, names, on_op=progress.on_op, parallel=options.forks)
+    progress.session = session
+    for name in names:
+        if name in session.unreachable:
+            result.hosts[name] = HostResult(name, error=session.unreachable[name],
+                                            unreachable=True)
+            emit(HostDone(name, "unreachable", session.unreachable[name]))
+    check_secret_versions(play_become, vars_files, session, options, result)
+    ctx = PlayRun(play, inventory, session, base, options, play_become, emit=emit)
+    memory = {} if memory is None else memory
+    runs = {name: HostRun(name, host) for name, host in session.hosts.items()}
+    for name, run in runs.items():
+        if name in memory:
+            run.gathered = dict(memory[name].gathered or {}) or None
+            run.facts_set = dict(memory[name].facts_set)
+    programs = {name: program(ctx, run) for name, run in runs.items()}
+    errors: dict[str, OrcError] = {}  # hosts whose preparation failed, and why
+    batches: dict[str, list[journal.Batch]] = {}
+    stopped: str | None = None
+    nothing_ran = True  # no host has been touched yet
+    while programs:
+        start = segment.mark(session.state)
+        for run in runs.values():
+            run.segment_start = len(run.records)
+        outcomes = _advance(programs, runs, session)
+        failing = {n: e for n, e in outcomes.items() if isinstance(e, Exception)}
+        if nothing_ran and failing and len(failing) == len(outcomes) and len(
+                {str(e) for e in failing.values()}) == 1 and all(
+                isinstance(e, InputError) for e in failing.values()):
+            # the same error on every host before anything ran: the input is wrong whatever
+            # the host (an undefined variable, a bad argument); said once
+            error = next(iter(failing.values()))
+            raise type(error)(masking.hide(error.message), path=error.path, line=error.line)
+        for name, value in outcomes.items():
+            if value is not None:  # finished, or failed: its program ends here
+                del programs[name]
+            if isinstance(value, Exception):
+                # the task that cannot be prepared fails its host there: what came before it
+                # runs, as in Ansible, and nothing after it
+                errors[name] = value
+                runs[name].stopped = True
+        current = {name: run.segment() for name, run in runs.items()}
+        for name, records in current.items():
+            progress.know(name, records)
+        new = segment.added(session.state, start)
+        new = {h: hashes for h, hashes in new.items() if h in session.state.active_hosts}
+        if options.run_id and not options.dry_run and new:
+            for name, batch in record_journals(ctx, runs, current, new, result,
+                                                emit).items():
+                batches.setdefault(name, []).append(batch)
+            journal.crash_point()
+        settled: set[str] = set()
+        if options.dry_run:
+            new = forced_ops(new, current, session)  # a plan runs only `check_mode: false` tasks
+        else:
+            settled = settle(current, session)
+            new = {h: hashes for h, hashes in new.items() if h.name not in settled}
+        if new:
+            nothing_ran = False
+            try:
+                segment.run(session.state, new)
+            except Exception as exc:  # noqa: BLE001 - the run stopped: its hosts fail below
+                stopped = one_line(exc)
+            progress.flush()
+        for name in settled:  # it sat this segment out and goes on with the next
+            session.state.active_hosts.add(session.hosts[name])
+        for name, records in current.items():
+            complete(ctx, runs[name], records, settled=name in settled)
+            if runs[name].stopped:
+                programs.pop(name, None)
+                if not runs[name].ended:
+                    session.state.active_hosts.discard(session.hosts[name])
+            elif name in programs:
+                # a failure ignored or rescued: pyinfra set the host aside, the play goes on
+                session.state.active_hosts.add(session.hosts[name])
+        if stopped:
+            programs.clear()
+    for name, run in runs.items():
+        memory[name] = HostMemory(run.gathered, dict(run.facts_set))
+    sealing: dict[str, str] = {}
+    if batches:
+        sealing = seal_journals(play_become, batches, session)
+    for name, run in runs.items():
+        if name in result.hosts:  # dropped before it was prepared (its secret versions)
+            continue
+        host_result = collect(name, run.records, session, stopped=stopped)
+        if name in errors and not any(t.status == FAILED for t in host_result.tasks):
+            host_result.error = masking.hide(str(errors[name]))
+        if name in errors and session.lost(name):
+            # not the task's fault: the host went away while it was prepared
+            host_result.unreachable, host_result.error = True, session.lost(name)
+            for task in host_result.tasks:
+                task.error = host_result.error if task.status == FAILED else task.error
+        if name in sealing and not host_result.failed:
+            host_result.error = sealing[name]
+        for record in run.records:
+            if record.no_log:
+                hide_no_log(record.result)
+        hide_secrets(host_result)
+        result.hosts[name] = host_result
+        emit(HostDone(name, host_result.status, host_result.reason))
+    return result
+
+
+_DONE = object()
+
+
+def _advance(programs: dict[str, Iterator[Any]], runs: dict[str, HostRun], session: Session
+             ) -> dict[str, Any]:
+    """Move each host's program to its next flush (None), its end (_DONE) or an error (the
+    exception), all hosts at once: one greenlet per host, as pyinfra prepares hosts, so facts
+    are read concurrently. pyinfra's state context is process-wide, so it is held around all
+    of them (a greenlet leaving add_op would otherwise unset it under the others)."""
+    def advance(name: str) -> Any:
+        run = runs[name]
+        try:
+            with facts_read_once(run.host):  # nothing runs while operations are added
+                next(programs[name])
+        except StopIteration:
+            return _DONE
+        except Exception as exc:  # a value, so gevent never prints it as a traceback
+            return exc if isinstance(exc, OrcError) else HostError(one_line(exc))
+        return None
+
+    with ctx_state.use(session.state):
+        greenlets = {name: gevent.spawn(advance, name) for name in programs}
+        gevent.joinall(list(greenlets.values()))
+    return {name: greenlet.value for name, greenlet in greenlets.items()}
