@@ -14,6 +14,8 @@ import click
 from rich.table import Table
 
 from orchestrator.cli import interactive as is_interactive
+from orchestrator.cli import options
+from orchestrator.cli.options import DEFAULT_INVENTORY
 from orchestrator.errors import InputError, OrcError
 from orchestrator.events import RunReported, fan_out
 from orchestrator.engine.options import RunOptions, selected
@@ -36,8 +38,6 @@ from orchestrator.report.plan import write_json, write_markdown
 from orchestrator.rollout import run_rollout, wave_table
 from orchestrator.runs import FAILED, INTERRUPTED, PAUSED, RunStore, lock_keys
 
-DEFAULT_INVENTORY = "inventory/lab.yaml"
-
 
 def _tags(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(t.strip() for v in values for t in v.split(",") if t.strip())
@@ -46,15 +46,13 @@ def _tags(values: tuple[str, ...]) -> frozenset[str]:
 def run_options(f):
     """The options `plan` and `apply` share, named as ansible-playbook names them."""
     f = click.argument("playbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))(f)
-    f = click.option("-i", "--inventory", "inventories", multiple=True,
-                     help=f"Inventory source (repeatable; default {DEFAULT_INVENTORY}).")(f)
-    f = click.option("-l", "--limit", help="Only hosts matching this pattern.")(f)
+    f = options.inventory("inventories", f"Inventory source (repeatable; default "
+                                         f"{DEFAULT_INVENTORY}).", metavar=None)(f)
+    f = options.limit()(f)
     f = click.option("-t", "--tags", multiple=True, help="Only tasks with these tags.")(f)
     f = click.option("--skip-tags", multiple=True, help="Skip tasks with these tags.")(f)
-    f = click.option("-e", "--extra-vars", multiple=True,
-                     help="key=value or @file.yaml; highest precedence.")(f)
-    f = click.option("-f", "--forks", type=click.IntRange(min=1),
-                     help="Hosts worked on at once (default: up to 50).")(f)
+    f = options.extra_vars(f)
+    f = options.forks()(f)
     f = click.option("--start-at-task", metavar="NAME",
                      help="Start at the first task matching NAME (a shell pattern; "
                           "`role : task` also matches).")(f)
@@ -64,8 +62,7 @@ def run_options(f):
                      help="List each play's tasks (after -t/--skip-tags); run nothing.")(f)
     f = click.option("--syntax-check", is_flag=True,
                      help="Load the playbook and check its rollout policies; run nothing.")(f)
-    f = click.option("-v", "--verbose", "--per-host", "verbose", is_flag=True,
-                     help="Every host on its own, not grouped; every task of each.")(f)
+    f = options.verbose("Every host on its own, not grouped; every task of each.")(f)
     return f
 
 
@@ -180,16 +177,15 @@ def _addresses(inventory, run) -> dict[str, str]:
               help="Change nothing: show the plan, as `orc plan` does (Ansible's --check).")
 @click.option("-D", "--diff", is_flag=True,
               help="With --check: show unified diffs of the files that would change.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--ci", is_flag=True, help="No prompts, no live display: plain lines for logs.")
+@options.yes("Do not ask for confirmation.")
+@options.ci("No prompts, no live display: plain lines for logs.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a JUnit XML report here (a test case per host per wave).")
 @click.option("--pause-after-wave", type=click.IntRange(min=1),
               help="Pause the run after this wave (1: the first) of each play.")
 @click.option("--allow-downgrade", is_flag=True,
               help="Deploy a secret older than the version the hosts already have.")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
-              show_default=True, help="Where the run index lives.")
+@options.state_dir
 @click.option("--keep-runs", type=click.IntRange(min=0), default=KEEP_RUNS, show_default=True,
               envvar="ORC_KEEP_RUNS",
               help="Runs whose journals (on each host) and index entries are kept; 0 keeps all.")
@@ -278,12 +274,11 @@ def _finish(report, store, verbose, json_path, junit_path, console) -> None:
 
 @click.command()
 @click.argument("run_id")
-@click.option("--ci", is_flag=True, help="No live display: plain lines for logs.")
+@options.ci("No live display: plain lines for logs.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-v", "--verbose", "--per-host", "verbose", is_flag=True)
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
-              show_default=True)
+@options.verbose()
+@options.state_dir
 def resume(run_id, ci, json_path, junit_path, verbose, state_dir) -> None:
     """Continue a paused or interrupted run with its next wave."""
     store = RunStore(state_dir)

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator import roletest
+from orchestrator.cli import options
 from orchestrator.errors import InputError
 from orchestrator.report import junit
 from orchestrator.report.console import make_console
@@ -89,7 +90,7 @@ def _scenarios(role: str | None, all_roles: bool, scenario: str | None,
               help="Run this one step on the hosts a `--step create` left (as molecule does).")
 @click.option("--init-molecule", is_flag=True,
               help="Write roles/ROLE/molecule/default/ (molecule driving orc) and exit.")
-@click.option("-v", "--verbose", is_flag=True, help="Log every host's progress.")
+@options.verbose("Log every host's progress.", per_host=False)
 def test(role: str | None, all_roles: bool, scenario: str | None, hosts: int | None, keep: bool,
          lab_name: str, junit_dir: Path | None, step: str | None, init_molecule: bool,
          verbose: bool) -> None:

@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from orchestrator.report.console import make_console, rollout_table
+from orchestrator.cli import options
 from orchestrator.events import RunReported
 from orchestrator.report.html import HtmlReport
 from orchestrator.report.model import waves_from_store
@@ -17,18 +18,13 @@ from orchestrator.rollout import RolloutReport
 from orchestrator.rollout import abort as abort_run
 from orchestrator.runs import RunStore
 
-state_dir_option = click.option(
-    "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
-    show_default=True, help="Where the run index lives.")
-
-
 def _when(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "-"
 
 
 @click.command()
-@state_dir_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@options.state_dir
+@options.json_flag("Print JSON instead of a table.")
 def runs(state_dir: Path, as_json: bool) -> None:
     """List runs, newest first: id, state, playbook, hosts, when."""
     listed = RunStore(state_dir).list()
@@ -49,13 +45,12 @@ def runs(state_dir: Path, as_json: bool) -> None:
 
 @click.command()
 @click.argument("run_id")
-@state_dir_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@options.state_dir
+@options.json_flag("Print JSON instead of tables.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the run as one self-contained HTML page here (timeline, hosts, "
                    "diffs, health, rollback).")
-@click.option("-v", "--verbose", "--per-host", "verbose", is_flag=True,
-              help="A row per host, not per group of hosts that fared alike.")
+@options.verbose("A row per host, not per group of hosts that fared alike.")
 def show(run_id: str, state_dir: Path, as_json: bool, html_path: Path | None,
          verbose: bool) -> None:
     """Show one run: its waves, and per host what happened; --html writes a page of it."""
@@ -86,7 +81,7 @@ def show(run_id: str, state_dir: Path, as_json: bool, html_path: Path | None,
 
 @click.command()
 @click.argument("run_id")
-@state_dir_option
+@options.state_dir
 def abort(run_id: str, state_dir: Path) -> None:
     """End a paused or interrupted run: its remaining waves never run, its hosts are free."""
     run = abort_run(RunStore(state_dir), run_id)
