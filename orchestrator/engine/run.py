@@ -63,7 +63,7 @@ from orchestrator.errors import HostError, InputError, OrcError
 from orchestrator.events import HostDone, Listener, PlayStarted, ignore
 from orchestrator.inventory import Inventory
 from orchestrator.load.playbook import Play, Playbook
-from orchestrator.load.vars_files import load_vars_files
+from orchestrator.load.vars_files import play_vars_files
 from orchestrator.secrets import masking
 from orchestrator.templating.render import Variables
 from orchestrator.transport.session import Session, open_session
@@ -93,7 +93,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     if not names:
         return result
     emit(PlayStarted(play.name, tuple(names)))
-    vars_files = load_vars_files(play.vars_files)
+    vars_files = play_vars_files(play)
     base = play_variables(play, inventory, names, vars_files)
     play_become = play.flag("become", Variables({**base, **options.extra_vars}))
     progress = Progress(emit)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from orchestrator.engine.options import RunOptions
 from orchestrator.inventory import Inventory
 from orchestrator.load.playbook import Playbook
-from orchestrator.load.vars_files import load_vars_files
+from orchestrator.load.vars_files import play_vars_files
 from orchestrator.rollout import Policy
 from orchestrator.waves import plan_waves
 
@@ -32,4 +32,4 @@ def preflight(book: Playbook, inventory: Inventory, options: RunOptions) -> None
     check_policies(book, inventory, options)
     for play in book.plays:
         if inventory.select(play.hosts, options.limit):
-            load_vars_files(play.vars_files)
+            play_vars_files(play)

@@ -8,6 +8,7 @@ plain variables, so reports know exactly which strings to mask.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,23 @@ def is_secret_file(path: Path) -> bool:
     from orchestrator.secrets.signature import sig_path
 
     return sig_path(path).exists() or bool(_SOPS_KEY.search(path.read_bytes()))
+
+
+# each loaded play's files, verified and decrypted once: by `orc apply`'s preflight, then used by
+# every wave of the run (what a wave deploys is exactly what was verified, never a file swapped
+# in between); keyed by the play object, dropped with it
+_BY_PLAY: dict[int, tuple[weakref.ref, VarsFiles]] = {}
+
+
+def play_vars_files(play: Any) -> VarsFiles:
+    """`load_vars_files(play.vars_files)`, once per loaded play (`load.playbook.Play`)."""
+    key = id(play)
+    entry = _BY_PLAY.get(key)
+    if entry is not None and entry[0]() is play:
+        return entry[1]
+    loaded = load_vars_files(play.vars_files)
+    _BY_PLAY[key] = (weakref.ref(play, lambda _, key=key: _BY_PLAY.pop(key, None)), loaded)
+    return loaded
 
 
 def load_vars_files(paths: Iterable[Path]) -> VarsFiles:
