@@ -21,7 +21,7 @@ from orchestrator.lab import Lab
 from orchestrator.restore import DriftError
 from orchestrator.rollback import roll_back
 from orchestrator.runs import RunStore
-from tests.conftest import ORC, run_orc
+from tests.support.orc import ORC, run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
