@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.secrets import signature, sopsfile, yamlio
-from tests.support.secrets import Estate, one_error_line, standard_estate
+from tests.support.secrets_estate import Estate, one_error_line, standard_estate
 
 PLAINTEXT = "db:\n    password: first-pass-0x91\n    user: app\napp:\n    token: tok-aa11\n"
 
