@@ -39,23 +39,23 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from orchestrator import lab as orc_lab
 from orchestrator.errors import LabError
-from orchestrator.lab.state import Lab, cache_root
+from orchestrator.lab.state import Lab
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
+sys.path.insert(0, str(REPO))  # the oracle's collections are shared with the tests' harness
+from tests.support.ansible_collections import collections_path  # noqa: E402
 BIN = Path(sys.executable).parent
 PLAYBOOK = BENCH / "bench.yaml"
 DEPLOY = BENCH / "roles" / "bench" / "pyinfra" / "deploy.py"
@@ -63,9 +63,6 @@ TOOLS = ("orc", "pyinfra", "ansible")
 RUNS = ("first", "noop")
 # What the role installs, plus what Ansible's apt module installs for itself on first use
 PACKAGES = ("less", "tree", "hello", "cron", "python3-apt")
-# ansible-core has no sysctl module: it is ansible.posix.sysctl, shipped in the `ansible`
-# package (the community bundle). Only that collection is taken from it, once, into the cache.
-ANSIBLE_BUNDLE = "ansible>=12,<13"
 
 
 @dataclass
@@ -114,7 +111,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="orc-bench-apply-"))
     tools_versions = versions()  # at the start: the tree may move while the benchmark runs
     print("versions: " + ", ".join(f"{k} {v}" for k, v in tools_versions.items()), flush=True)
-    collections = ansible_collections() if "ansible" in tools else None
+    # ansible-core has no sysctl module: it is ansible.posix.sysctl (fetched once into the cache)
+    collections = collections_path() if "ansible" in tools else None
     results: list[Measurement] = []
     try:
         warm_apt_cache(args.lab, work)
@@ -270,34 +268,6 @@ def ansible_cfg(count: int, stem: Path, collections: Path | None) -> Path:
     path = stem.with_name(stem.name + "_ansible.cfg")
     path.write_text("\n".join(lines))
     return path
-
-
-def ansible_collections() -> Path | None:
-    """A collections path holding ansible.posix (for `sysctl`), unless one is installed."""
-    listed = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "list", "ansible.posix"],
-                            check=False, capture_output=True, text=True)
-    if listed.returncode == 0 and "ansible.posix" in listed.stdout:
-        return None
-    root = cache_root() / "bench" / "collections"
-    if (root / "ansible_collections" / "ansible" / "posix" / "MANIFEST.json").exists():
-        return root
-    print("fetching the ansible.posix collection (for sysctl) from the `ansible` package",
-          flush=True)
-    with tempfile.TemporaryDirectory() as download:
-        fetched = subprocess.run([str(BIN / "pip"), "download", "--quiet", "--no-deps",
-                                  "-d", download, ANSIBLE_BUNDLE],
-                                 check=False, capture_output=True, text=True)
-        if fetched.returncode != 0:
-            raise SystemExit(f"could not fetch {ANSIBLE_BUNDLE}: {fetched.stderr.strip()}")
-        wheel = next(Path(download).glob("ansible-*.whl"))
-        prefix = "ansible_collections/ansible/posix/"
-        staging = root.with_name("collections.new")
-        shutil.rmtree(staging, ignore_errors=True)
-        with zipfile.ZipFile(wheel) as archive:
-            archive.extractall(staging, [n for n in archive.namelist() if n.startswith(prefix)])
-    shutil.rmtree(root, ignore_errors=True)
-    staging.rename(root)
-    return root
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict:

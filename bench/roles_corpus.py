@@ -43,6 +43,9 @@ from orchestrator.inventory import load_inventory
 from orchestrator.lab.state import Lab
 from orchestrator.load.playbook import load_playbook
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' shared oracle
+from tests.support.ansible_collections import collections_path  # noqa: E402
+
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 # the parts of a host a role's files live in (the rest of an overlay is logs, caches, keys)
 COMPARED = ("etc", "usr", "opt", "srv", "var/www")
@@ -192,7 +195,9 @@ RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 def apply_with_ansible(playbook: Path, inventory: Path, host: str, run: ToolRun, lab: Lab,
                        work: Path) -> None:
     config = work / "ansible.cfg"
-    config.write_text("[defaults]\n")
+    collections = collections_path()  # ansible.posix, community.general (ssh_hardening's pamd)
+    config.write_text("[defaults]\n"
+                      + (f"collections_path = {collections}\n" if collections else ""))
     env = {**os.environ, "ANSIBLE_CONFIG": str(config), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_RETRY_FILES_ENABLED": "false"}
     started = time.monotonic()

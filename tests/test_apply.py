@@ -165,7 +165,8 @@ def test_each_fact_is_read_once_while_operations_are_added(estate, lab: Lab, lab
     assert commands and len(commands) == len(set(commands))
     read_once = len(commands)
     commands.clear()
-    monkeypatch.setattr(engine_run, "facts_read_once", lambda host: contextlib.nullcontext())
+    monkeypatch.setattr(engine_run, "facts_read_once",
+                        lambda host, **_: contextlib.nullcontext())
     uncached = _apply(lab_inventory, **options)
     assert len(commands) > read_once
 

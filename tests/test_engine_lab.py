@@ -87,3 +87,56 @@ def test_debug_says_its_message_on_the_terminal(lab: Lab, lab_inventory: Path,
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{host} | say where: family Debian on {host}" in proc.stdout
     assert "secret words" not in proc.stdout
+
+
+HOSTVARS_PLAY = """\
+- hosts: all
+  gather_facts: true
+  gather_subset: [min]
+  tasks:
+    - name: a result each host registers
+      command: echo "{{ inventory_hostname }} registered"
+      register: said
+      changed_when: false
+    - name: each host's own value
+      set_fact:
+        peer_id: "{{ inventory_hostname }}-id"
+    - name: every host reads the others
+      copy:
+        dest: "{{ out }}/peers.txt"
+        mode: "0644"
+        content: |
+          {% for h in ansible_play_hosts | sort %}
+          {{ h }} {{ hostvars[h].peer_id }} {{ hostvars[h].said.stdout }} {{ hostvars[h].ansible_facts.hostname }} {{ hostvars[h]['ansible_hostname'] }}
+          {% endfor %}
+"""
+
+
+def test_hostvars_hold_the_other_hosts_facts_and_results_as_in_ansible(
+        lab: Lab, lab_inventory: Path, ssh, tmp_path: Path) -> None:
+    """`hostvars[other]` holds what the other host gathered, set and registered before the
+    task reading it, as ansible-playbook leaves it on the same two hosts."""
+    import os
+    import subprocess
+    import sys
+
+    hosts = [h.name for h in lab.hosts[:2]]
+    for host in hosts:
+        ssh(host, "rm -rf /srv/hostvars && mkdir -p /srv/hostvars/orc /srv/hostvars/ansible")
+    book = tmp_path / "book.yaml"
+    book.write_text(HOSTVARS_PLAY)
+    (tmp_path / "ansible.cfg").write_text("[defaults]\n\n[ssh_connection]\npipelining = True\n")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    proc = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i",
+                           str(lab_inventory), "-l", ",".join(hosts), str(book),
+                           "-e", "out=/srv/hostvars/ansible"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    run = run_playbook(load_playbook(book), load_inventory([str(lab_inventory)]),
+                       RunOptions(limit=",".join(hosts), extra_vars={"out": "/srv/hostvars/orc"}))
+    assert not run.plays[0].failed_hosts, [t.error for h in run.plays[0].hosts.values()
+                                           for t in h.tasks if t.error]
+    for host in hosts:
+        ours = ssh(host, "cat /srv/hostvars/orc/peers.txt").stdout
+        assert ours == ssh(host, "cat /srv/hostvars/ansible/peers.txt").stdout
+        assert all(f"{h} {h}-id {h} registered" in ours for h in hosts)

@@ -65,3 +65,75 @@ def test_facts_are_read_afresh_after_the_block() -> None:
     host.get_fact("uname -s")
     assert "get_fact" not in vars(host) and "run_shell_command" not in vars(host)
     assert [raw for raw, _ in host.ran] == ["uname -s"] * 2
+
+
+# read_together against the real thing: pyinfra's local connector runs each command through a
+# real shell, alone and in one batch, and the answers must be the same
+_COMMANDS = [
+    "printf 'a\\nb\\n'",  # lines
+    "printf 'no final newline'",
+    "printf 'trailing blank\\n\\n'",
+    "true",  # no output
+    "echo out; echo err >&2",  # both buffers
+    "echo 'it''s \"quoted\"' $((1 + 2))",
+    "echo before # a comment at the end",
+    "exit 3",  # failed: never answered, read on its own when asked
+    "cat",  # reads no stdin from the batch
+    "printf 'caf\\303\\251\\n'",  # UTF-8
+]
+
+
+def _local_host() -> Any:
+    from pyinfra.api import Config, Inventory, State
+
+    state = State(Inventory((["@local"], {})), Config())
+    host = state.inventory.get_host("@local")
+    host.connect()
+    return host
+
+
+def test_facts_read_together_answer_as_each_command_alone() -> None:
+    from pyinfra.api.command import StringCommand
+
+    from orchestrator.engine.factcache import _key, read_together
+
+    host = _local_host()
+    reads = [(StringCommand(c), {"print_output": False}) for c in _COMMANDS]
+    together = read_together(host, reads)
+    for command, kwargs in reads:
+        status, alone = host.run_shell_command(command, _stdin="", **kwargs)
+        key = _key(command, kwargs)
+        if not status:
+            assert key not in together, command
+            continue
+        assert together[key][0] is True
+        assert together[key][1].stdout_lines == alone.stdout_lines, command
+        assert together[key][1].stderr_lines == alone.stderr_lines, command
+    assert len(together) == len(_COMMANDS) - 1
+
+
+def test_facts_read_together_group_by_connector_arguments_and_skip_lone_ones() -> None:
+    from pyinfra.api.command import StringCommand
+
+    from orchestrator.engine.factcache import read_together
+
+    host = _local_host()
+    reads = [(StringCommand("echo one"), {}), (StringCommand("echo two"), {}),
+             (StringCommand("echo three"), {"_env": {"X": "1"}})]
+    together = read_together(host, reads)
+    assert {key[0] for key in together} == {"echo one", "echo two"}
+
+
+def test_a_host_first_notes_its_reads_and_known_answers_are_not_read_again() -> None:
+    host = _Host()
+    reads: list = []
+    with facts_read_once(host, reads=reads):
+        host.get_fact("uname -s")
+        host.get_fact("uname -s")
+        host.get_fact("flaky")
+    assert [c.get_raw_value() for c, _ in reads] == ["uname -s", "flaky"]
+    other = _Host()
+    known = {("uname -s", repr([])): (True, "known")}
+    with facts_read_once(other, known=known):
+        assert other.get_fact("uname -s") == (True, "known")
+    assert other.ran == []

@@ -12,13 +12,25 @@ the adding of one host's operations.
 The cache sits on the host's `run_shell_command`, keyed by the exact command and its connector
 arguments (sudo, user, environment...), and only for commands issued by `get_fact`: anything
 else a Python role's deploy code runs directly is left alone. Only successful reads are kept.
+
+Hosts of a play mostly read the same facts (the same tasks ask about the same paths, users and
+services), so one host's reads predict the others': `read_together` runs the fact commands
+another host needed on this host in one remote command (one per set of connector arguments)
+and answers each exactly as its own command would have (exit status, stdout and stderr lines,
+split as pyinfra's connector splits them). A fact the prediction missed is read on its own, and
+a prediction that fails as a whole is dropped, so an answer is never guessed.
 """
 
 from __future__ import annotations
 
+import base64
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from pyinfra.api.command import StringCommand
+from pyinfra.connectors.util import CommandOutput, OutputLine
 
 # arguments that change how a command's output is shown, never what it prints
 _DISPLAY_ONLY = frozenset({"print_output", "print_input"})
@@ -32,10 +44,17 @@ def _key(command: Any, kwargs: dict[str, Any]) -> tuple[str, str] | None:
     return raw, repr(arguments)
 
 
+# what a host read: (command, connector arguments), in order, for `read_together` elsewhere
+Reads = list[tuple[Any, dict[str, Any]]]
+
+
 @contextmanager
-def facts_read_once(host: Any) -> Iterator[dict[tuple[str, str], Any]]:
-    """Within the block, a fact command `host` already answered is answered from memory."""
-    answers: dict[tuple[str, str], Any] = {}
+def facts_read_once(host: Any, known: dict[tuple[str, str], Any] | None = None,
+                    reads: Reads | None = None) -> Iterator[dict[tuple[str, str], Any]]:
+    """Within the block, a fact command `host` already answered is answered from memory.
+    `known`: answers read beforehand (`read_together`); `reads` collects each fact command
+    this host had to run itself."""
+    answers: dict[tuple[str, str], Any] = dict(known or {})
     depth = 0
     get_fact, run_shell_command = host.get_fact, host.run_shell_command
 
@@ -53,6 +72,8 @@ def facts_read_once(host: Any) -> Iterator[dict[tuple[str, str], Any]]:
             return run_shell_command(command, *args, **kwargs)
         if key not in answers:
             status, output = run_shell_command(command, **kwargs)
+            if reads is not None:
+                reads.append((command, dict(kwargs)))
             if not status:
                 return status, output
             answers[key] = (status, output)
@@ -63,3 +84,65 @@ def facts_read_once(host: Any) -> Iterator[dict[tuple[str, str], Any]]:
         yield answers
     finally:
         del host.get_fact, host.run_shell_command
+
+
+def read_together(host: Any, reads: Reads) -> dict[tuple[str, str], Any]:
+    """Run `reads` (fact commands, as another host's `facts_read_once` collected them) on
+    `host` in one command per set of connector arguments; the answers, keyed as
+    `facts_read_once` keys them, only for commands that succeeded. A batch that fails as a
+    whole (no shell tools, a sudo refusal, a lost connection) answers nothing."""
+    groups: dict[str, list[tuple[tuple[str, str], str, dict[str, Any]]]] = {}
+    for command, kwargs in reads:
+        key = _key(command, kwargs)
+        if key is None:
+            continue
+        group = groups.setdefault(key[1], [])
+        if all(key != k for k, _, _ in group):
+            group.append((key, key[0], kwargs))
+    answers: dict[tuple[str, str], Any] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue  # one command alone is read as it is, when it is asked for
+        try:
+            answers.update(_read_group(host, group))
+        except Exception:  # noqa: BLE001 - the prediction is dropped; each fact reads itself
+            continue
+    return answers
+
+
+def _read_group(host: Any, group: list[tuple[tuple[str, str], str, dict[str, Any]]]
+                ) -> dict[tuple[str, str], Any]:
+    mark = f"orc-fact-{secrets.token_hex(8)}"
+    lines = ['d=$(mktemp -d) || exit 97', 'trap \'rm -rf "$d"\' EXIT']
+    for index, (_, raw, _) in enumerate(group):
+        # each command in its own subshell, as its own `sh -c` would run it; output kept whole
+        lines.append(f'( {raw}\n) </dev/null >"$d/o" 2>"$d/e"; rc=$?')
+        lines.append(f'echo "{mark} {index} $rc"; base64 -w0 "$d/o"; echo; base64 -w0 "$d/e"; echo')
+    kwargs = {k: v for k, v in group[0][2].items() if k not in _DISPLAY_ONLY}
+    codes = kwargs.pop("_success_exit_codes", None) or [0]
+    status, output = host.run_shell_command(StringCommand("\n".join(lines)), **kwargs)
+    if not status:
+        return {}
+    out = output.stdout_lines
+    if len(out) != 3 * len(group):
+        return {}  # not what the script prints: trust none of it
+    answers: dict[tuple[str, str], Any] = {}
+    for at in range(0, len(out), 3):
+        head = out[at].split(" ")
+        if len(head) != 3 or head[0] != mark or head[1] != str(at // 3):
+            return {}
+        stdout, stderr = (base64.b64decode(out[at + n]).decode("utf-8", "replace")
+                          for n in (1, 2))
+        if int(head[2]) in codes:
+            lines = [*(OutputLine("stdout", x) for x in _lines(stdout)),
+                     *(OutputLine("stderr", x) for x in _lines(stderr))]
+            answers[group[at // 3][0]] = (True, CommandOutput(lines))
+    return answers
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as pyinfra's connector reads a buffer: split at newlines, each without its own."""
+    parts = text.split("\n")
+    if parts and parts[-1] == "":
+        parts.pop()
+    return parts

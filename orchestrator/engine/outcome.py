@@ -135,7 +135,7 @@ def _decide(record: TaskRecord, run: HostRun, session: Session, dry_run: bool) -
     if rc and not reason:
         reason = (stderr[-1].strip() if stderr else f"non-zero return code {rc}")
     changed = record.counts_as_change and any(m.is_complete() and m.did_change()
-                                              for m in record.metas)
+                                              for m in record.counted())
     value = registered.of_output(changed, failed, stdout, stderr, rc=rc,
                                  msg=reason if failed else None)
     if task.until is not None:

@@ -31,7 +31,7 @@ from orchestrator.engine.context import PlayRun, Scope, variables_for
 from orchestrator.engine.failures import stage
 from orchestrator.engine.hostrun import HostRun
 from orchestrator.engine.options import selected, tags_selected
-from orchestrator.engine.reads import waits_for
+from orchestrator.engine.reads import names_read, waits_for
 from orchestrator.engine.results import (
     FAILED,
     NOT_RUN,
@@ -79,6 +79,20 @@ def program(ctx: PlayRun, run: HostRun) -> Iterator[str]:
     yield from _flush_handlers(ctx, run)
 
 
+def _reads_other_hosts(task: Task, run: HostRun, scope: Scope) -> bool:
+    """A task reading `hostvars` after tasks of this segment set variables (set_fact,
+    include_vars, register) waits until every host has reached it, as Ansible runs each task
+    on all hosts before the next: another host's values are then the ones set before it."""
+    if not any(r.action and r.task.module.name in _SETS_VARIABLES or r.task.register
+               for r in run.segment()):
+        return False
+    read = names_read(task, scope.when)
+    return "hostvars" in read or "*" in read
+
+
+_SETS_VARIABLES = ("set_fact", "include_vars")
+
+
 def _walk(ctx: PlayRun, run: HostRun, items: list[Any], scope: Scope) -> Iterator[str]:
     for task in items:
         if run.stopped or run.block_failed:
@@ -91,6 +105,7 @@ def _walk(ctx: PlayRun, run: HostRun, items: list[Any], scope: Scope) -> Iterato
         action = task.module.name if task.module.action else None
         if waits_for(task, run.pending, scope.when) or (
                 action in READS_HOST | MAY_FAIL and run.will_change()) or (
+                _reads_other_hosts(task, run, scope)) or (
                 action == "meta" and task.args.get("_raw_params") == "flush_handlers"):
             yield FLUSH
             if run.stopped:

@@ -52,9 +52,15 @@ class TaskRecord:
         if self.final and self.metas:
             return self.did_change
         return self.counts_as_change and any(m.is_complete() and m.did_change()
-                                             for m in self.metas)
+                                             for m in self.counted())
 
     def will_change(self) -> bool:
         if self.notifiers is not None and not any(r.will_change() for r in self.notifiers):
             return False
-        return self.counts_as_change and any(m.will_change for m in self.metas)
+        return self.counts_as_change and any(m.will_change for m in self.counted())
+
+    def counted(self) -> list[Any]:
+        """The operations whose change is the task's (`OpCall.counts`); a deploy.py's
+        operations have no call and all count."""
+        return [m for i, m in enumerate(self.metas)
+                if i >= len(self.calls) or self.calls[i].counts]

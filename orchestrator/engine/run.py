@@ -42,7 +42,7 @@ from pyinfra.context import ctx_state
 from orchestrator import journal
 from orchestrator.engine import segment
 from orchestrator.engine.context import PlayRun
-from orchestrator.engine.factcache import facts_read_once
+from orchestrator.engine.factcache import Reads, facts_read_once, read_together
 from orchestrator.engine.failures import one_line
 from orchestrator.engine.hostrun import HostMemory, HostRun
 from orchestrator.engine.journaling import record_journals, seal_journals
@@ -58,7 +58,7 @@ from orchestrator.engine.results import (
 )
 from orchestrator.engine.secret_versions import check_secret_versions
 from orchestrator.engine.settle import forced_ops, settle
-from orchestrator.engine.variables import play_variables
+from orchestrator.engine.variables import HostVars, play_variables
 from orchestrator.errors import HostError, InputError, OrcError
 from orchestrator.events import HostDone, Listener, PlayStarted, ignore
 from orchestrator.inventory import Inventory
@@ -112,6 +112,14 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         if name in memory:
             run.gathered = dict(memory[name].gathered or {}) or None
             run.facts_set = dict(memory[name].facts_set)
+    def runtime(name: str) -> tuple[Any, tuple[Any, ...]]:
+        if name in runs:
+            return runs[name].gathered, runs[name].runtime
+        if name in memory:  # a host of an earlier play only
+            return memory[name].gathered, (memory[name].facts_set,)
+        return None, ()
+
+    base["hostvars"] = HostVars(inventory, runtime)  # other hosts' facts as they are set
     programs = {name: program(ctx, run) for name, run in runs.items()}
     errors: dict[str, OrcError] = {}  # hosts whose preparation failed, and why
     batches: dict[str, list[journal.Batch]] = {}
@@ -207,13 +215,18 @@ _DONE = object()
 def _advance(programs: dict[str, Iterator[Any]], runs: dict[str, HostRun], session: Session
              ) -> dict[str, Any]:
     """Move each host's program to its next flush (None), its end (_DONE) or an error (the
-    exception), all hosts at once: one greenlet per host, as pyinfra prepares hosts, so facts
-    are read concurrently. pyinfra's state context is process-wide, so it is held around all
-    of them (a greenlet leaving add_op would otherwise unset it under the others)."""
-    def advance(name: str) -> Any:
+    exception). One host goes first and notes the facts it reads; then every other host reads
+    those in one command (`factcache.read_together`) and goes on at once, one greenlet per
+    host, as pyinfra prepares hosts. pyinfra's state context is process-wide, so it is held
+    around all of them (a greenlet leaving add_op would otherwise unset it under the others)."""
+    reads: Reads = []
+
+    def advance(name: str, first: bool = False) -> Any:
         run = runs[name]
         try:
-            with facts_read_once(run.host):  # nothing runs while operations are added
+            known = {} if first or not reads else read_together(run.host, reads)
+            # nothing runs while operations are added: each fact is read once
+            with facts_read_once(run.host, known=known, reads=reads if first else None):
                 next(programs[name])
         except StopIteration:
             return _DONE
@@ -221,7 +234,10 @@ def _advance(programs: dict[str, Iterator[Any]], runs: dict[str, HostRun], sessi
             return exc if isinstance(exc, OrcError) else HostError(one_line(exc))
         return None
 
+    names = list(programs)
     with ctx_state.use(session.state):
-        greenlets = {name: gevent.spawn(advance, name) for name in programs}
+        greenlets = {names[0]: gevent.spawn(advance, names[0], len(names) > 1)}
+        gevent.joinall(list(greenlets.values()))
+        greenlets.update({name: gevent.spawn(advance, name) for name in names[1:]})
         gevent.joinall(list(greenlets.values()))
     return {name: greenlet.value for name, greenlet in greenlets.items()}

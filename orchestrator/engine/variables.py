@@ -8,7 +8,7 @@ and pyinfra facts are reachable lazily as `facts.<name>`, gathered only when a t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +20,31 @@ from orchestrator.load.vars_files import VarsFiles
 from orchestrator.templating.render import Variables
 
 
-class HostVars(Mapping):
-    """`hostvars[name]`: another host's inventory variables, merged only when read."""
+# a host's runtime state, as hostvars shows it: its gathered facts (or None), then the layers
+# its tasks set (include_vars, then set_fact and register)
+Runtime = Callable[[str], tuple[Mapping[str, Any] | None, tuple[Mapping[str, Any], ...]]]
 
-    def __init__(self, inventory: Inventory):
+
+class HostVars(Mapping):
+    """`hostvars[name]`: another host's variables, merged only when read: its inventory
+    variables, then its gathered facts and what its tasks set (set_fact, register,
+    include_vars), as Ansible's hostvars holds them (docs: special variables, `hostvars`)."""
+
+    def __init__(self, inventory: Inventory, runtime: Runtime | None = None):
         self._inventory = inventory
+        self._runtime = runtime
 
     def __getitem__(self, name: str) -> dict[str, Any]:
         if name not in self._inventory.hosts:
             raise KeyError(name)
-        return {**self._inventory.host_vars(name), "inventory_hostname": name}
+        merged = dict(self._inventory.host_vars(name))
+        if self._runtime is not None:
+            gathered, layers = self._runtime(name)
+            merged.update(gathered or {})
+            for layer in layers:
+                merged.update(layer)
+        merged["inventory_hostname"] = name
+        return merged
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._inventory.hosts)

@@ -20,6 +20,11 @@ BUILTIN: dict[str, Module] = {
 }
 # modules of other collections, under their full names (`community.general.pamd`)
 COLLECTIONS: dict[str, Module] = {module.name: module for module in (pamd.MODULE,)}
+# the short names ansible-core routes to a collection's module (its ansible_builtin_runtime.yml:
+# `sysctl` is ansible.posix.sysctl): both names reach the same module
+_ROUTED = {"ansible.posix.sysctl": "sysctl", "community.general.timezone": "timezone"}
+COLLECTIONS.update({full: BUILTIN[short] for full, short in _ROUTED.items()})
+BUILTIN["pamd"] = pamd.MODULE
 
 
 def names() -> list[str]:

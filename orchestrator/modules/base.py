@@ -40,6 +40,9 @@ class OpCall:
     op: Callable[..., Any]
     kwargs: dict[str, Any]
     preview: FilePreview | None = None
+    # False: it runs, but what it does is not a change of the task, as Ansible reports it
+    # (systemd's daemon_reload: `ansible-doc systemd` counts only state, enabled and masked)
+    counts: bool = True
 
 
 @dataclass

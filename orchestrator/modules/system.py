@@ -11,7 +11,6 @@ from pyinfra.api import FactBase, StringCommand, operation
 from pyinfra.facts.files import File, Link
 from pyinfra.operations import crontab, files, server, systemd
 
-from orchestrator.modules import rewrite
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall, as_list, present
 
 
@@ -49,12 +48,11 @@ def _service(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
         if state is not None or args["enabled"] is not None or masked is not None:
             raise ValueError("systemd needs 'name' with 'state', 'enabled' or 'masked'")
         # `systemd: daemon_reload: true` alone: reload the units, touch no service
-        return [OpCall(systemd.daemon_reload, {})]
-    if state is None and args["enabled"] is None and not args["daemon_reload"]:
+        return [_RELOAD]
+    if args["daemon_reload"]:
+        calls.insert(0, _RELOAD)
+    if state is None and args["enabled"] is None:
         return calls
-    if args["daemon_reload"] and calls:
-        calls.insert(0, OpCall(systemd.daemon_reload, {}))
-        args = {**args, "daemon_reload": False}
     return calls + [OpCall(systemd.service, {
         "service": args["name"],
         # without a state, leave running as it is (pyinfra's running=None does not touch it)
@@ -62,8 +60,11 @@ def _service(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
         "restarted": state == "restarted",
         "reloaded": state == "reloaded",
         "enabled": args["enabled"],
-        "daemon_reload": bool(args["daemon_reload"]),
     })]
+
+
+# systemd's daemon_reload runs every time it is asked for and is never the task's change
+_RELOAD = OpCall(systemd.daemon_reload, {}, counts=False)
 
 
 def _user(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
@@ -95,8 +96,9 @@ def _hostname(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
 
 
 def _timezone(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
-    """community.general.timezone on Debian: /etc/localtime a link into /usr/share/zoneinfo
-    (relative, as timedatectl set-timezone makes it) and /etc/timezone the zone's name."""
+    """community.general.timezone on Debian: /etc/localtime a link into /usr/share/zoneinfo,
+    relative, as `timedatectl set-timezone` makes it. /etc/timezone is left as it is, as
+    Ansible's module leaves it on a host with systemd (it only calls timedatectl)."""
     if args["hwclock"] is not None:
         raise ValueError("timezone: hwclock is not supported (a container has no RTC to set)")
     name = str(args["name"] or "")
@@ -107,9 +109,7 @@ def _timezone(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
                                        or ctx.host.get_fact(Link, path=zone)):
         raise ValueError(f"timezone: {name!r} is not a known time zone ({zone} not found)")
     return [OpCall(files.link, {"path": "/etc/localtime", "target": f"..{zone}",
-                                "force": True}),
-            OpCall(rewrite.rewrite, {"path": "/etc/timezone",
-                                     "compute": lambda _: f"{name}\n".encode()})]
+                                "force": True})]
 
 
 def _sysctl(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:

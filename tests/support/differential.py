@@ -23,6 +23,7 @@ what the case looks at. Ansible's per-task statuses come from its built-in `juni
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import shlex
@@ -44,6 +45,13 @@ from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.load.extravars import parse_extra_vars
 from orchestrator.load.playbook import load_playbook
+from tests.support.ansible_collections import collections_path
+
+@functools.cache
+def _collections() -> Path | None:
+    """ansible.posix and community.general for Ansible's side (fetched once into the cache)."""
+    return collections_path()
+
 
 CASES = Path(__file__).resolve().parent.parent / "conformance" / "cases"
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
@@ -122,7 +130,10 @@ class Differential:
         config = self.workdir / "ansible.cfg"  # none of the machine's or the user's settings
         # pipelining only saves SSH round trips per task (Ansible's own advice for speed): the
         # hosts' results are the same
-        config.write_text("[defaults]\n\n[ssh_connection]\npipelining = True\n")
+        collections = _collections()
+        config.write_text("[defaults]\n"
+                          + (f"collections_path = {collections}\n" if collections else "")
+                          + "\n[ssh_connection]\npipelining = True\n")
         env = {**os.environ, "ANSIBLE_CALLBACKS_ENABLED": "junit",
                "JUNIT_OUTPUT_DIR": str(report_dir), "JUNIT_FAIL_ON_CHANGE": "true",
                "JUNIT_HIDE_TASK_ARGUMENTS": "true", "JUNIT_TASK_CLASS": "false",
