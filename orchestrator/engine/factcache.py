@@ -24,7 +24,8 @@ a prediction that fails as a whole is dropped, so an answer is never guessed.
 from __future__ import annotations
 
 import base64
-import secrets
+import io
+import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -112,31 +113,32 @@ def read_together(host: Any, reads: Reads) -> dict[tuple[str, str], Any]:
 
 def _read_group(host: Any, group: list[tuple[tuple[str, str], str, dict[str, Any]]]
                 ) -> dict[tuple[str, str], Any]:
-    mark = f"orc-fact-{secrets.token_hex(8)}"
+    # each command in its own subshell, as its own `sh -c` would run it, its output kept whole
+    # in files; the files come back as one tar stream (two processes, not two per command)
     lines = ['d=$(mktemp -d) || exit 97', 'trap \'rm -rf "$d"\' EXIT']
     for index, (_, raw, _) in enumerate(group):
-        # each command in its own subshell, as its own `sh -c` would run it; output kept whole
-        lines.append(f'( {raw}\n) </dev/null >"$d/o" 2>"$d/e"; rc=$?')
-        lines.append(f'echo "{mark} {index} $rc"; base64 -w0 "$d/o"; echo; base64 -w0 "$d/e"; echo')
+        lines.append(f'( {raw}\n) </dev/null >"$d/{index}.o" 2>"$d/{index}.e"; '
+                     f'echo $? >"$d/{index}.r"')
+    lines.append('cd "$d" && tar -cf - -- *.o *.e *.r | base64 -w0')
     kwargs = {k: v for k, v in group[0][2].items() if k not in _DISPLAY_ONLY}
     codes = kwargs.pop("_success_exit_codes", None) or [0]
     status, output = host.run_shell_command(StringCommand("\n".join(lines)), **kwargs)
-    if not status:
+    if not status or len(output.stdout_lines) != 1:
         return {}
-    out = output.stdout_lines
-    if len(out) != 3 * len(group):
-        return {}  # not what the script prints: trust none of it
+    files: dict[str, str] = {}
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(output.stdout_lines[0]))) as tar:
+        for member in tar.getmembers():
+            data = tar.extractfile(member) if member.isfile() else None
+            if data is not None:
+                files[member.name.removeprefix("./")] = data.read().decode("utf-8", "replace")
     answers: dict[tuple[str, str], Any] = {}
-    for at in range(0, len(out), 3):
-        head = out[at].split(" ")
-        if len(head) != 3 or head[0] != mark or head[1] != str(at // 3):
-            return {}
-        stdout, stderr = (base64.b64decode(out[at + n]).decode("utf-8", "replace")
-                          for n in (1, 2))
-        if int(head[2]) in codes:
-            lines = [*(OutputLine("stdout", x) for x in _lines(stdout)),
-                     *(OutputLine("stderr", x) for x in _lines(stderr))]
-            answers[group[at // 3][0]] = (True, CommandOutput(lines))
+    for index, (key, _, _) in enumerate(group):
+        code = files.get(f"{index}.r", "").strip()
+        if not code.isdigit() or int(code) not in codes:
+            continue  # failed, or not there: read on its own when asked
+        found = [*(OutputLine("stdout", x) for x in _lines(files.get(f"{index}.o", ""))),
+                 *(OutputLine("stderr", x) for x in _lines(files.get(f"{index}.e", "")))]
+        answers[key] = (True, CommandOutput(found))
     return answers
 
 
