@@ -25,13 +25,13 @@ monkey.patch_all()  # as the `orc` executable does: hosts are handled in paralle
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from orchestrator import rollout  # noqa: E402
 from orchestrator.engine import run as engine_run  # noqa: E402
+from orchestrator.rollout import run as rollout  # noqa: E402
 from orchestrator import lab as lab_api
 from orchestrator.engine.options import RunOptions  # noqa: E402
 from orchestrator.inventory import load_inventory  # noqa: E402
 from orchestrator.load.playbook import load_playbook  # noqa: E402
-from orchestrator.runs import RunStore  # noqa: E402
+from orchestrator.rollout.store import RunStore  # noqa: E402
 
 LAB = "overhead"
 PLAYBOOK = """\

@@ -20,7 +20,10 @@ from orchestrator.transport.targets import target_for
 log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
-class RunOptions:
+class CommandOptions:
+    """How `orc run` reaches hosts and runs its command (a playbook run's options are
+    `engine.options.RunOptions`)."""
+
     forks: int = 20
     timeout: float = 10.0  # connecting: a stopped host is reported after this long
     command_timeout: float | None = 600.0  # a command that hangs is cut off, not waited on
@@ -76,7 +79,7 @@ def select_hosts(inventory: Inventory, pattern: str) -> list[str]:
 
 
 def run(
-    inventory: Inventory, pattern: str, command: str, options: RunOptions = RunOptions()
+    inventory: Inventory, pattern: str, command: str, options: CommandOptions = CommandOptions()
 ) -> AdhocRun:
     """Run `command` on every host `pattern` selects; unreachable hosts are results too."""
     if not command.strip():

@@ -49,3 +49,25 @@ class SecretsError(OrcError):
 
 class HostError(OrcError):
     """A host could not be reached or refused what orc asked of it."""
+
+
+class JournalError(HostError):
+    """A host's journal could not be written or read."""
+
+
+class DriftError(HostError):
+    """Resources changed on the hosts after the run left them; restoring would overwrite that.
+    `drift` holds them (`orchestrator.undo.drift.Drift`)."""
+
+    def __init__(self, run_id: str, drift: list):
+        first = ", ".join(str(d) for d in drift[:3])
+        more = f" and {len(drift) - 3} more" if len(drift) > 3 else ""
+        super().__init__(f"rollback of {run_id} stopped before any change: {len(drift)} "
+                         f"resource(s) changed since the run: {first}{more}; --force "
+                         "overwrites them")
+        self.drift = drift
+
+
+class LockError(OrcError):
+    """Another rollout (or a rollback) holds some of these hosts: in the controller's run index
+    or by the rollout lock on a host."""

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Union
 
 if TYPE_CHECKING:  # the types events carry; the modules that emit them import this one
-    from orchestrator.journal import Batch
-    from orchestrator.rollout import RolloutReport
+    from orchestrator.rollout.run import RolloutReport
+    from orchestrator.undo.record import Batch
 
 
 # -- a play on a set of hosts (the engine: execute.run_play) ---------------------------------

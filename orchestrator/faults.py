@@ -4,7 +4,7 @@ Most failures on a host's path are provoked in tests by real means (a template d
 an argument pyinfra rejects, an unwritable journal directory, a failing health check). An
 exception while pyinfra runs an operation cannot be: with `ORC_FAULT=run@HOST` (a comma-separated
 list of `STAGE@HOST`), orc raises `InjectedFault` when HOST's first operation starts running, as
-an unexpected error inside pyinfra would. Like `ORC_KILL_AFTER_OPS` (journal.crash_point), it is
+an unexpected error inside pyinfra would. Like `ORC_KILL_AFTER_OPS` (undo.record.crash_point), it is
 for tests only and does nothing unless set.
 """
 

@@ -162,7 +162,8 @@ def test_each_fact_is_read_once_while_operations_are_added(estate, lab: Lab, lab
     monkeypatch.setattr(SSHConnector, "run_shell_command", spy)
     options = {"limit": host, "dry_run": True, "extra_vars": {"app_message": "read once"}}
     cached = _apply(lab_inventory, **options)
-    assert commands and len(commands) == len(set(commands))
+    assert commands and len(commands) == len(set(commands)), sorted(
+        c for c in commands if commands.count(c) > 1)
     read_once = len(commands)
     commands.clear()
     monkeypatch.setattr(engine_run, "facts_read_once",

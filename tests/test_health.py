@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.health import check_hosts, parse_checks, parse_duration, run_check
+from orchestrator.load.policy import parse_checks, parse_duration
+from orchestrator.rollout.health import check_hosts, run_check
 from orchestrator.templating.render import Variables
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.report import junit
-from orchestrator.rollout import RolloutReport
+from orchestrator.rollout.run import RolloutReport
 from tests.support.reports import SCHEMA, halted_rollout
 
 

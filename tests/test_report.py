@@ -18,7 +18,6 @@ from orchestrator.events import (
     WaveDone,
     WaveStarted,
 )
-from orchestrator.health import CheckResult
 from orchestrator.report.console import (
     make_console,
     plan_summary,
@@ -31,9 +30,10 @@ from orchestrator.report.hosts import fold_hosts
 from orchestrator.report.html import to_html
 from orchestrator.report.live import LiveRollout, LogLines
 from orchestrator.report.plan import SCHEMA, plan_document, to_markdown
-from orchestrator.rollout import RolloutReport, WaveReport
-from orchestrator.runs import Run
-from orchestrator.waves import Wave
+from orchestrator.rollout.health import CheckResult
+from orchestrator.rollout.run import RolloutReport, WaveReport
+from orchestrator.rollout.store import Run
+from orchestrator.rollout.waves import Wave
 
 LONG = "x" * 300 + " end-of-a-long-line"
 

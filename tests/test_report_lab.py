@@ -17,7 +17,7 @@ import pytest
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.playbook import load_playbook
-from orchestrator.rollout import wave_table
+from orchestrator.rollout.run import wave_table
 from tests.support.orc import REPO, run_orc
 from tests.support.png import colour_counts
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pyinfra.operations import apt, systemd
 
-from orchestrator import journal
+from orchestrator.undo import kinds
 from orchestrator.errors import InputError
 from orchestrator.load.playbook import load_playbook
 from orchestrator.modules import aptget, repositories
@@ -61,7 +61,7 @@ def test_apt_actions_and_daemon_reload_become_their_operations(tmp_path: Path) -
     assert [c.kwargs["action"] for c in _calls(dist)] == ["dist-upgrade", "autoremove"]
     (call,) = _calls(remove)
     assert call.op is apt.packages and call.kwargs["extra_uninstall_args"] == "--auto-remove"
-    assert journal.resources_of(call.op, call.kwargs) == [journal.Resource("package", "hello")]
+    assert kinds.resources_of(call.op, call.kwargs) == [kinds.Resource("package", "hello")]
     (call,) = _calls(reload_)
     assert call.op is systemd.daemon_reload
 
@@ -71,7 +71,7 @@ def test_repository_files_are_recorded_by_the_journal(tmp_path: Path) -> None:
         "    - apt_repository: {repo: 'deb http://example.invalid/x stable main'}\n"
         "    - deb822_repository: {name: My Repo, uris: 'http://x', suites: stable}\n"))
     paths = [res.key for task in (listed, sources) for call in _calls(task)
-             for res in journal.resources_of(call.op, call.kwargs)]
+             for res in kinds.resources_of(call.op, call.kwargs)]
     assert paths == ["/etc/apt/sources.list.d/example_invalid_x.list",
                      "/etc/apt/sources.list.d/my-repo.sources"]
 

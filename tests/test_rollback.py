@@ -10,10 +10,11 @@ import pytest
 
 from orchestrator.lab import Lab
 from tests.support.orc import CURL, run_orc
-from tests.support.rollback import DATA, snapshot
+from tests.support.rollouts import DATA, snapshot
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
+BOOKS = DATA / "rollback"
 HOSTS = 2
 
 
@@ -28,7 +29,7 @@ def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory
 def apply(work, playbook: str, *args: str, state: Path | None = None) -> str:
     report = work["dir"] / "report.json"
     state = state or work["dir"] / ".orc"
-    proc = run_orc("apply", str(DATA / playbook), "-i", str(work["inventory"]), "--yes", "--ci",
+    proc = run_orc("apply", str(BOOKS / playbook), "-i", str(work["inventory"]), "--yes", "--ci",
                    "--limit", ",".join(work["names"]), "--state-dir", str(state),
                    "--json", str(report), *args)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.journal import KILL_AFTER
+from orchestrator.undo.record import KILL_AFTER
 from orchestrator.lab import Lab
 from tests.support.orc import CURL, run_orc, setup_step
-from tests.support.rollback import playbook, snapshot
+from tests.support.rollouts import playbook, snapshot
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

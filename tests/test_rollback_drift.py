@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import Lab
-from orchestrator.restore import DriftError
-from orchestrator.rollback import roll_back
-from orchestrator.runs import RunStore
+from orchestrator.errors import DriftError
+from orchestrator.rollout.rollback import roll_back_run
+from orchestrator.rollout.store import RunStore
 from tests.support.orc import ORC, run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -121,7 +121,7 @@ def test_hand_changes_stop_the_rollback_until_forced(work, ssh) -> None:
 
     asked = []
     with pytest.raises(DriftError):  # what the API hands the question, and a "no"
-        roll_back(RunStore(work["state"]), run, confirm=lambda drift: asked.append(drift))
+        roll_back_run(RunStore(work["state"]), run, confirm=lambda drift: asked.append(drift))
     assert {(d.host, d.key) for d in asked[0]} == {(first, "/etc/orc-drift/app.conf"),
                                                    (first, "/etc/orc-drift/marker")}
     code, shown = on_terminal(work, "n", "rollback", run)  # on a terminal orc asks

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.journal import KILL_AFTER
+from orchestrator.undo.record import KILL_AFTER
 from orchestrator.lab import Lab
 from tests.support.orc import run_orc
 

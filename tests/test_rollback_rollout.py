@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.lab import Lab
 from tests.support.orc import CURL, run_orc, setup_step
-from tests.support.rollback import playbook, snapshot
+from tests.support.rollouts import playbook, snapshot
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

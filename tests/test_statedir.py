@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from orchestrator import statedir
-from orchestrator.runs import RunStore
+from orchestrator.rollout.store import RunStore
 from orchestrator.secrets import replay
 
 

@@ -27,7 +27,7 @@ COMMANDS: dict[str, str] = {
     "abort": "orchestrator.cli.runs:abort",
     "runs": "orchestrator.cli.runs:runs",
     "show": "orchestrator.cli.runs:show",
-    "rollback": "orchestrator.cli.rollback:rollback",
+    "rollback": "orchestrator.cli.rollback:rollback_command",
     "unlock": "orchestrator.cli.unlock:unlock",
     "lab": "orchestrator.cli.lab:lab",
     "secrets": "orchestrator.cli.secrets:secrets",

@@ -7,8 +7,8 @@ Options are ansible-playbook's where it has one (`-i -l -t --skip-tags -e -f --c
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.table import Table
@@ -16,17 +16,11 @@ from rich.table import Table
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.cli import options
 from orchestrator.cli.options import DEFAULT_INVENTORY
-from orchestrator.errors import InputError, OrcError
-from orchestrator.events import RunReported, fan_out
 from orchestrator.engine.options import RunOptions, selected
 from orchestrator.engine.run import run_playbook
-from orchestrator.inventory import load_inventory
-from orchestrator.journal import KEEP_RUNS
-from orchestrator.load import yamlfile
+from orchestrator.errors import InputError
+from orchestrator.events import RunReported, fan_out
 from orchestrator.load.extravars import parse_extra_vars
-from orchestrator.load.playbook import load_playbook
-from orchestrator.load.preflight import check_policies, preflight
-from orchestrator.load.startat import start_at_task
 from orchestrator.load.tasks import flatten
 from orchestrator.report.console import RunSummary, make_console, print_plan
 from orchestrator.report.hosts import count, fold_hosts
@@ -35,8 +29,16 @@ from orchestrator.report.junit import JUnitReport
 from orchestrator.report.live import LiveRollout, LogLines
 from orchestrator.report.model import waves_from_store
 from orchestrator.report.plan import write_json, write_markdown
-from orchestrator.rollout import run_rollout, wave_table
-from orchestrator.runs import FAILED, INTERRUPTED, PAUSED, RunStore, lock_keys
+from orchestrator.rollout.run import (
+    Rollout,
+    load_run,
+    resume_run,
+    roll_out,
+    start_run,
+    wave_table,
+)
+from orchestrator.rollout.store import PAUSED, RunStore
+from orchestrator.undo.record import KEEP_RUNS
 
 
 def _tags(values: tuple[str, ...]) -> frozenset[str]:
@@ -68,13 +70,9 @@ def run_options(f):
 
 def _load(playbook: Path, inventories: tuple[str, ...], limit, tags, skip_tags, extra_vars,
           dry_run: bool, forks: int | None = None, start_at: str | None = None):
-    book = load_playbook(playbook)
-    if start_at:
-        book = start_at_task(book, start_at)
-    inventory = load_inventory(list(inventories) or [DEFAULT_INVENTORY],
-                               playbook_dir=playbook.parent)
     options = RunOptions(parse_extra_vars(extra_vars), _tags(tags), _tags(skip_tags), limit,
-                         dry_run, forks=forks)
+                         dry_run, forks=forks, start_at_task=start_at)
+    book, inventory = load_run(playbook, list(inventories) or [DEFAULT_INVENTORY], options)
     return book, inventory, options
 
 
@@ -84,11 +82,10 @@ def _listings(book, inventory, options, list_hosts: bool, list_tasks: bool,
     them; True when one was asked for (and nothing else is to run)."""
     if not (list_hosts or list_tasks or syntax_check):
         return False
-    check_policies(book, inventory, options)
+    waves = wave_table(book, inventory, options.limit)  # a canary not among its play's hosts
     click.echo(f"\nplaybook: {book.path}")
     if syntax_check and not (list_hosts or list_tasks):
         return True
-    waves = wave_table(book, inventory, options.limit)
     for number, play in enumerate(book.plays, 1):
         click.echo(f"\n  play #{number} ({play.hosts}): {play.name}")
         if list_hosts:
@@ -210,54 +207,28 @@ def apply(playbook, inventories, limit, tags, skip_tags, extra_vars, forks, star
     if check:
         _plan(book, inventory, options, verbose, json_path, None, diff)
         return
-    options = RunOptions(**{**options.__dict__, "allow_downgrade": allow_downgrade,
-                            "keep_runs": keep_runs})
-    preflight(book, inventory, options)  # before a run is recorded: it needs no host
+    options = replace(options, allow_downgrade=allow_downgrade, keep_runs=keep_runs,
+                      pause_after_wave=pause_after_wave)
     console = make_console()
     interactive = is_interactive(console, ci)
-    hosts = sorted({h for play in book.plays for h in inventory.select(play.hosts, limit)})
-    if interactive and not yes:
+
+    def confirm(hosts: list[str]) -> None:
         click.confirm(f"Roll {playbook} out to {len(hosts)} host(s)?", abort=True)
-    store = RunStore(state_dir)
-    stored = {**_stored_options(options), "pause_after_wave": pause_after_wave,
-              "start_at_task": start_at_task}
-    run = store.start(str(playbook.resolve()), _sources(inventories), stored,
-                      lock_keys(inventory, hosts))
-    store.prune(keep_runs)
-    _finish(_execute(book, inventory, options, store, run, pause_after_wave, interactive,
-                     console), store, verbose, json_path, junit_path, console)
+
+    rollout = start_run(book, inventory, options, RunStore(state_dir),
+                        confirm=confirm if interactive and not yes else None)
+    _finish(_roll_out(rollout, interactive, console), rollout.store, verbose, json_path,
+            junit_path, console)
 
 
-def _sources(inventories: tuple[str, ...]) -> list[str]:
-    return [str(Path(i).resolve()) for i in (inventories or (DEFAULT_INVENTORY,))]
-
-
-def _stored_options(options: RunOptions) -> dict[str, Any]:
-    return {"extra_vars": options.extra_vars, "tags": sorted(options.tags),
-            "skip_tags": sorted(options.skip_tags), "limit": options.limit,
-            "allow_downgrade": options.allow_downgrade, "keep_runs": options.keep_runs,
-            "forks": options.forks}
-
-
-def _execute(book, inventory, options, store, run, pause_after_wave, interactive, console):
-    try:
-        return _rollout(book, inventory, options, store, run, pause_after_wave, interactive,
-                        console)
-    except OrcError:
-        store.set_status(run.id, FAILED)  # stopped by bad input: not resumable, not running
-        raise
-
-
-def _rollout(book, inventory, options, store, run, pause_after_wave, interactive, console):
+def _roll_out(rollout: Rollout, interactive: bool, console):
+    """The rollout with a live view on a terminal, plain lines otherwise."""
     if interactive:
-        planned = {name: len(waves) for name, waves in wave_table(book, inventory,
-                                                                  options.limit)}
-        with LiveRollout(str(book.path), console, planned) as view:
-            return run_rollout(book, inventory, options, store, run,
-                               pause_after_wave=pause_after_wave, on_event=view)
-    click.echo(f"run {run.id}")
-    return run_rollout(book, inventory, options, store, run, pause_after_wave=pause_after_wave,
-                       on_event=LogLines())
+        planned = {name: len(waves) for name, waves in rollout.waves()}
+        with LiveRollout(str(rollout.book.path), console, planned) as view:
+            return roll_out(rollout, on_event=view)
+    click.echo(f"run {rollout.run.id}")
+    return roll_out(rollout, on_event=LogLines())
 
 
 def _finish(report, store, verbose, json_path, junit_path, console) -> None:
@@ -281,23 +252,8 @@ def _finish(report, store, verbose, json_path, junit_path, console) -> None:
 @options.state_dir
 def resume(run_id, ci, json_path, junit_path, verbose, state_dir) -> None:
     """Continue a paused or interrupted run with its next wave."""
-    store = RunStore(state_dir)
-    stored = store.get(run_id)
-    if stored.status not in (PAUSED, INTERRUPTED):
-        raise InputError(f"run {stored.id} is {stored.status}: only a paused or interrupted run "
-                         "can be resumed")
-    book = load_playbook(Path(stored.playbook))
-    saved = stored.options
-    if saved.get("start_at_task"):
-        book = start_at_task(book, saved["start_at_task"])
-    inventory = load_inventory(stored.inventory, playbook_dir=Path(stored.playbook).parent)
-    options = RunOptions(saved.get("extra_vars") or {}, frozenset(saved.get("tags") or ()),
-                         frozenset(saved.get("skip_tags") or ()), saved.get("limit"), False,
-                         bool(saved.get("allow_downgrade")),
-                         keep_runs=saved.get("keep_runs", KEEP_RUNS), forks=saved.get("forks"))
-    preflight(book, inventory, options)
-    run = store.start(stored.playbook, stored.inventory, saved, stored.hosts, run_id=stored.id)
+    rollout = resume_run(RunStore(state_dir), run_id)
     console = make_console()
     interactive = is_interactive(console, ci)
-    _finish(_execute(book, inventory, options, store, run, saved.get("pause_after_wave"),
-                     interactive, console), store, verbose, json_path, junit_path, console)
+    _finish(_roll_out(rollout, interactive, console), rollout.store, verbose, json_path,
+            junit_path, console)

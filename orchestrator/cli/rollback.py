@@ -11,13 +11,13 @@ from rich.table import Table
 
 from orchestrator.cli import interactive as is_interactive
 from orchestrator.cli import options
-from orchestrator.journal import Drift
 from orchestrator.report.console import make_console
-from orchestrator.rollback import RollbackOutcome, roll_back
-from orchestrator.runs import RunStore
+from orchestrator.rollout.rollback import RollbackOutcome, roll_back_run
+from orchestrator.rollout.store import RunStore
+from orchestrator.undo.drift import Drift
 
 
-@click.command()
+@click.command("rollback")
 @click.argument("run_id")
 @options.inventory("inventories", "Inventory to reach the hosts (default: the run's own, from "
                    "the index).", metavar=None)
@@ -33,8 +33,8 @@ from orchestrator.runs import RunStore
 @options.yes("Answer yes to the question orc would ask: overwrite changes made on the hosts "
              "since the run (they are listed in the report).")
 @options.verbose("List every resource, not only changes.", per_host=False)
-def rollback(run_id, inventories, limit, playbook, state_dir, become, force, ci, yes,
-             verbose) -> None:
+def rollback_command(run_id, inventories, limit, playbook, state_dir, become, force, ci, yes,
+                     verbose) -> None:
     """Restore every resource RUN changed to its state before the run, newest first, then run
     the playbook's health checks on the restored hosts.
 
@@ -48,9 +48,9 @@ def rollback(run_id, inventories, limit, playbook, state_dir, become, force, ci,
     """
     console = make_console(stderr=True)
     interactive = is_interactive(console, ci)
-    outcome = roll_back(RunStore(state_dir), run_id, list(inventories), limit=limit,
-                        playbook=playbook, sudo=become, force=force,
-                        confirm=_confirm(yes, interactive, console))
+    outcome = roll_back_run(RunStore(state_dir), run_id, list(inventories), limit=limit,
+                            playbook=playbook, sudo=become, force=force,
+                            confirm=_confirm(yes, interactive, console))
     _render(outcome, verbose, make_console())
     irreversible = any(h.irreversible for h in outcome.report.hosts.values())
     sys.exit(1 if outcome.failed else 3 if irreversible else 0)

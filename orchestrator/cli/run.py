@@ -67,7 +67,7 @@ def run(
     Hosts that answered identically are shown as one row. Exit status 1 when any host failed or
     could not be reached.
     """
-    options = adhoc.RunOptions(
+    options = adhoc.CommandOptions(
         forks=forks, timeout=timeout, command_timeout=command_timeout,
         become=True if become_user else become, become_user=become_user,
     )

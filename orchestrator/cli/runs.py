@@ -9,14 +9,14 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from orchestrator.report.console import make_console, rollout_table
 from orchestrator.cli import options
 from orchestrator.events import RunReported
+from orchestrator.report.console import make_console, rollout_table
 from orchestrator.report.html import HtmlReport
 from orchestrator.report.model import waves_from_store
-from orchestrator.rollout import RolloutReport
-from orchestrator.rollout import abort as abort_run
-from orchestrator.runs import RunStore
+from orchestrator.rollout.run import RolloutReport, abort_run
+from orchestrator.rollout.store import INTERRUPTED, PAUSED, RUNNING, RunStore
+
 
 def _when(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "-"
@@ -35,7 +35,7 @@ def runs(state_dir: Path, as_json: bool) -> None:
     for column in ("run", "state", "playbook", "hosts", "next", "started", "updated"):
         table.add_column(column)
     for run in listed:
-        pending = run.status in ("paused", "interrupted", "running")
+        pending = run.status in (PAUSED, INTERRUPTED, RUNNING)
         table.add_row(run.id, run.status, Path(run.playbook).name, str(len(run.hosts)),
                       f"play {run.position['play'] + 1} wave {run.position['wave'] + 1}"
                       if pending else "-",

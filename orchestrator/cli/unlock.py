@@ -9,12 +9,12 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator import hostlock
+from orchestrator.rollout import locks
 from orchestrator.adhoc import select_hosts
 from orchestrator.cli import options
 from orchestrator.cli.run import load
 from orchestrator.report.console import make_console
-from orchestrator.runs import RunStore
+from orchestrator.rollout.store import RunStore
 
 
 @click.command()
@@ -36,7 +36,7 @@ def unlock(pattern: str, sources: tuple[str, ...], run_id: str | None, state_dir
     """
     inventory = load(sources)
     hosts = select_hosts(inventory, pattern)
-    outcome = hostlock.clear(inventory, hosts, RunStore(state_dir), run_id)
+    outcome = locks.clear(inventory, hosts, RunStore(state_dir), run_id)
     table = Table(title=f"rollout locks on {pattern}")
     for column in ("host", "lock", "held by", "detail"):
         table.add_column(column)

@@ -28,6 +28,9 @@ class Outcome:
     registered: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     msg: str | None = None  # shown with the task (debug's message)
+    # operations the engine adds in the task's place (uri's `dest`, written by a journaled
+    # files.put): the task's status then comes from them, `registered` joins their result
+    calls: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -229,8 +232,11 @@ def validate_argument_spec(args: dict[str, Any], ctx: ActionContext) -> Outcome:
                                 "argument_errors": errors}, error=msg)
     return Outcome(OK, {"changed": False, "msg": "The arg spec validation passed"})
 
+from orchestrator.engine import probes  # noqa: E402 - uses Outcome, ActionContext
 
 ACTIONS: dict[str, Callable[[dict[str, Any], ActionContext], Outcome]] = {
+    "uri": probes.uri,
+    "wait_for": probes.wait_for,
     "set_fact": set_fact,
     "debug": debug,
     "assert": assert_,
@@ -244,6 +250,7 @@ ACTIONS: dict[str, Callable[[dict[str, Any], ActionContext], Outcome]] = {
     "validate_argument_spec": validate_argument_spec,
 }
 # actions that read the host: they wait until the segment's predicted changes have run
-READS_HOST = frozenset({"stat", "setup", "gather_facts", "package_facts", "service_facts"})
+READS_HOST = frozenset({"uri", "wait_for", "stat", "setup", "gather_facts", "package_facts",
+                        "service_facts"})
 # actions whose failure ends the host: earlier changes run first, as in Ansible
-MAY_FAIL = frozenset({"assert", "fail", "validate_argument_spec"})
+MAY_FAIL = frozenset({"assert", "fail", "validate_argument_spec", "uri", "wait_for"})

@@ -44,7 +44,7 @@ from orchestrator.load.includevars import search_path
 from orchestrator.load.loops import Loop
 from orchestrator.load.playbook import Play
 from orchestrator.load.tasks import Task
-from orchestrator.modules.base import REQUIRED, HostContext, Module
+from orchestrator.modules.base import REQUIRED, Decided, HostContext, Module, OpCall
 from orchestrator.secrets import masking
 from orchestrator.templating.render import Variables, evaluate, render_value
 from orchestrator.transport.session import Session
@@ -160,6 +160,10 @@ def _act(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, role
         own = task.flag("no_log", scoped)
         record.no_log = bool(own if own is not None else ctx.play.flag("no_log", scoped))
         record.ignore_errors = bool(task.flag("ignore_errors", scoped))
+        # the task's check_mode: true skips what does not support it (uri, wait_for), false
+        # runs it in a plan too, and its operations with it (uri's dest), as in Ansible
+        check_mode = task.flag("check_mode", scoped)
+        record.check_mode, record.forced = bool(check_mode), check_mode is False
         args = render_value(task.args, scoped, task.where) if task.module.name != "assert" \
             else dict(task.args)
     args = without_omitted(task, args)
@@ -169,7 +173,12 @@ def _act(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, role
     with stage(task.module.name, task):
         outcome = action(args, ActionContext(task, run, scoped, search_path(
             Path(ctx.play.path).parent, Path(task.path), role.path if role else None),
-            ctx.options.dry_run))
+            ctx.options.dry_run if check_mode is None else bool(check_mode)))
+    if outcome.calls:  # uri's dest: what it fetched, written by a journaled operation
+        record.action = record.final = False
+        record.registers = dict(outcome.registered)
+        _add_operations(record, run, ctx, scoped, outcome.calls, task.flag("become", scoped))
+        return
     result.status = outcome.status
     result.error = outcome.error
     result.msg = outcome.msg
@@ -215,7 +224,7 @@ def _prepare(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, 
              ) -> None:
     """Render one task (one loop item) for one host and add its pyinfra operations."""
     task, result = record.task, record.result
-    play, host, session = ctx.play, run.host, ctx.session
+    play, host = ctx.play, run.host
     if not when_holds(task, role_when, scoped):
         result.status = SKIPPED
         record.registered = registered.skipped()
@@ -240,12 +249,55 @@ def _prepare(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, 
     args = task.module.convert(without_omitted(task, rendered), task.location)
     record.capture_rc = task.module.name in ("command", "shell") and (
         task.register is not None or task.failed_when is not None or task.until is not None)
+    become = task_become if task_become is not None else ctx.play_become
+    host_ctx = HostContext(host, scoped, play.search_dirs(task), task.location,
+                           capture_rc=record.capture_rc, become=bool(become),
+                           become_user=task.become_user or play.become_user)
+    decided = None
+    with stage(task.module.name, task):
+        try:
+            calls = task.module.build(args, host_ctx)
+        except Decided as found:
+            decided = found.result
+    if decided is not None:
+        if decided.get("failed") and ctx.options.dry_run and any(
+                r.will_change() for r in run.records if r.metas):
+            # a plan: the host it read is not yet as the earlier tasks would leave it
+            _unknown(record, InputError(f"known after apply: {decided.get('msg')}, as the "
+                                        "host is before the earlier tasks change it"))
+            return
+        _decided(record, run, decided)
+        return
+    record.registers = host_ctx.registers
+    _add_operations(record, run, ctx, scoped, calls, task_become)
+
+
+def _decided(record: TaskRecord, run: HostRun, value: dict[str, Any]) -> None:
+    """A task whose module knew its result without an operation (modules.base.Decided): its
+    status and registered value, a failure taken as an action's is."""
+    result = record.result
+    record.final = True
+    record.registered = value
+    if value.get("failed"):
+        result.status, result.error = FAILED, str(value.get("msg") or "failed")
+        if record.ignore_errors:
+            result.status, result.error = OK, f"ignored: {result.error}"
+        elif run.rescuing:
+            run.block_failed = True
+        else:
+            run.stopped = True
+    else:
+        result.status = SKIPPED if value.get("skipped") else OK
+
+
+def _add_operations(record: TaskRecord, run: HostRun, ctx: PlayRun, scoped: Variables,
+                    calls: list[OpCall], task_become: Any) -> None:
+    """Add a task's operation calls on its host, with the task's become, environment, retries
+    and error handling as pyinfra's global arguments."""
+    task, result = record.task, record.result
+    play, host, session = ctx.play, run.host, ctx.session
     with stage("environment", task):
         environment = _task_environment(play, task, scoped)
-    host_ctx = HostContext(host, scoped, play.search_dirs(task), task.location,
-                           capture_rc=record.capture_rc)
-    with stage(task.module.name, task):
-        calls = task.module.build(args, host_ctx)
     become = task_become if task_become is not None else ctx.play_become
     global_args: dict[str, Any] = {"name": task.name}
     if become:
@@ -276,7 +328,7 @@ def _prepare(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, 
         _guard_run(session, host, record)
     if not calls:
         result.status = OK  # nothing to do (e.g. `creates:` already there)
-        record.registered = {"changed": False, "failed": False}
+        record.registered = {"changed": False, "failed": False, **record.registers}
         record.final = True
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import gevent
 
-from orchestrator import journal
 from orchestrator.engine.compile import without_omitted
 from orchestrator.engine.context import PlayRun, Scope, variables_for
 from orchestrator.engine.failures import one_line
@@ -25,6 +24,8 @@ from orchestrator.events import HostDone, JournalRecorded, Listener
 from orchestrator.secrets import masking
 from orchestrator.templating.render import render_value
 from orchestrator.transport.session import Session
+from orchestrator.undo import record as journal
+from orchestrator.undo.kinds import Resource, resources_of
 
 
 def journal_sudo(play_become: bool | None, host: Any) -> bool:
@@ -64,10 +65,10 @@ def record_journals(ctx: PlayRun, runs: dict[str, HostRun], current: dict[str, l
             if record.final or record.check_mode or not record.metas:
                 continue
             resources = [res for call in record.calls
-                         for res in journal.resources_of(call.op, call.kwargs, record.task.undo)]
+                         for res in resources_of(call.op, call.kwargs, record.task.undo)]
             resources = [_hidden_resource(res, record.no_log) for res in resources]
             if not record.calls:  # a deploy.py's operations: rollback lists them, never silent
-                resources = [journal.Resource("unsupported", record.task.name, {
+                resources = [Resource("unsupported", record.task.name, {
                     "why": "operations of a role's deploy.py are not recorded"})]
             notify = notified(run, record) if record.task.notify else []
             found.append(journal.Planned(record.task.name, record.task.where,
@@ -105,13 +106,13 @@ def record_journals(ctx: PlayRun, runs: dict[str, HostRun], current: dict[str, l
     return batches
 
 
-def _hidden_resource(resource: journal.Resource, no_log: bool) -> journal.Resource:
+def _hidden_resource(resource: Resource, no_log: bool) -> Resource:
     """A command line names what it ran, and may hold a secret: the journal (and `orc show`)
     keep it masked, as they do every line of a `no_log` task."""
     if resource.kind != "command":
         return resource
     key = masking.MASK if no_log else masking.hide(resource.key)
-    return journal.Resource(resource.kind, key or resource.key, resource.extra)
+    return Resource(resource.kind, key or resource.key, resource.extra)
 
 
 def seal_journals(play_become: bool | None, batches: dict[str, list[journal.Batch]],

@@ -111,7 +111,8 @@ def _decide(record: TaskRecord, run: HostRun, session: Session, dry_run: bool) -
         if changing and record.previews:
             result.diff = file_diff(run.host, run.name, record.previews)
         record.registered = (registered.KnownAfterApply(task.register or task.name)
-                             if changing else {"changed": False, "failed": False})
+                             if changing else {"changed": False, "failed": False,
+                                               **record.registers})
         return
     if record.check_mode:
         result.status = SKIPPED
@@ -119,7 +120,7 @@ def _decide(record: TaskRecord, run: HostRun, session: Session, dry_run: bool) -
         return
     if record.settled:
         result.status = OK
-        record.registered = {"changed": False, "failed": False}
+        record.registered = {"changed": False, "failed": False, **record.registers}
         return
     if not all(m.is_complete() for m in record.metas):
         result.status = NOT_RUN
@@ -138,6 +139,8 @@ def _decide(record: TaskRecord, run: HostRun, session: Session, dry_run: bool) -
                                               for m in record.counted())
     value = registered.of_output(changed, failed, stdout, stderr, rc=rc,
                                  msg=reason if failed else None)
+    value.update(record.registers)
+    value["changed"], value["failed"] = changed, failed
     if task.until is not None:
         value["attempts"] = getattr(record.metas[0], "_retry_attempts", 0) + 1
         with stage("until", task):

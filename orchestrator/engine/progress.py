@@ -9,13 +9,13 @@ from typing import Any
 
 import gevent
 
-from orchestrator import journal
 from orchestrator.engine.outcome import error_text
 from orchestrator.engine.record import TaskRecord
 from orchestrator.events import Listener, OperationDone, TaskFailed
 from orchestrator.load.tasks import Task
 from orchestrator.secrets import masking
 from orchestrator.transport.session import Session
+from orchestrator.undo import record as journal
 
 
 class Progress:

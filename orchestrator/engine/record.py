@@ -45,6 +45,7 @@ class TaskRecord:
     did_change: bool = False  # what ran changed the host (after `changed_when`)
     variables: Variables | None = None  # what it was rendered with (for failed_when)
     registered: Any = None  # what `register` stores of it
+    registers: dict[str, Any] = field(default_factory=dict)  # a module's keys for `register`
 
     def changed(self) -> bool:
         if self.action:

@@ -39,7 +39,6 @@ from typing import Any
 import gevent
 from pyinfra.context import ctx_state
 
-from orchestrator import journal
 from orchestrator.engine import segment
 from orchestrator.engine.context import PlayRun
 from orchestrator.engine.factcache import Reads, facts_read_once, read_together
@@ -67,6 +66,7 @@ from orchestrator.load.vars_files import play_vars_files
 from orchestrator.secrets import masking
 from orchestrator.templating.render import Variables
 from orchestrator.transport.session import Session, open_session
+from orchestrator.undo import record as journal
 
 
 def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
@@ -121,6 +121,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
 
     base["hostvars"] = HostVars(inventory, runtime)  # other hosts' facts as they are set
     programs = {name: program(ctx, run) for name, run in runs.items()}
+    carried: dict[str, dict[Any, Any]] = {}
     errors: dict[str, OrcError] = {}  # hosts whose preparation failed, and why
     batches: dict[str, list[journal.Batch]] = {}
     stopped: str | None = None
@@ -129,7 +130,9 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         start = segment.mark(session.state)
         for run in runs.values():
             run.segment_start = len(run.records)
-        outcomes = _advance(programs, runs, session)
+        # in a plan nothing runs between segments (but `check_mode: false` tasks): the facts
+        # read for one segment stand for the next
+        outcomes = _advance(programs, runs, session, carried if options.dry_run else None)
         failing = {n: e for n, e in outcomes.items() if isinstance(e, Exception)}
         if nothing_ran and failing and len(failing) == len(outcomes) and len(
                 {str(e) for e in failing.values()}) == 1 and all(
@@ -159,6 +162,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         settled: set[str] = set()
         if options.dry_run:
             new = forced_ops(new, current, session)  # a plan runs only `check_mode: false` tasks
+            for host in new:
+                carried.pop(host.name, None)  # it ran something: its facts are read anew
         else:
             settled = settle(current, session)
             new = {h: hashes for h, hashes in new.items() if h.name not in settled}
@@ -212,21 +217,28 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
 _DONE = object()
 
 
-def _advance(programs: dict[str, Iterator[Any]], runs: dict[str, HostRun], session: Session
-             ) -> dict[str, Any]:
+def _advance(programs: dict[str, Iterator[Any]], runs: dict[str, HostRun], session: Session,
+             carried: dict[str, dict[Any, Any]] | None = None) -> dict[str, Any]:
     """Move each host's program to its next flush (None), its end (_DONE) or an error (the
     exception). One host goes first and notes the facts it reads; then every other host reads
     those in one command (`factcache.read_together`) and goes on at once, one greenlet per
     host, as pyinfra prepares hosts. pyinfra's state context is process-wide, so it is held
-    around all of them (a greenlet leaving add_op would otherwise unset it under the others)."""
+    around all of them (a greenlet leaving add_op would otherwise unset it under the others).
+    `carried`: each host's fact answers from earlier segments where nothing ran since (a plan),
+    used and kept up to date."""
     reads: Reads = []
 
     def advance(name: str, first: bool = False) -> Any:
         run = runs[name]
         try:
-            known = {} if first or not reads else read_together(run.host, reads)
+            known = dict(carried.get(name) or {}) if carried is not None else {}
+            if not first and reads:
+                known.update(read_together(run.host, reads))
             # nothing runs while operations are added: each fact is read once
-            with facts_read_once(run.host, known=known, reads=reads if first else None):
+            with facts_read_once(run.host, known=known,
+                                 reads=reads if first else None) as answers:
+                if carried is not None:
+                    carried[name] = answers
                 next(programs[name])
         except StopIteration:
             return _DONE

@@ -12,12 +12,14 @@ file, line and the name of what was being converted.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 # Ansible's BOOLEANS_TRUE / BOOLEANS_FALSE: strings compared lower-cased and stripped
 TRUE_STRINGS = frozenset(("y", "yes", "on", "1", "true", "t"))
 FALSE_STRINGS = frozenset(("n", "no", "off", "0", "false", "f"))
-KINDS = ("str", "path", "int", "float", "bool", "list", "raw")
+KINDS = ("str", "path", "int", "float", "bool", "list", "dict", "raw")
 
 
 class ConversionError(ValueError):
@@ -97,8 +99,28 @@ def string_list(value: Any) -> list[str]:
     raise ConversionError(f"{_shown(value)} is not a list")
 
 
+def mapping(value: Any) -> dict:
+    """Ansible's `dict` type: a mapping as it is, or a string holding JSON or `k=v` pairs
+    (separated by commas or spaces), as ansible-core's argument spec documents it."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                found = json.loads(text)
+            except ValueError:
+                raise ConversionError(f"{value!r} is not a dictionary") from None
+            if isinstance(found, dict):
+                return found
+        pairs = [p for p in re.split(r"[,\s]+", text) if p]
+        if pairs and all("=" in p for p in pairs):
+            return dict(p.split("=", 1) for p in pairs)
+    raise ConversionError(f"{value!r} is not a dictionary")
+
+
 _CONVERTERS = {"str": string, "path": string, "int": integer, "float": number,
-               "bool": boolean, "list": string_list}
+               "bool": boolean, "list": string_list, "dict": mapping}
 
 
 def convert(value: Any, kind: str) -> Any:

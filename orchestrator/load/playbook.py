@@ -1,7 +1,7 @@
 """Playbooks: a list of plays, each naming hosts, roles, tasks, variables and a rollout policy.
 
-Loading resolves every role and parses every task, so a broken playbook fails here, whole,
-before a single host is connected.
+Loading resolves every role, parses every task and reads every rollout key (`policy.py`), so a
+broken playbook fails here, whole, before a single host is connected or a run recorded.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import InputError
-from orchestrator.load import imports, inputfile, yamlfile
+from orchestrator.load import imports, inputfile, policy, yamlfile
+from orchestrator.load.policy import RolloutPolicy
 from orchestrator.load.roles import Role, RoleRef, expand, parse_ref
 from orchestrator.load.tasks import (
     Task,
@@ -32,12 +33,8 @@ PLAY_KEYS = {
     "name", "hosts", "roles", "tasks", "pre_tasks", "post_tasks", "handlers", "vars",
     "vars_files", "become", "become_user", "gather_facts", "gather_subset", "tags", "no_log",
     "environment",
-    # the rollout policy (waves, health, rollback)
-    "serial", "max_fail_percentage", "any_errors_fatal", "canary", "health", "bake", "pause",
-    "rollback",
+    *policy.KEYS,  # the rollout policy (waves, health, rollback)
 }
-ROLLOUT_KEYS = ("serial", "max_fail_percentage", "any_errors_fatal", "canary", "health", "bake",
-                "pause", "rollback")
 
 
 @dataclass
@@ -61,7 +58,7 @@ class Play:
     vars_files: list[Path] = field(default_factory=list)
     become: bool | str | None = None  # a template is rendered with the play's variables
     become_user: str | None = None
-    rollout: dict[str, Any] = field(default_factory=dict)
+    policy: RolloutPolicy = field(default_factory=RolloutPolicy)  # waves, health, rollback
     key_lines: dict[str, int] = field(default_factory=dict)  # the line of each play keyword
     no_log: bool | str | None = None  # Ansible's no_log for all its tasks (a task's own wins)
 
@@ -198,6 +195,9 @@ def _play(raw: Any, path: Path) -> Play:
     vars_files = [path.parent / f for f in strings(raw, "vars_files", where)]
     play_vars = mapping(raw, "vars", where)
     become_user = text(raw, "become_user", "a user name", where)
+    key_lines = dict(getattr(raw, "key_lines", {}))
+    rollout = policy.parse_policy(
+        raw, play_vars, lambda key: {"path": str(path), "line": key_lines.get(key, raw.line)})
     gather_subset = raw.get("gather_subset")
     if gather_subset is not None and not isinstance(gather_subset, (str, list)):
         raise InputError("gather_subset: expected a subset name or a list of them",
@@ -220,7 +220,7 @@ def _play(raw: Any, path: Path) -> Play:
         vars_files=vars_files,
         become=literal_flag(raw, "become", where),
         become_user=become_user,
-        rollout={k: raw[k] for k in ROLLOUT_KEYS if k in raw},
-        key_lines=dict(getattr(raw, "key_lines", {})),
+        policy=rollout,
+        key_lines=key_lines,
         no_log=literal_flag(raw, "no_log", where),
     )

@@ -7,24 +7,27 @@ import inspect
 from typing import Any
 
 from orchestrator.errors import InputError
-from orchestrator.modules import (commands, control, files, includes, packages, pamd,
-                                   repositories, system)
+from orchestrator.modules import (commands, control, files, includes, mount, packages, pamd,
+                                   repositories, system, unarchive)
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall, nearest
 
 BUILTIN: dict[str, Module] = {
     module.name: module
     for table in (files.MODULES, packages.MODULES, repositories.MODULES, system.MODULES,
-                  commands.MODULES,
-                  control.MODULES, includes.MODULES)
+                  commands.MODULES, control.MODULES, includes.MODULES, [mount.SHORT],
+                  [unarchive.MODULE])
     for module in table
 }
 # modules of other collections, under their full names (`community.general.pamd`)
-COLLECTIONS: dict[str, Module] = {module.name: module for module in (pamd.MODULE,)}
+COLLECTIONS: dict[str, Module] = {module.name: module for module in (pamd.MODULE,
+                                                                     mount.MODULE)}
 # the short names ansible-core routes to a collection's module (its ansible_builtin_runtime.yml:
 # `sysctl` is ansible.posix.sysctl): both names reach the same module
-_ROUTED = {"ansible.posix.sysctl": "sysctl", "community.general.timezone": "timezone"}
-COLLECTIONS.update({full: BUILTIN[short] for full, short in _ROUTED.items()})
-BUILTIN["pamd"] = pamd.MODULE
+ROUTED = {"sysctl": "ansible.posix.sysctl", "timezone": "community.general.timezone",
+          "pamd": "community.general.pamd", "mount": "ansible.posix.mount"}
+for _short, _full in ROUTED.items():
+    BUILTIN.setdefault(_short, COLLECTIONS.get(_full))
+    COLLECTIONS.setdefault(_full, BUILTIN[_short])
 
 
 def names() -> list[str]:
@@ -75,8 +78,7 @@ def _pyinfra_passthrough(key: str, where: dict) -> Module:
         return [OpCall(op, dict(values))]
 
     types = {name: _pyinfra_type(p) for name, p in params.items() if name in args}
-    return Module(key, args, build, irreversible=module_name == "server" and op_name in
-                  ("shell", "script", "script_template"), types=types)
+    return Module(key, args, build, types=types)
 
 
 _ANNOTATED = {"int": "int", "bool": "bool", "float": "float", "str": "str", "list[str]": "list"}

@@ -18,7 +18,20 @@ from orchestrator.load import coerce, kvargs
 
 REQUIRED = object()
 TYPE_NAMES = {"str": "a string", "path": "a path (a string)", "int": "an integer",
-              "float": "a number", "bool": "a boolean", "list": "a list", "raw": "any value"}
+              "float": "a number", "bool": "a boolean", "list": "a list",
+              "dict": "a dictionary", "raw": "any value"}
+
+
+class Decided(Exception):
+    """Raised by a module's build when its task's result on this host is known without any
+    operation: skipped (unarchive's `creates` exists) or failed with the module's own message
+    (its `dest` is not a directory). `result` is what `register` stores, in Ansible's shape
+    (`changed`, and `skipped` or `failed` with `msg`); the engine takes it as an action's
+    outcome, so `ignore_errors` and `rescue` apply to the failure."""
+
+    def __init__(self, result: dict[str, Any]):
+        super().__init__(str(result.get("msg", "")))
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,11 @@ class HostContext:
     search_dirs: dict[str, list[Path]] = field(default_factory=dict)  # "files"/"templates" -> dirs
     where: dict[str, Any] = field(default_factory=dict)  # the task's path= and line=
     capture_rc: bool = False  # a command reports its exit status for `register` (commands.py)
+    # the task's operations run through sudo (as `become_user`, None: root)
+    become: bool = False
+    become_user: str | None = None
+    # keys the module adds to what `register` stores (unarchive's `files`), set by its build
+    registers: dict[str, Any] = field(default_factory=dict)
 
     def find(self, kind: str, name: str) -> Path:
         candidate = Path(name)
@@ -79,8 +97,6 @@ class Module:
     # shell's `chdir=`, `creates=`...); empty: every `key=value` word of a string is an argument
     raw_options: frozenset[str] = frozenset()
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # A task of this module changes what no journal can restore without a declared `undo:`
-    irreversible: bool = False
     # the argument naming a local file, and the role directory it lives in ("files"/"templates")
     source: tuple[str, str] | None = None
     # argument -> its type as Ansible's documentation of the module names it (coerce.KINDS)
@@ -89,6 +105,12 @@ class Module:
     action: bool = False
     # any argument name is taken (set_fact's variable names)
     any_args: bool = False
+    # its build reads the host beyond the facts pyinfra predicts from (an archive, whether a
+    # directory exists): the engine runs the changes predicted before it first
+    reads_host: bool = False
+    # checks of argument values a table cannot say (unarchive's extra_opts), run at load on
+    # the literal arguments; raises ValueError with the reason
+    check: Callable[[dict[str, Any]], None] | None = None
 
     def free_form_args(self, text: str, where: dict) -> dict[str, str]:
         """A string given for the arguments (`apt: update_cache=yes`), read as Ansible reads it
@@ -133,7 +155,13 @@ class Module:
                 if default is REQUIRED:
                     raise InputError(f"{self.name} needs the argument {name!r}", **where)
                 args[name] = default
-        return self.convert(args, where, literal_only=True)
+        converted = self.convert(args, where, literal_only=True)
+        if self.check is not None:
+            try:
+                self.check({k: v for k, v in converted.items() if not _templated(v)})
+            except ValueError as err:
+                raise InputError(f"{self.name}: {err}", **where) from None
+        return converted
 
     def convert(self, args: dict[str, Any], where: dict, literal_only: bool = False
                 ) -> dict[str, Any]:

@@ -95,9 +95,9 @@ COMMAND_OPTIONS = frozenset({"chdir", "creates", "removes", "executable", "stdin
 
 MODULES = [
     Module("command", COMMAND_ARGS, _run(False), free_form="cmd", raw_options=COMMAND_OPTIONS,
-           irreversible=True, types=COMMAND_TYPES),
+           types=COMMAND_TYPES),
     Module("shell", COMMAND_ARGS, _run(True), free_form="cmd", raw_options=COMMAND_OPTIONS,
-           irreversible=True, types=COMMAND_TYPES),
+           types=COMMAND_TYPES),
     Module("git", {"repo": REQUIRED, "dest": REQUIRED, "version": "HEAD", "update": True,
                    "depth": None}, _git, aliases={"name": "repo"},
            types={"repo": "str", "dest": "path", "version": "str", "update": "bool",

@@ -39,7 +39,7 @@ from orchestrator.engine.results import (
 )
 from orchestrator.events import Event, RunReported
 from orchestrator.report.hosts import count, fold_hosts
-from orchestrator.runs import PAUSED
+from orchestrator.rollout.store import PAUSED
 
 COLOURS = {OK: "green", CHANGED: "yellow", FAILED: "red", UNREACHABLE: "red", SKIPPED: "cyan",
            RESCUED: "magenta", UNKNOWN: "blue",

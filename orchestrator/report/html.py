@@ -20,7 +20,7 @@ from orchestrator.report.console import duration, host_row, task_label
 from orchestrator.report.hosts import count, fold_hosts
 
 if TYPE_CHECKING:
-    from orchestrator.runs import RunStore
+    from orchestrator.rollout.store import RunStore
 
 ROW = 22  # px per host row on the timeline
 LABEL = 170  # px for host names left of the axis

@@ -16,7 +16,7 @@ from orchestrator.events import Event, RunReported
 from orchestrator.secrets import masking
 
 if TYPE_CHECKING:
-    from orchestrator.rollout import RolloutReport
+    from orchestrator.rollout.run import RolloutReport
 
 
 def report_document(report: RolloutReport) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from orchestrator.roletest.runner import RoleTestResult
 from orchestrator.secrets import masking
 
 if TYPE_CHECKING:
-    from orchestrator.rollout import RolloutReport, WaveReport
+    from orchestrator.rollout.run import RolloutReport, WaveReport
 
 
 def write(root: ET.Element, path: Path) -> Path:

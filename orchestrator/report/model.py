@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.engine.results import HostResult, PlayResult, TaskResult
-from orchestrator.health import CheckResult
-from orchestrator.rollout import WaveReport
+from orchestrator.rollout.health import CheckResult
+from orchestrator.rollout.run import WaveReport
 
 
 def wave_from_dict(data: dict[str, Any]) -> WaveReport:

@@ -24,7 +24,7 @@ from orchestrator.report.console import (
 )
 from orchestrator.report.hosts import count, fold_hosts
 from orchestrator.secrets import masking
-from orchestrator.waves import Wave
+from orchestrator.rollout.waves import Wave
 
 SCHEMA = "orc-plan/1"
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator import adhoc
-from orchestrator.hostlock import LOCK
+from orchestrator.rollout.locks import LOCK
 from orchestrator.inventory import Inventory
-from orchestrator.journal import RUNS_DIR
+from orchestrator.undo.record import RUNS_DIR
 
 
 def purge_command(keep: int) -> str:
@@ -37,7 +37,7 @@ class Purged:
 def purge(inventory: Inventory, pattern: str, keep: int = 0,
           become: bool | None = None) -> list[Purged]:
     """Purge the journals of the hosts `pattern` selects (see the module docstring)."""
-    done = adhoc.run(inventory, pattern, purge_command(keep), adhoc.RunOptions(become=become))
+    done = adhoc.run(inventory, pattern, purge_command(keep), adhoc.CommandOptions(become=become))
     found = []
     for host, result in done.results.items():
         text = (result.stdout or "").strip()

@@ -203,18 +203,22 @@ class Differential:
             assert result.ok, f"reset of {host}: {result.stderr or result.error}"
 
     def state(self, host: str, paths: list[str]) -> dict[str, PathState]:
-        """Each path's type, mode, owner, group, bytes (files) and target (links) on `host`,
-        and the same for everything under a directory."""
+        """Each path's type, mode, owner, group (names, or numbers the host has no name for),
+        bytes (files) and target (links) on `host`, and the same for everything under a
+        directory."""
         script = (
             "import base64,grp,json,os,pwd,stat,sys\n"
             "out={}\n"
+            "def named(get,number):\n"  # an id the host has no name for: its number
+            "  try: return get(number)[0]\n"
+            "  except KeyError: return str(number)\n"
             "def one(p):\n"
             "  try: st=os.lstat(p)\n"
             "  except FileNotFoundError: out[p]={'kind':'absent'}; return\n"
             "  kind='link' if stat.S_ISLNK(st.st_mode) else 'directory' "
             "if stat.S_ISDIR(st.st_mode) else 'file'\n"
             "  d={'kind':kind,'mode':format(stat.S_IMODE(st.st_mode),'04o'),"
-            "'owner':pwd.getpwuid(st.st_uid).pw_name,'group':grp.getgrgid(st.st_gid).gr_name}\n"
+            "'owner':named(pwd.getpwuid,st.st_uid),'group':named(grp.getgrgid,st.st_gid)}\n"
             "  if kind=='file': d['content']=base64.b64encode(open(p,'rb').read()).decode()\n"
             "  if kind=='link': d['target']=os.readlink(p)\n"
             "  out[p]=d\n"

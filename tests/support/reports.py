@@ -8,8 +8,8 @@ from pathlib import Path
 import xmlschema
 
 from orchestrator.engine.results import FAILED, OK, HostResult, PlayResult, TaskResult
-from orchestrator.health import CheckResult
-from orchestrator.rollout import RolloutReport, WaveReport
+from orchestrator.rollout.health import CheckResult
+from orchestrator.rollout.run import RolloutReport, WaveReport
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).parent.parent / "data" / "junit" / "junit.xsd")
 

@@ -26,8 +26,8 @@ from orchestrator.report.html import HtmlReport
 from orchestrator.report.json import JsonReport
 from orchestrator.report.junit import JUnitReport
 from orchestrator.report.live import LogLines
-from orchestrator.rollout import RolloutReport
-from orchestrator.runs import RunStore
+from orchestrator.rollout.run import RolloutReport
+from orchestrator.rollout.store import RunStore
 from orchestrator.secrets import masking
 from tests.support.reports import GOLDEN_JSON, SCHEMA, halted_rollout, rolled_back_rollout
 

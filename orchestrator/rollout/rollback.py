@@ -1,33 +1,41 @@
-"""Rolling a run back from the command line: hold its hosts, restore, check health again.
+"""Rolling a run back: restore its hosts, then check their health again.
 
-`orchestrator.restore` puts the hosts back from their journals. Around it, a rollback someone
-starts by hand needs what a rollout's own rollback already has: the hosts held (the controller's
-run index and each host's rollout lock), so no rollout starts beside it, and afterwards the
-playbook's health checks, so "rolled back" means the service answers again, not only that the
-files are back.
+`orchestrator.undo.restore` puts the hosts back from their journals. Around it, two rollbacks:
+`roll_back_waves`, a rollout's own when a wave fails under `rollback: wave|auto` (its hosts are
+already held by the run), and `roll_back_run`, one someone starts by hand (`orc rollback`), which
+first holds the hosts (the controller's run index and each host's rollout lock) so no rollout
+starts beside it. Both end with the playbook's health checks, so "rolled back" means the service
+answers again, not only that the files are back; a host unhealthy before the run is expected
+unhealthy after it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from orchestrator import hostlock
 from orchestrator.errors import InputError
-from orchestrator.events import Listener
-from orchestrator.health import CheckResult
+from orchestrator.events import HealthChecking, Listener, RolledBack
 from orchestrator.inventory import Inventory, load_inventory
-from orchestrator.journal import Drift
-from orchestrator.load.playbook import load_playbook
-from orchestrator.restore import RollbackReport, rollback
-from orchestrator.rollout import (
+from orchestrator.undo.drift import Drift
+from orchestrator.load.playbook import Play, load_playbook
+from orchestrator.errors import DriftError
+from orchestrator.undo.restore import RollbackReport
+from orchestrator.undo.restore import rollback as restore_rollback
+from orchestrator.rollout import locks
+from orchestrator.rollout.health import (
+    CheckResult,
     check_play_health,
     health_before,
     unhealthy,
     unhealthy_unlike_before,
 )
-from orchestrator.runs import INTERRUPTED, ROLLED_BACK, Run, RunStore, lock_keys
+from orchestrator.rollout.store import INTERRUPTED, ROLLED_BACK, Run, RunStore, lock_keys
+
+if TYPE_CHECKING:  # the rollout's report of a wave (run.py imports this module)
+    from orchestrator.rollout.run import WaveReport
 
 
 @dataclass
@@ -79,7 +87,7 @@ def _health(playbook: Path | None, inventory: Inventory, restored: list[str],
     outcome.unhealthy_before -= set(outcome.failing)
 
 
-def roll_back(store: RunStore, run_id: str, inventories: list[str] | None = None, *,
+def roll_back_run(store: RunStore, run_id: str, inventories: list[str] | None = None, *,
               limit: str | None = None, playbook: Path | None = None, sudo: bool = False,
               force: bool = False, confirm: Callable[[list[Drift]], bool] | None = None,
               on_event: Listener | None = None) -> RollbackOutcome:
@@ -106,12 +114,12 @@ def roll_back(store: RunStore, run_id: str, inventories: list[str] | None = None
     before = store.hold(run_id, lock_keys(inventory, hosts), str(playbook or ""), sources)
     final = before or INTERRUPTED
     try:
-        locks = hostlock.acquire(inventory, hosts, run_id, store)
+        held = locks.acquire(inventory, hosts, run_id, store)
         try:
-            report = rollback(inventory, run_id, hosts, sudo=sudo, force=force,
-                              confirm=confirm, on_event=on_event)
+            report = restore_rollback(inventory, run_id, hosts, sudo=sudo, force=force,
+                                      confirm=confirm, on_event=on_event)
         finally:
-            locks.release()
+            held.release()
         skipped = {h.skipped for h in report.hosts.values()}
         if report.hosts and None not in skipped:
             raise InputError(f"nothing to roll back of {run_id}: "
@@ -126,3 +134,45 @@ def roll_back(store: RunStore, run_id: str, inventories: list[str] | None = None
         return outcome
     finally:
         store.set_status(run_id, final)
+
+
+def roll_back_waves(waves: list[WaveReport], play: Play, inventory: Inventory, run_id: str,
+                    emit: Listener) -> dict[str, Any]:
+    """A rollout's own rollback when its last wave (of `play`) failed: `rollback: wave`
+    restores that wave's hosts, `auto` every host of the run's `waves`, newest wave first;
+    then the play's health checks run again on them, each host expected as healthy as it was
+    before the run. A change made on a host since the wave (drift) stops it, left to `orc
+    rollback`. Returns what the run's report keeps: mode, per host what was restored, the
+    health checks, and `ok`."""
+    policy = play.policy
+    chosen = waves[-1:] if policy.rollback == "wave" else list(reversed(waves))
+    result: dict[str, Any] = {"mode": policy.rollback, "hosts": {}, "health": {}, "ok": True}
+    done: set[str] = set()
+    for wave in chosen:
+        hosts = [h for h in wave.hosts if h not in done]
+        if not hosts:
+            continue
+        done |= set(hosts)
+        try:
+            back = restore_rollback(inventory, run_id, hosts, sudo=bool(play.flag("become")),
+                                    on_event=emit)
+        except DriftError as err:  # hand changes since the wave: left to `orc rollback`
+            result["ok"], result["error"] = False, str(err)
+            break
+        for name, host in back.hosts.items():
+            result["hosts"][name] = {
+                "restored": sum(i.status == "restored" for i in host.items),
+                "irreversible": [i.key for i in host.irreversible],
+                "failed": [f"{i.key}: {i.detail}" for i in host.items if i.status == "failed"],
+                "handlers": host.handlers, "error": host.error,
+            }
+        result["ok"] = result["ok"] and not back.failed
+    if policy.health and done:
+        emit(HealthChecking(-1, tuple(sorted(done))))
+        health = check_play_health(play, inventory, sorted(done))
+        result["health"] = {h: [asdict(r) for r in rs] for h, rs in health.items()}
+        before = health_before(waves).get(chosen[0].play_index, {})
+        result["unhealthy_before"] = sorted(h for h in unhealthy(health) if before.get(h) is False)
+        result["ok"] = result["ok"] and not unhealthy_unlike_before(health, before)
+    emit(RolledBack(policy.rollback, tuple(sorted(done)), result["ok"]))
+    return result

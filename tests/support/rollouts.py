@@ -1,13 +1,14 @@
-"""The rollback tests' estate: the example roles as a health-checked rollout, and a snapshot
-of everything a rollback must bring back on a host."""
+"""What the rollback and rollout tests on lab hosts share: the example estate as a
+health-checked rollout, and a snapshot of what a run may change on a host (the JUnit schema CI
+systems read is in reports.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
-DATA = REPO / "tests" / "data" / "rollback"
-SNAPSHOT = (DATA / "snapshot.sh").read_text()
+DATA = REPO / "tests" / "data"
+SNAPSHOT = (DATA / "rollback" / "snapshot.sh").read_text()
 ROLLOUT = """\
 - name: web
   hosts: all

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.hostlock import LOCK, LockFile
+from orchestrator.rollout.locks import LOCK, LockFile
 from orchestrator.lab import Lab
 from tests.support.orc import run_orc
 

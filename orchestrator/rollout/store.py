@@ -22,14 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import statedir
-from orchestrator.errors import InputError, OrcError
+from orchestrator.errors import InputError, LockError
 from orchestrator.secrets import masking  # no secret-derived text is stored in .orc/
 from orchestrator.inventory import Inventory, connection_for
+# a rolled back run's state is the marker its hosts' journals carry
+from orchestrator.undo.record import ROLLED_BACK, ROLLING_BACK  # noqa: F401 - states too
 
 RUNNING, PAUSED, SUCCEEDED, FAILED, HALTED, ABORTED, INTERRUPTED = (
     "running", "paused", "succeeded", "failed", "halted", "aborted", "interrupted",
 )
-ROLLED_BACK, ROLLING_BACK = "rolled-back", "rolling-back"
 HOLDING = (RUNNING, PAUSED, ROLLING_BACK)
 ACTIVE = (RUNNING, ROLLING_BACK)  # a process is working on the run: it holds while alive
 
@@ -50,10 +51,6 @@ CREATE TABLE IF NOT EXISTS preimages (
     summary TEXT NOT NULL, PRIMARY KEY (run_id, host, batch, seq)
 );
 """
-
-
-class LockError(OrcError):
-    """Another rollout holds some of these hosts."""
 
 
 @dataclass

@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from orchestrator.runs import INTERRUPTED, PAUSED, SUCCEEDED, LockError, RunStore
+from orchestrator.errors import LockError
+from orchestrator.rollout.store import INTERRUPTED, PAUSED, SUCCEEDED, RunStore
 
 
 def test_a_second_run_on_shared_hosts_is_refused_naming_the_first(tmp_path) -> None:

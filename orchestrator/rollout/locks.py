@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.inventory import Inventory
-from orchestrator.runs import HOLDING, LockError, RunStore
+from orchestrator.errors import LockError
+from orchestrator.rollout.store import HOLDING, RunStore
 from orchestrator.transport.remote import close_connections, run_many
 from orchestrator.transport.targets import target_for
 

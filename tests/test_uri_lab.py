@@ -1,0 +1,106 @@
+"""uri with `dest` on a real lab host: `orc plan` skips it and sends nothing (Ansible's uri does
+not support check mode), `orc apply` writes the body through a journaled files.put and reports
+changed as Ansible does (a task's `check_mode: true` skips it), and `orc rollback` puts back
+the file it overwrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.lab import Lab
+from tests.support.orc import run_orc
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: download
+      uri:
+        url: http://127.0.0.1:8091/page.json
+        dest: /srv/orc-uri/copy.json
+        method: POST
+        body: '{"k": 1}'
+        body_format: json
+        status_code: [200, 501]
+      register: got
+    - name: check_mode true, as Ansible skips what does not support it
+      uri: {url: "http://127.0.0.1:8091/page.json", dest: /srv/orc-uri/checked.json}
+      check_mode: true
+    - name: what it registered
+      copy:
+        dest: /srv/orc-uri/registered
+        content: "{{ got.status | default('-') }} {{ got.path | default('-') }}\\n"
+"""
+
+
+@pytest.fixture(scope="module")
+def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("uri")
+    (path / "site.yaml").write_text(PLAYBOOK)
+    return {"dir": path, "name": lab.hosts[0].name, "inventory": lab_inventory,
+            "state": path / ".orc"}
+
+
+def orc(work, command: str) -> tuple[int, dict]:
+    report = work["dir"] / "report.json"
+    report.unlink(missing_ok=True)
+    extra = ["--yes", "--ci", "--state-dir", str(work["state"])] if command == "apply" else []
+    proc = run_orc(command, str(work["dir"] / "site.yaml"), "-i", str(work["inventory"]),
+                   "--limit", work["name"], *extra, "--json", str(report))
+    assert report.exists(), proc.stdout + proc.stderr
+    return proc.returncode, json.loads(report.read_text())
+
+
+def tasks(report: dict, host: str) -> list[dict]:
+    found = []
+    for play in report.get("plays") or []:
+        found += play["hosts"].get(host, {}).get("tasks", [])
+    for wave in report.get("waves") or []:
+        found += ((wave.get("apply") or {}).get("hosts") or {}).get(host, {}).get("tasks", [])
+    return found
+
+
+def test_dest_written_by_a_journaled_put_and_rolled_back(work, ssh) -> None:
+    name = work["name"]
+    # a server that logs each request it gets: http.server answers POST with 501
+    setup = ("systemctl stop orc-uri-lab 2>/dev/null; rm -rf /srv/orc-uri /srv/www-orc-uri && "
+             "mkdir -p /srv/orc-uri /srv/www-orc-uri && printf 'old\\n' > /srv/orc-uri/copy.json && "
+             "chmod 640 /srv/orc-uri/copy.json && "
+             "systemd-run --unit orc-uri-lab python3 -m http.server 8091 --bind 127.0.0.1 "
+             "--directory /srv/www-orc-uri && "
+             "for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/8091) 2>/dev/null && break; "
+             "sleep 0.1; done")
+    assert ssh(name, setup).returncode == 0
+    try:
+        code, plan = orc(work, "plan")
+        assert code in (0, 2), plan
+        assert tasks(plan, name)[0]["status"] == "skipped", plan
+        assert "POST" not in ssh(name, "journalctl -u orc-uri-lab -q --no-pager").stdout
+        assert ssh(name, "cat /srv/orc-uri/copy.json").stdout == "old\n"
+
+        code, applied = orc(work, "apply")
+        assert code == 0, applied
+        assert [t["status"] for t in tasks(applied, name)] == ["changed", "skipped",
+                                                                 "changed"]
+        assert ssh(name, "test -e /srv/orc-uri/checked.json").returncode != 0
+        body = ssh(name, "cat /srv/orc-uri/copy.json").stdout
+        assert "501" in body and body != "old\n"
+        assert ssh(name, "stat -c %a /srv/orc-uri/copy.json").stdout.strip() == "640"
+        assert ssh(name, "cat /srv/orc-uri/registered").stdout == \
+            "501 /srv/orc-uri/copy.json\n"
+
+        proc = run_orc("show", applied["run_id"], "--state-dir", str(work["state"]), "--json")
+        assert "/srv/orc-uri/copy.json" in proc.stdout, proc.stdout + proc.stderr
+
+        proc = run_orc("rollback", applied["run_id"], "--ci", "--state-dir",
+                       str(work["state"]))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert ssh(name, "cat /srv/orc-uri/copy.json").stdout == "old\n"
+        assert ssh(name, "stat -c %a /srv/orc-uri/copy.json").stdout.strip() == "640"
+    finally:
+        ssh(name, "systemctl stop orc-uri-lab")
