@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from orchestrator import lab as lab_api
 from orchestrator.lab import Lab
-
-TEST_LAB = os.environ.get("ORC_TEST_LAB", "orctest")
-REPO = Path(__file__).resolve().parent.parent
-TEST_LAB_HOSTS = 3
-ORC = str(Path(sys.executable).with_name("orc"))
+from tests.support.orc import REPO, TEST_LAB, TEST_LAB_HOSTS
 
 # secrets/signers.yaml is trusted only when signed by a root configured outside the repository;
 # every test (and every `orc` it starts) trusts the published example root, as `make` does, and
@@ -28,19 +23,6 @@ ORC = str(Path(sys.executable).with_name("orc"))
 EXAMPLE_TRUST_ROOT = REPO / "secrets" / "example-keys" / "trust-root.yaml"
 os.environ["ORC_TRUST_ROOT_FILE"] = str(EXAMPLE_TRUST_ROOT)
 os.environ.pop("ORC_TRUST_ROOT", None)
-
-# curl on a lab host: bounded, and retried while a just-restarted service comes up (a status
-# that persists, like a 503, is still what it returns)
-CURL = "curl -s --max-time 10 --retry 3 --retry-delay 1 --retry-all-errors"
-
-
-def run_orc(*args: str, user: int | None = None, check: bool = False) -> subprocess.CompletedProcess:
-    """Run the installed `orc` command as a user would (optionally as a non-root uid)."""
-    cmd = [ORC, *args]
-    if user is not None:
-        # a user namespace gives a non-root euid while the venv stays readable
-        cmd = ["unshare", "--user", f"--map-user={user}", *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=300)
 
 
 @pytest.fixture(scope="session")

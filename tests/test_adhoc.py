@@ -8,9 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from orchestrator import lab as lab_api
 from orchestrator.adhoc import group_outputs
@@ -18,62 +15,20 @@ from orchestrator.lab import machine
 from orchestrator.lab.state import Lab
 from orchestrator.report.hosts import fold_hosts
 from orchestrator.transport.remote import CommandResult
-from tests.conftest import TEST_LAB, run_orc
-
-
-def write_inventory(path: Path, hosts: dict[str, dict], **common: object) -> Path:
-    path.write_text(yaml.safe_dump({"all": {"vars": common, "hosts": hosts}}))
-    return path
-
-
-def lab_names(lab_inventory: Path) -> list[str]:
-    data = yaml.safe_load(lab_inventory.read_text())
-    return list(data["all"]["children"][TEST_LAB]["hosts"])
+from tests.support.inventories import (
+    EXPECTED_REASONS,
+    become_inventory,
+    broken_hosts,
+    lab_names,
+    write_inventory,
+)
+from tests.support.orc import TEST_LAB, run_orc
 
 
 def run_json(*args: str) -> tuple[int, dict]:
     proc = run_orc("run", "--json", *args)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
-
-
-def broken_hosts(lab: Lab, tmp_path: Path) -> Path:
-    """An inventory whose hosts each fail to connect in a different way, plus one good host."""
-    first, second = lab.hosts[0], lab.hosts[1]
-    keys = {line.split()[0].split(",")[1]: line.split(None, 1)[1]
-            for line in lab.known_hosts_path.read_text().splitlines() if line}
-    swapped = tmp_path / "swapped_known_hosts"
-    swapped.write_text(f"{second.address} {keys[first.name]}")  # second's address, first's key
-    empty = tmp_path / "empty_known_hosts"
-    empty.write_text("")
-    stranger = tmp_path / "stranger_key"
-    stranger.write_bytes(Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    ))
-    stranger.chmod(0o600)
-    return write_inventory(
-        tmp_path / "broken.yaml",
-        {
-            "good": {"ansible_host": first.address},
-            "changed": {"ansible_host": second.address, "ssh_known_hosts_file": str(swapped)},
-            "unknown": {"ansible_host": first.address, "ssh_known_hosts_file": str(empty)},
-            "stranger": {"ansible_host": first.address,
-                         "ansible_ssh_private_key_file": str(stranger)},
-            "closed": {"ansible_host": first.address, "ansible_port": 2222},
-        },
-        ansible_user="root",
-        ansible_ssh_private_key_file=str(lab.key_path),
-        ssh_known_hosts_file=str(lab.known_hosts_path),
-    )
-
-
-EXPECTED_REASONS = {
-    "changed": "host key changed: refusing to connect (known_hosts disagrees)",
-    "unknown": "host key unknown: not in known_hosts",
-    "stranger": "authentication failed",
-    "closed": "unreachable: connection refused",
-}
 
 
 def test_identical_answers_collapse_into_one_group_in_first_seen_order() -> None:
@@ -146,16 +101,6 @@ def test_become_runs_the_whole_command_as_another_user(lab: Lab, lab_inventory: 
                          "--", "whoami && id -un")
     assert code == 0
     assert out["hosts"][0]["stdout"] == "nobody\nnobody\n"
-
-
-def become_inventory(lab: Lab, path: Path) -> Path:
-    """The first lab host, with the inventory asking to become `nobody` there."""
-    return write_inventory(
-        path, {lab.hosts[0].name: {"ansible_host": lab.hosts[0].address}},
-        ansible_user="root", ansible_ssh_private_key_file=str(lab.key_path),
-        ssh_known_hosts_file=str(lab.known_hosts_path),
-        ansible_become=True, ansible_become_user="nobody",
-    )
 
 
 @pytest.mark.lab

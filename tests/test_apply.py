@@ -21,7 +21,7 @@ from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.playbook import load_playbook
-from tests.conftest import CURL, run_orc
+from tests.support.orc import CURL, run_orc
 
 pytestmark = pytest.mark.lab
 

@@ -15,7 +15,7 @@ import pytest
 from orchestrator.errors import InputError
 from orchestrator.load.playbook import load_playbook
 from orchestrator.load.startat import start_at_task
-from tests.conftest import ORC, REPO
+from tests.support.orc import ORC, REPO
 
 SITE = REPO / "site.yaml"
 

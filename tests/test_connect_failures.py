@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_orc
+from tests.support.orc import run_orc
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.playbook import load_playbook
-from tests.conftest import run_orc
+from tests.support.orc import run_orc
 
 pytestmark = pytest.mark.lab
 

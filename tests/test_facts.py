@@ -14,10 +14,10 @@ from orchestrator import facts
 from orchestrator.errors import InputError
 from orchestrator.inventory import load_inventory
 from orchestrator.lab.state import Lab
-from tests.conftest import run_orc
-from tests.test_adhoc import (
+from tests.support.inventories import (
     EXPECTED_REASONS, become_inventory, broken_hosts, lab_names, write_inventory,
 )
+from tests.support.orc import run_orc
 
 
 def facts_json(*args: str) -> tuple[int, dict[str, dict]]:

@@ -275,7 +275,8 @@ def lab_host(lab, lab_inventory):
 
     name = lab.hosts[-1].name
     session = open_session(load_inventory([str(lab_inventory)]), [name])
-    assert name in session.hosts, session.unreachable
+    if name not in session.hosts:
+        pytest.fail(f"setup: {name} is unreachable: {session.unreachable}", pytrace=False)
     host = session.hosts[name]
     yield host
     host.disconnect()

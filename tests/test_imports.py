@@ -18,7 +18,7 @@ from orchestrator import modules
 from orchestrator.errors import InputError
 from orchestrator.load.playbook import load_playbook
 from orchestrator.modules.base import HostContext
-from tests.conftest import run_orc
+from tests.support.orc import run_orc
 
 ESTATE = {
     "roles/web/tasks/main.yml": """\

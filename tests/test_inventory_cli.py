@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.inventory_oracle import INVENTORIES
+from tests.support.inventory_oracle import INVENTORIES
 
 ORC = str(Path(sys.executable).with_name("orc"))
 LAB = str(INVENTORIES / "lab_shape" / "lab.yaml")

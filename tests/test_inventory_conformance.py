@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from click.testing import CliRunner
 
-from tests.inventory_oracle import (
+from tests.support.inventory_oracle import (
     INVENTORIES, ansible_inventory, ansible_list_hosts, ansible_patterns, inventory_args,
 )
 from orchestrator.cli import main

@@ -11,7 +11,7 @@ from pyinfra.connectors.ssh import connector_data_meta
 
 from orchestrator.errors import InventoryError
 from orchestrator.inventory import Connection, connection_for, load_inventory
-from tests.inventory_oracle import INVENTORIES
+from tests.support.inventory_oracle import INVENTORIES
 
 
 def inventory_from(tmp_path: Path, text: str):

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.errors import InventoryError
 from orchestrator.inventory import load_inventory
-from tests.inventory_oracle import INVENTORIES
+from tests.support.inventory_oracle import INVENTORIES
 
 BAD = INVENTORIES / "bad"
 ORC = str(Path(sys.executable).with_name("orc"))

@@ -10,7 +10,7 @@ import pytest
 from orchestrator.errors import InventoryError
 from orchestrator.inventory import load_inventory, match
 from orchestrator.inventory.patterns import split_pattern
-from tests.inventory_oracle import INVENTORIES
+from tests.support.inventory_oracle import INVENTORIES
 
 
 @pytest.fixture(scope="module")

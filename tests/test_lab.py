@@ -16,7 +16,7 @@ from orchestrator import lab as lab_api
 from orchestrator.lab import machine
 from orchestrator.lab.state import Lab
 from orchestrator.transport.remote import Target, run_command
-from tests.conftest import TEST_LAB, run_orc
+from tests.support.orc import TEST_LAB, run_orc
 
 pytestmark = pytest.mark.lab
 

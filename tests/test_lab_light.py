@@ -16,7 +16,7 @@ from orchestrator import lab as lab_api
 from orchestrator.errors import InputError
 from orchestrator.lab import light, machine
 from orchestrator.lab.state import Lab, lab_root
-from tests.conftest import ORC, TEST_LAB, run_orc
+from tests.support.orc import ORC, TEST_LAB, run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ from orchestrator.errors import InputError
 from orchestrator.lab import light, network, sshkeys
 from orchestrator.lab.inventory_file import inventory_data, write_known_hosts
 from orchestrator.lab.state import Lab, LabHost, check_count, check_name
-from tests.conftest import run_orc
+from tests.support.orc import run_orc
 
 
 @pytest.mark.parametrize("name", ["lab", "ci2", "abcdefgh"])

@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator.rollout.locks import LOCK, LockFile
 from orchestrator.lab import Lab
-from tests.conftest import run_orc
+from tests.support.orc import run_orc
 
 PLAYBOOK = """\
 - name: touch

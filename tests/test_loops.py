@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator.errors import InputError
 from orchestrator.engine.options import RunOptions
 from orchestrator.engine.run import run_playbook
+from orchestrator.errors import InputError
+from orchestrator.events import Event, OperationDone
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.loops import Loop, parse_loop
@@ -300,15 +301,13 @@ def test_a_paused_loop_waits_between_items_on_the_host(lab: Lab, lab_inventory: 
         "name": "stamp", "command": "true", "loop": [1, 2, 3],
         "loop_control": {"pause": 0.2, "index_var": "i", "label": "{{ i }}"}}]}]))
     host = lab.hosts[0].name
-    events: list[tuple[str, str]] = []
+    events: list[Event] = []
     run = run_playbook(load_playbook(book), load_inventory([str(lab_inventory)]),
-                       RunOptions(limit=host),
-                       on_event=lambda kind, data: events.append((kind, data.get("task")))
-                       if kind == "op" else None)
+                       RunOptions(limit=host), on_event=events.append)
     tasks = run.plays[0].hosts[host].tasks
     assert [(t.item, t.status) for t in tasks] == [(0, "changed"), (1, "changed"),
                                                    (2, "changed")]
-    ops = [task for kind, task in events if kind == "op"]
+    ops = [event.task for event in events if isinstance(event, OperationDone)]
     assert ops == ["stamp", "", "stamp", "", "stamp"]  # "": the pause, between the items
 
 

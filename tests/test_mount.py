@@ -17,7 +17,7 @@ import pytest
 from orchestrator.lab import Lab
 from orchestrator.modules import lookup
 from orchestrator.modules.mount import fstab_absent, fstab_present
-from tests.conftest import run_orc
+from tests.support.orc import run_orc
 
 BASE = {"path": "/mnt/data", "src": "tmpfs", "fstype": "tmpfs", "opts": None, "dump": "0",
         "passno": "0", "boot": True}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.conftest import run_orc
+from tests.support.orc import run_orc
 
 LONG = "a-host-with-a-rather-long-name-that-makes-any-table-wider-than-eighty-columns"
 

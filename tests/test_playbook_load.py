@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.errors import InputError
 from orchestrator.load.playbook import load_playbook
-from tests.conftest import run_orc
+from tests.support.orc import run_orc
 
 # an address nothing answers on: loading must fail before orc ever tries to connect
 INVENTORY = "all:\n  hosts:\n    web1:\n      ansible_host: 192.0.2.254\n"

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.errors import InputError
 from orchestrator.load.playbook import load_playbook
-from tests.conftest import run_orc
+from tests.support.orc import run_orc
 
 TASK = "    - command: /bin/true\n"
 

@@ -9,7 +9,7 @@ import re
 import click
 
 from orchestrator.cli import COMMANDS
-from tests.conftest import REPO
+from tests.support.orc import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 

@@ -10,7 +10,14 @@ import re
 import time
 
 from orchestrator.engine.results import HostResult, PlayResult, RunResult, TaskResult
-from orchestrator.rollout.health import CheckResult
+from orchestrator.events import (
+    HostDone,
+    OperationDone,
+    RunDone,
+    TaskFailed,
+    WaveDone,
+    WaveStarted,
+)
 from orchestrator.report.console import (
     make_console,
     plan_summary,
@@ -23,6 +30,7 @@ from orchestrator.report.hosts import fold_hosts
 from orchestrator.report.html import to_html
 from orchestrator.report.live import LiveRollout, LogLines
 from orchestrator.report.plan import SCHEMA, plan_document, to_markdown
+from orchestrator.rollout.health import CheckResult
 from orchestrator.rollout.run import RolloutReport, WaveReport
 from orchestrator.rollout.store import Run
 from orchestrator.rollout.waves import Wave
@@ -152,14 +160,13 @@ def test_one_rollout_summary_groups_hosts_that_fared_alike() -> None:
 def test_ci_lines_print_a_failure_when_it_happens_and_no_run_status() -> None:
     lines: list[str] = []
     log = LogLines(echo=lines.append)
-    log.update("wave", {"play": "site", "wave": 0, "hosts": ["web1", "web2"]})
-    log.update("task-failed", {"host": "web2", "task": "config", "where": "t.yaml:1",
-                               "error": "permission denied"})
+    log(WaveStarted("site", 0, ("web1", "web2")))
+    log(TaskFailed("web2", "config", "t.yaml:1", "permission denied"))
     assert lines[-1] == "  FAILED web2: config (t.yaml:1): permission denied"
-    log.update("host", {"host": "web2", "status": "failed", "error": None})
-    log.update("host", {"host": "web1", "status": "changed", "error": None})
-    log.update("wave-done", {"wave": 0, "status": "failed", "reason": "1/2 host(s) failed"})
-    log.update("run", {"run": "r1", "status": "halted"})
+    log(HostDone("web2", "failed"))
+    log(HostDone("web1", "changed"))
+    log(WaveDone(0, "failed", "1/2 host(s) failed"))
+    log(RunDone("r1", "halted"))
     assert sum("web2" in line for line in lines) == 1  # the failure once, as it happened
     assert not any(line.startswith("run ") for line in lines)
 
@@ -167,13 +174,12 @@ def test_ci_lines_print_a_failure_when_it_happens_and_no_run_status() -> None:
 def test_live_view_counts_hosts_and_names_the_busiest_task() -> None:
     console = make_console(file=io.StringIO())
     view = LiveRollout("site.yaml", console, {"site": 3})
-    view.update("wave", {"play": "site", "wave": 1, "hosts": [f"web{n}" for n in range(10)]})
+    view(WaveStarted("site", 1, tuple(f"web{n}" for n in range(10))))
     for n in range(6):
-        view.update("op", {"host": f"web{n}", "task": "install packages", "ok": True})
-    view.update("op", {"host": "web9", "task": "config", "ok": True})
-    view.update("host", {"host": "web9", "status": "unreachable", "error": "timed out"})
-    view.update("task-failed", {"host": "web8", "task": "config", "where": "t.yaml:1",
-                                "error": "permission denied"})
+        view(OperationDone(f"web{n}", "install packages", True))
+    view(OperationDone("web9", "config", True))
+    view(HostDone("web9", "unreachable", "timed out"))
+    view(TaskFailed("web8", "config", "t.yaml:1", "permission denied"))
     out = io.StringIO()
     make_console(file=out).print(view.render())
     text = out.getvalue()

@@ -18,7 +18,7 @@ from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.playbook import load_playbook
 from orchestrator.rollout.run import wave_table
-from tests.conftest import REPO, run_orc
+from tests.support.orc import REPO, run_orc
 from tests.support.png import colour_counts
 
 pytestmark = pytest.mark.lab

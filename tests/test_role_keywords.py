@@ -71,7 +71,7 @@ def test_become_on_a_role_entry_matches_ansible_playbook(tmp_path: Path, lab, la
     import subprocess
     import sys
 
-    from tests.conftest import run_orc
+    from tests.support.orc import run_orc
 
     tasks = tmp_path / "roles" / "who" / "tasks"
     tasks.mkdir(parents=True)

@@ -25,7 +25,7 @@ from orchestrator.lab.state import Lab
 from orchestrator.roletest import converge as converge_mod
 from orchestrator.roletest import load_scenario, molecule, scenario_names
 from orchestrator.roletest.hosts import MARKER, claimed
-from tests.conftest import ORC, TEST_LAB
+from tests.support.orc import ORC, TEST_LAB
 
 REPO = Path(__file__).resolve().parent.parent
 ROLETEST_LAB = f"{TEST_LAB[:7]}r"

@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator.undo.record import KILL_AFTER
 from orchestrator.lab import Lab
-from tests.conftest import CURL, run_orc
+from tests.support.orc import CURL, run_orc, setup_step
 from tests.support.rollouts import playbook, snapshot
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -33,9 +33,9 @@ def fleet(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactor
     fleet = {"work": work, "names": names, "inventory": lab_inventory}
     # the release every case starts from: a rollback ends with the play's health checks, which
     # pass only where the app was serving before the killed run
-    converged = orc(fleet, "apply", str(work / "waves.yaml"), "-i", str(lab_inventory),
-                    "--limit", ",".join(names), "--yes", "--ci", "-e", "app_version=1.0.0")
-    assert converged.returncode == 0, converged.stdout + converged.stderr
+    setup_step(orc(fleet, "apply", str(work / "waves.yaml"), "-i", str(lab_inventory),
+                   "--limit", ",".join(names), "--yes", "--ci", "-e", "app_version=1.0.0"),
+               "converging release 1.0.0")
     return fleet
 
 

@@ -21,7 +21,7 @@ from orchestrator.lab import Lab
 from orchestrator.errors import DriftError
 from orchestrator.rollout.rollback import roll_back_run
 from orchestrator.rollout.store import RunStore
-from tests.conftest import ORC, run_orc
+from tests.support.orc import ORC, run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import Lab
-from tests.conftest import CURL, run_orc
+from tests.support.orc import CURL, run_orc, setup_step
 from tests.support.rollouts import playbook, snapshot
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -30,8 +30,8 @@ def fleet(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactor
     (work / "unhealthy.yaml").write_text(
         f"all:\n  hosts:\n    {names[1]}:\n      app_healthy: false\n")
     fleet = {"work": work, "names": names, "inventory": lab_inventory}
-    proc, _ = rollout(fleet, "converge", "-e", "app_version=1.0.0")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    setup_step(rollout(fleet, "converge", "-e", "app_version=1.0.0")[0],
+               "converging release 1.0.0")
     return fleet
 
 

@@ -14,8 +14,8 @@ import pytest
 
 from orchestrator import lab as lab_api
 from orchestrator.lab import Lab, machine
-from tests.conftest import TEST_LAB, run_orc
-from tests.support.rollouts import JUNIT_SCHEMA
+from tests.support.orc import TEST_LAB, run_orc, setup_step
+from tests.support.reports import SCHEMA as JUNIT_SCHEMA
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -51,8 +51,8 @@ def fleet(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactor
         ROLLOUT.format(serial='serial: [1, "50%", "100%"]', secrets=secrets))
     base = ["-i", str(lab_inventory), "--yes", "--ci", "--limit", ",".join(names),
             "--state-dir", str(work / ".orc")]
-    converge = run_orc("apply", str(work / "converge.yaml"), *base, "-e", "app_version=1.0.0")
-    assert converge.returncode == 0, converge.stdout + converge.stderr
+    setup_step(run_orc("apply", str(work / "converge.yaml"), *base, "-e", "app_version=1.0.0"),
+               "converging release 1.0.0")
     return {"names": names, "work": work, "base": base, "lab": grown}
 
 

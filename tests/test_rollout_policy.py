@@ -14,7 +14,7 @@ import pytest
 from orchestrator.errors import InputError
 from orchestrator.load.playbook import load_playbook
 from orchestrator.rollout.store import RunStore
-from tests.conftest import ORC
+from tests.support.orc import ORC
 
 BAD = [
     ("rollback: bogus", "4: rollback: 'bogus' is not one of auto, wave, manual"),

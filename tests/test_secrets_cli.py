@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.secrets import signature, sopsfile, yamlio
-from tests.secrets_support import Estate, one_error_line, standard_estate
+from tests.support.secrets_estate import Estate, one_error_line, standard_estate
 
 PLAINTEXT = "db:\n    password: first-pass-0x91\n    user: app\napp:\n    token: tok-aa11\n"
 
@@ -240,7 +240,7 @@ path.write_text(["sops: reserved\\n", "broken: [\\n", "fixed: value\\n"][n - 1])
 def test_the_root_is_found_from_a_subdirectory_or_given(estate: Estate) -> None:
     import subprocess
 
-    from tests.secrets_support import ORC
+    from tests.support.secrets_estate import ORC
 
     env = estate.env("alice")
     inside = subprocess.run([ORC, "secrets", "verify"], cwd=estate.root / "secrets", env=env,

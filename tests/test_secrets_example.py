@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.secrets import load_verified
-from tests.secrets_support import ORC, SOPS, one_error_line
+from tests.support.secrets_estate import ORC, SOPS, one_error_line
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ import pytest
 from orchestrator.lab import Lab
 from orchestrator.secrets import masking
 from orchestrator.secrets.replay import HOST_RECORD
-from tests.conftest import ORC, REPO, run_orc
+from tests.support.orc import ORC, REPO, run_orc
 
 pytestmark = pytest.mark.lab
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestrator.secrets import age, keys, sopsfile, writer, yamlio
-from tests.secrets_support import Estate, standard_estate
+from tests.support.secrets_estate import Estate, standard_estate
 
 # scalars YAML readers disagree on, comments sops encrypts, and every value type sops tags
 TRICKY = """\

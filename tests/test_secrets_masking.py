@@ -10,7 +10,7 @@ import jinja2
 import pytest
 
 from orchestrator.secrets import MASK, SecretFile, keys, load_verified, mask, signature
-from tests.secrets_support import Estate, standard_estate
+from tests.support.secrets_estate import Estate, standard_estate
 
 PASSWORD = "Pw.(needs*escaping)+9"
 PEM = "-----BEGIN KEY-----\nAAAAline-one-of-key\nBBBBline-two-of-key\n-----END KEY-----\n"

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestrator.secrets import SecretsError, keys, load_verified, replay, signature
-from tests.secrets_support import Estate, one_error_line, standard_estate
+from tests.support.secrets_estate import Estate, one_error_line, standard_estate
 
 PASSWORD = "pw-Zq81-never-printed"
 TOKEN = "tok-5c1e7a90d3b2-never-printed"

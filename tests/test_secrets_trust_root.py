@@ -13,7 +13,7 @@ import pytest
 from orchestrator.load.vars_files import load_vars_files
 from orchestrator.secrets import SecretsError, keys, load_verified, signature, trustroot
 from orchestrator.secrets.policy import load_signers
-from tests.secrets_support import Estate, one_error_line, standard_estate
+from tests.support.secrets_estate import Estate, one_error_line, standard_estate
 
 
 @pytest.fixture

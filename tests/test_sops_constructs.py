@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.secrets import age, keys, sopsfile, yamlio
-from tests.secrets_support import Estate, standard_estate
+from tests.support.secrets_estate import Estate, standard_estate
 
 COMMENTED = """\
 # a comment at the top

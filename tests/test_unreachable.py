@@ -16,7 +16,7 @@ import pytest
 from orchestrator import lab as lab_api
 from orchestrator.lab import Lab, machine
 from orchestrator.transport.remote import CLOSED
-from tests.conftest import ORC, TEST_LAB
+from tests.support.orc import ORC, TEST_LAB
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import Lab
-from tests.conftest import run_orc
+from tests.support.orc import run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

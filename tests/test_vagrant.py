@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from orchestrator.lab.vagrant import known_hosts_path, login, parse_ssh_config
-from tests.conftest import ORC, TEST_LAB
+from tests.support.orc import ORC, TEST_LAB, setup_step
 
 pytestmark = [pytest.mark.vagrant, pytest.mark.lab, pytest.mark.slow]
 
@@ -62,11 +62,9 @@ def machines(vagrant_lxc, tmp_path_factory: pytest.TempPathFactory):
     """The project's Vagrantfile brought up with the lxc provider, in a directory of its own."""
     directory = tmp_path_factory.mktemp("vagrant")
     shutil.copy(REPO / "vagrant" / "Vagrantfile", directory / "Vagrantfile")
-    box = run([ORC, "lab", "box"])
-    assert box.returncode == 0, box.stdout + box.stderr
+    setup_step(run([ORC, "lab", "box"]), "orc lab box")
     try:
-        up = run(["vagrant", "up", "--provider=lxc"], cwd=directory)
-        assert up.returncode == 0, up.stdout[-3000:] + up.stderr
+        setup_step(run(["vagrant", "up", "--provider=lxc"], cwd=directory), "vagrant up")
         yield directory
     finally:
         down = run([ORC, "lab", "down", "--vagrant", "--vagrant-dir", str(directory)])
@@ -79,9 +77,8 @@ def machines(vagrant_lxc, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def inventory(machines: Path) -> Path:
     path = machines / "lab.yaml"
-    proc = run([ORC, "lab", "up", "--vagrant", "--vagrant-dir", str(machines),
-                "--inventory", str(path)])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    setup_step(run([ORC, "lab", "up", "--vagrant", "--vagrant-dir", str(machines),
+                    "--inventory", str(path)]), "orc lab up --vagrant")
     return path
 
 

@@ -6,7 +6,6 @@ Options are ansible-playbook's where it has one (`-i -l -t --skip-tags -e -f --c
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,16 +13,19 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from orchestrator import junit
 from orchestrator.cli import interactive as is_interactive
+from orchestrator.cli import options
+from orchestrator.cli.options import DEFAULT_INVENTORY
 from orchestrator.engine.options import RunOptions, selected
 from orchestrator.engine.run import run_playbook
 from orchestrator.errors import InputError
-from orchestrator.undo.record import KEEP_RUNS
+from orchestrator.events import RunReported, fan_out
 from orchestrator.load.extravars import parse_extra_vars
 from orchestrator.load.tasks import flatten
-from orchestrator.report.console import make_console, print_plan, rollout_line, rollout_table
+from orchestrator.report.console import RunSummary, make_console, print_plan
 from orchestrator.report.hosts import count, fold_hosts
+from orchestrator.report.json import JsonReport
+from orchestrator.report.junit import JUnitReport
 from orchestrator.report.live import LiveRollout, LogLines
 from orchestrator.report.model import waves_from_store
 from orchestrator.report.plan import write_json, write_markdown
@@ -36,9 +38,7 @@ from orchestrator.rollout.run import (
     wave_table,
 )
 from orchestrator.rollout.store import PAUSED, RunStore
-from orchestrator.secrets import masking
-
-DEFAULT_INVENTORY = "inventory/lab.yaml"
+from orchestrator.undo.record import KEEP_RUNS
 
 
 def _tags(values: tuple[str, ...]) -> frozenset[str]:
@@ -48,15 +48,13 @@ def _tags(values: tuple[str, ...]) -> frozenset[str]:
 def run_options(f):
     """The options `plan` and `apply` share, named as ansible-playbook names them."""
     f = click.argument("playbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))(f)
-    f = click.option("-i", "--inventory", "inventories", multiple=True,
-                     help=f"Inventory source (repeatable; default {DEFAULT_INVENTORY}).")(f)
-    f = click.option("-l", "--limit", help="Only hosts matching this pattern.")(f)
+    f = options.inventory("inventories", f"Inventory source (repeatable; default "
+                                         f"{DEFAULT_INVENTORY}).", metavar=None)(f)
+    f = options.limit()(f)
     f = click.option("-t", "--tags", multiple=True, help="Only tasks with these tags.")(f)
     f = click.option("--skip-tags", multiple=True, help="Skip tasks with these tags.")(f)
-    f = click.option("-e", "--extra-vars", multiple=True,
-                     help="key=value or @file.yaml; highest precedence.")(f)
-    f = click.option("-f", "--forks", type=click.IntRange(min=1),
-                     help="Hosts worked on at once (default: up to 50).")(f)
+    f = options.extra_vars(f)
+    f = options.forks()(f)
     f = click.option("--start-at-task", metavar="NAME",
                      help="Start at the first task matching NAME (a shell pattern; "
                           "`role : task` also matches).")(f)
@@ -66,8 +64,7 @@ def run_options(f):
                      help="List each play's tasks (after -t/--skip-tags); run nothing.")(f)
     f = click.option("--syntax-check", is_flag=True,
                      help="Load the playbook and check its rollout policies; run nothing.")(f)
-    f = click.option("-v", "--verbose", "--per-host", "verbose", is_flag=True,
-                     help="Every host on its own, not grouped; every task of each.")(f)
+    f = options.verbose("Every host on its own, not grouped; every task of each.")(f)
     return f
 
 
@@ -177,16 +174,15 @@ def _addresses(inventory, run) -> dict[str, str]:
               help="Change nothing: show the plan, as `orc plan` does (Ansible's --check).")
 @click.option("-D", "--diff", is_flag=True,
               help="With --check: show unified diffs of the files that would change.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--ci", is_flag=True, help="No prompts, no live display: plain lines for logs.")
+@options.yes("Do not ask for confirmation.")
+@options.ci("No prompts, no live display: plain lines for logs.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a JUnit XML report here (a test case per host per wave).")
 @click.option("--pause-after-wave", type=click.IntRange(min=1),
               help="Pause the run after this wave (1: the first) of each play.")
 @click.option("--allow-downgrade", is_flag=True,
               help="Deploy a secret older than the version the hosts already have.")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
-              show_default=True, help="Where the run index lives.")
+@options.state_dir
 @click.option("--keep-runs", type=click.IntRange(min=0), default=KEEP_RUNS, show_default=True,
               envvar="ORC_KEEP_RUNS",
               help="Runs whose journals (on each host) and index entries are kept; 0 keeps all.")
@@ -230,36 +226,30 @@ def _roll_out(rollout: Rollout, interactive: bool, console):
     if interactive:
         planned = {name: len(waves) for name, waves in rollout.waves()}
         with LiveRollout(str(rollout.book.path), console, planned) as view:
-            return roll_out(rollout, on_event=view.update)
+            return roll_out(rollout, on_event=view)
     click.echo(f"run {rollout.run.id}")
-    return roll_out(rollout, on_event=LogLines().update)
+    return roll_out(rollout, on_event=LogLines())
 
 
 def _finish(report, store, verbose, json_path, junit_path, console) -> None:
-    """One summary for the whole run (every wave, its hosts, health and time) and one line."""
+    """The whole run's report to its listeners: the summary on the console (every wave, its
+    hosts, health and time, and one line), then the JSON and JUnit files asked for."""
     # a resumed run's earlier waves come from the index, whole, like the waves just run
     report.waves = waves_from_store(store.waves(report.run_id)) or report.waves
-    if report.waves:
-        console.print(rollout_table(report, verbose))
-    console.print(rollout_line(report))
-    if report.status == PAUSED:
-        console.print(f"continue with `orc resume {report.run_id}`, or `orc abort` it")
-    if json_path:
-        data = json.loads(json.dumps(report.to_dict(), default=str))
-        json_path.write_text(json.dumps(masking.hide_tree(data), indent=2) + "\n")
-    if junit_path:
-        junit.write(report, junit_path)
+    reported = fan_out([RunSummary(console, verbose),
+                        JsonReport(json_path) if json_path else None,
+                        JUnitReport(junit_path) if junit_path else None])
+    reported(RunReported(report))
     sys.exit(4 if report.status == PAUSED else 1 if report.failed else 0)
 
 
 @click.command()
 @click.argument("run_id")
-@click.option("--ci", is_flag=True, help="No live display: plain lines for logs.")
+@options.ci("No live display: plain lines for logs.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-v", "--verbose", "--per-host", "verbose", is_flag=True)
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
-              show_default=True)
+@options.verbose()
+@options.state_dir
 def resume(run_id, ci, json_path, junit_path, verbose, state_dir) -> None:
     """Continue a paused or interrupted run with its next wave."""
     rollout = resume_run(RunStore(state_dir), run_id)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from orchestrator import facts as facts_api
 from orchestrator.adhoc import select_hosts
+from orchestrator.cli import options
 from orchestrator.cli.run import forks_option, inventory_option, load, timeout_option
 from orchestrator.report.console import make_console
 
@@ -34,7 +35,7 @@ def _epilog() -> str:
     "--lines", type=click.IntRange(min=0), default=12, show_default=True,
     help="Lines shown per value in the table (0: all); --json always has everything.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print every fact's full value as JSON.")
+@options.json_flag("Print every fact's full value as JSON.")
 @click.pass_context
 def facts(
     ctx: click.Context,

@@ -14,13 +14,14 @@ import click
 from rich.text import Text
 from rich.tree import Tree
 
+from orchestrator.cli import options
 from orchestrator.inventory import Inventory, load_inventory, match
 from orchestrator.inventory.listing import graph_lines
 from orchestrator.inventory.patterns import hosts_of_group
 from orchestrator.inventory.values import dumps
 from orchestrator.report.console import make_console
 
-DEFAULT_INVENTORY = Path("inventory/lab.yaml")
+DEFAULT_INVENTORY = Path(options.DEFAULT_INVENTORY)
 
 
 def _tree(inventory: Inventory, hosts: set[str]) -> Tree:
@@ -48,14 +49,12 @@ def _tree(inventory: Inventory, hosts: set[str]) -> Tree:
 
 
 @click.command()
-@click.option("-i", "--inventory", "sources", multiple=True, metavar="SOURCE",
-              help="Inventory file, directory, script or host list (repeatable; default "
-                   f"{DEFAULT_INVENTORY}).")
+@options.inventory()
 @click.option("--list", "action", flag_value="list", help="All hosts and groups as JSON.")
 @click.option("--host", "host", metavar="NAME", help="One host's merged variables as JSON.")
 @click.option("--graph", "action", flag_value="graph", help="Groups and hosts as a text graph.")
 @click.option("--vars", "show_vars", is_flag=True, help="With --graph: show variables too.")
-@click.option("-l", "--limit", metavar="PATTERN", help="Only hosts matching an Ansible pattern.")
+@options.limit("Only hosts matching an Ansible pattern.", metavar="PATTERN")
 @click.option("--playbook-dir", type=click.Path(file_okay=False),
               help="Also merge group_vars/host_vars found beside a playbook.")
 @click.argument("group", required=False)

@@ -11,6 +11,7 @@ import click
 from rich.table import Table
 
 from orchestrator import lab as lab_api
+from orchestrator.cli import options
 from orchestrator.report.console import make_console
 
 name_option = click.option(
@@ -118,7 +119,7 @@ def box(force: bool) -> None:
 
 @lab.command()
 @name_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@options.json_flag("Print JSON instead of a table.")
 def status(name: str, as_json: bool) -> None:
     """Show each host: address, whether it runs, whether SSH answers, systemd's state
     ("sshd only" for light hosts)."""

@@ -11,7 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator import roletest
+from orchestrator.cli import options
 from orchestrator.errors import InputError
+from orchestrator.report import junit
 from orchestrator.report.console import make_console
 from orchestrator.roletest import FAILED, PASSED, RoleTestResult, StepResult
 
@@ -88,7 +90,7 @@ def _scenarios(role: str | None, all_roles: bool, scenario: str | None,
               help="Run this one step on the hosts a `--step create` left (as molecule does).")
 @click.option("--init-molecule", is_flag=True,
               help="Write roles/ROLE/molecule/default/ (molecule driving orc) and exit.")
-@click.option("-v", "--verbose", is_flag=True, help="Log every host's progress.")
+@options.verbose("Log every host's progress.", per_host=False)
 def test(role: str | None, all_roles: bool, scenario: str | None, hosts: int | None, keep: bool,
          lab_name: str, junit_dir: Path | None, step: str | None, init_molecule: bool,
          verbose: bool) -> None:
@@ -118,7 +120,7 @@ def test(role: str | None, all_roles: bool, scenario: str | None, hosts: int | N
         results.append(result)
         if junit_dir is not None:
             mine = [r for r in results if r.scenario.role == chosen.role]
-            roletest.write_junit(mine, junit_dir / f"{chosen.role}.xml")
+            junit.write_role_tests(mine, junit_dir / f"{chosen.role}.xml")
     if len(results) > 1:
         console.print(_summary(results))
     if not all(r.passed for r in results):

@@ -10,30 +10,29 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.cli import interactive as is_interactive
-from orchestrator.undo.drift import Drift
+from orchestrator.cli import options
 from orchestrator.report.console import make_console
 from orchestrator.rollout.rollback import RollbackOutcome, roll_back_run
 from orchestrator.rollout.store import RunStore
+from orchestrator.undo.drift import Drift
 
 
 @click.command("rollback")
 @click.argument("run_id")
-@click.option("-i", "--inventory", "inventories", multiple=True,
-              help="Inventory to reach the hosts (default: the run's own, from the index).")
-@click.option("-l", "--limit", help="Only hosts matching this pattern.")
+@options.inventory("inventories", "Inventory to reach the hosts (default: the run's own, from "
+                   "the index).", metavar=None)
+@options.limit()
 @click.option("-p", "--playbook", type=click.Path(dir_okay=False, path_type=Path),
               help="Playbook whose health checks run afterwards (default: the run's own).")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
-              show_default=True, help="Where the run index lives.")
+@options.state_dir
 @click.option("--become", is_flag=True, help="Read journals and restore with sudo.")
 @click.option("--force", is_flag=True,
               help="Overwrite changes made on the hosts since the run, and restore again a run "
                    "already rolled back.")
-@click.option("--ci", is_flag=True, help="Never ask: changes since the run stop the rollback.")
-@click.option("--yes", "-y", is_flag=True,
-              help="Answer yes to the question orc would ask: overwrite changes made on the "
-                   "hosts since the run (they are listed in the report).")
-@click.option("-v", "--verbose", is_flag=True, help="List every resource, not only changes.")
+@options.ci("Never ask: changes since the run stop the rollback.")
+@options.yes("Answer yes to the question orc would ask: overwrite changes made on the hosts "
+             "since the run (they are listed in the report).")
+@options.verbose("List every resource, not only changes.", per_host=False)
 def rollback_command(run_id, inventories, limit, playbook, state_dir, become, force, ci, yes,
                      verbose) -> None:
     """Restore every resource RUN changed to its state before the run, newest first, then run

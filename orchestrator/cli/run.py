@@ -9,20 +9,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator import adhoc
-from orchestrator.cli.inventory import DEFAULT_INVENTORY
+from orchestrator.cli import options
+from orchestrator.cli.options import DEFAULT_INVENTORY
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.report.console import make_console
 from orchestrator.report.hosts import fold_hosts
 
-inventory_option = click.option(
-    "-i", "--inventory", "sources", multiple=True, metavar="SOURCE",
-    help="Inventory file, directory, script or host list (repeatable; default "
-         f"{DEFAULT_INVENTORY}).",
-)
-forks_option = click.option(
-    "-f", "--forks", type=click.IntRange(min=1), default=20, show_default=True,
-    help="How many hosts to work on at once.",
-)
+inventory_option = options.inventory()
+forks_option = options.forks(20, "How many hosts to work on at once.")
 timeout_option = click.option(
     "-T", "--timeout", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
     help="Seconds to wait for a host to answer before calling it unreachable.",
@@ -43,14 +37,13 @@ def load(sources: tuple[str, ...]) -> Inventory:
     "--command-timeout", type=click.FloatRange(min=0.1), default=600.0, show_default=True,
     help="Seconds a command may run before it is cut off on that host.",
 )
-@click.option("-b", "--become/--no-become", default=None,
-              help="Run the command through sudo, or not (default: as the inventory says).")
+@options.become("Run the command through sudo, or not (default: as the inventory says).")
 @click.option("--become-user", help="User to become (default root); implies --become.")
 @click.option(
     "--lines", type=click.IntRange(min=1), default=10, show_default=True,
     help="Lines of output shown per group of hosts.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print every host's result as JSON.")
+@options.json_flag("Print every host's result as JSON.")
 @click.pass_context
 def run(
     ctx: click.Context,

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from rich.table import Table
 
+from orchestrator.cli import options
+from orchestrator.events import RunReported
 from orchestrator.report.console import make_console, rollout_table
-from orchestrator.report.html import write_html
+from orchestrator.report.html import HtmlReport
 from orchestrator.report.model import waves_from_store
-from orchestrator.rollout.run import abort_run
+from orchestrator.rollout.run import RolloutReport, abort_run
 from orchestrator.rollout.store import INTERRUPTED, PAUSED, RUNNING, RunStore
-
-state_dir_option = click.option(
-    "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
-    show_default=True, help="Where the run index lives.")
 
 
 def _when(stamp: float) -> str:
@@ -26,8 +23,8 @@ def _when(stamp: float) -> str:
 
 
 @click.command()
-@state_dir_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@options.state_dir
+@options.json_flag("Print JSON instead of a table.")
 def runs(state_dir: Path, as_json: bool) -> None:
     """List runs, newest first: id, state, playbook, hosts, when."""
     listed = RunStore(state_dir).list()
@@ -48,13 +45,12 @@ def runs(state_dir: Path, as_json: bool) -> None:
 
 @click.command()
 @click.argument("run_id")
-@state_dir_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@options.state_dir
+@options.json_flag("Print JSON instead of tables.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the run as one self-contained HTML page here (timeline, hosts, "
                    "diffs, health, rollback).")
-@click.option("-v", "--verbose", "--per-host", "verbose", is_flag=True,
-              help="A row per host, not per group of hosts that fared alike.")
+@options.verbose("A row per host, not per group of hosts that fared alike.")
 def show(run_id: str, state_dir: Path, as_json: bool, html_path: Path | None,
          verbose: bool) -> None:
     """Show one run: its waves, and per host what happened; --html writes a page of it."""
@@ -65,15 +61,16 @@ def show(run_id: str, state_dir: Path, as_json: bool, html_path: Path | None,
         click.echo(json.dumps({"run": run.__dict__, "waves": waves,
                                "preimages": store.preimages(run.id)}, indent=2, default=str))
         return
-    reports = waves_from_store(waves)
+    report = RolloutReport(run.id, Path(run.playbook).name, run.status,
+                           waves=waves_from_store(waves))
     if html_path:
-        write_html(run, reports, store.preimages(run.id), html_path)
+        HtmlReport(html_path, store)(RunReported(report))
         click.echo(f"wrote {html_path}")
         return
     console = make_console()
     console.print(f"run [bold]{run.id}[/]: {run.status} — {run.playbook}")
-    if reports:
-        console.print(rollout_table(_Report(run.id, Path(run.playbook).name, reports), verbose))
+    if report.waves:
+        console.print(rollout_table(report, verbose))
     recorded: dict[str, dict[str, int]] = {}
     for image in store.preimages(run.id):
         kinds = recorded.setdefault(image["host"], {})
@@ -82,18 +79,9 @@ def show(run_id: str, state_dir: Path, as_json: bool, html_path: Path | None,
         console.print(f"{host}: recorded " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
 
 
-@dataclass
-class _Report:
-    """What `rollout_table` reads of a rollout, for a run read back from the index."""
-
-    run_id: str
-    playbook: str
-    waves: list
-
-
 @click.command()
 @click.argument("run_id")
-@state_dir_option
+@options.state_dir
 def abort(run_id: str, state_dir: Path) -> None:
     """End a paused or interrupted run: its remaining waves never run, its hosts are free."""
     run = abort_run(RunStore(state_dir), run_id)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from orchestrator.cli import options
 from orchestrator.errors import SecretsError
 from orchestrator.secrets import (
     api, editing, keys, policy, replay, signature, sopsfile, trustroot, writer, yamlio,
@@ -287,19 +288,16 @@ def root_status(ctx: click.Context) -> None:
 
 @secrets.command("purge-journals")
 @click.argument("pattern", default="all")
-@click.option("-i", "--inventory", "sources", multiple=True, metavar="SOURCE",
-              help="Inventory file, directory, script or host list (repeatable; default "
-              "inventory/lab.yaml).")
+@options.inventory()
 @click.option("--keep", type=click.IntRange(min=0), default=0, show_default=True,
               help="Newest runs whose journals are kept on each host.")
-@click.option("-b", "--become/--no-become", default=None,
-              help="Through sudo, or not (default: as the inventory says).")
+@options.become("Through sudo, or not (default: as the inventory says).")
 def purge_journals(pattern: str, sources: tuple[str], keep: int, become: bool | None) -> None:
     """Remove the run journals on the hosts PATTERN selects: they keep, for rollback, old
     copies of the files runs replaced, secret-bearing ones too (after rotating a secret, purge
     the old value). The run holding a host's rollout lock keeps its journal; a purged run can
     no longer be rolled back."""
-    from orchestrator.cli.inventory import DEFAULT_INVENTORY
+    from orchestrator.cli.options import DEFAULT_INVENTORY
     from orchestrator.inventory import load_inventory
     from orchestrator.secrets import purge
 

@@ -11,19 +11,19 @@ from rich.table import Table
 
 from orchestrator.rollout import locks
 from orchestrator.adhoc import select_hosts
-from orchestrator.cli.run import inventory_option, load
+from orchestrator.cli import options
+from orchestrator.cli.run import load
 from orchestrator.report.console import make_console
 from orchestrator.rollout.store import RunStore
 
 
 @click.command()
 @click.argument("pattern")
-@inventory_option
+@options.inventory()
 @click.option("--run", "run_id", metavar="RUN",
               help="Remove the locks of this run only (needed for a run this controller does "
                    "not know, e.g. one started on another machine).")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".orc"),
-              show_default=True, help="Where the run index lives.")
+@options.state_dir
 def unlock(pattern: str, sources: tuple[str, ...], run_id: str | None, state_dir: Path) -> None:
     """Remove the rollout lock (/var/lib/orc/rollout.lock) from the hosts PATTERN selects,
     when the controller that took it is gone (killed, or on another machine).

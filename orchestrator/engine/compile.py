@@ -38,6 +38,7 @@ from orchestrator.engine.results import (
 )
 from orchestrator.engine.variables import OMIT
 from orchestrator.errors import InputError, OrcError
+from orchestrator.events import Message
 from orchestrator.faults import fault_point
 from orchestrator.load.includevars import search_path
 from orchestrator.load.loops import Loop
@@ -185,7 +186,7 @@ def _act(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, role
     if outcome.msg is not None and task.module.name == "debug":
         shown = masking.NO_LOG if record.no_log else masking.hide(outcome.msg)
         result.msg = shown
-        ctx.emit("message", {"host": run.name, "task": task.name, "msg": shown})
+        ctx.emit(Message(run.name, task.name, shown))
     if outcome.status == FAILED:
         if record.ignore_errors:
             result.status, result.error = OK, f"ignored: {outcome.error}"

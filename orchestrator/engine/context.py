@@ -4,21 +4,18 @@ task sees on a host, layered as Ansible layers them (engine/variables.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestrator.engine.hostrun import HostRun
 from orchestrator.engine.options import RunOptions
 from orchestrator.engine.variables import task_variables
+from orchestrator.events import Listener, ignore
 from orchestrator.inventory import Inventory
 from orchestrator.load.playbook import Play
 from orchestrator.load.tasks import Task
 from orchestrator.templating.render import Variables
 from orchestrator.transport.session import Session
-
-Event = Callable[[str, dict[str, Any]], None]
-
 
 @dataclass
 class PlayRun:
@@ -32,7 +29,7 @@ class PlayRun:
     play_become: bool | None
     included: dict[str, list[Any]] = field(default_factory=dict)  # path -> tasks, loaded once
     extra_roles: list[tuple[Any, Any]] = field(default_factory=list)  # from include_role
-    emit: Event = lambda kind, data: None  # noqa: E731 - the run's events (debug messages)
+    emit: Listener = ignore  # the run's events (debug messages)
 
     def role_of(self, task: Task) -> tuple[Any, Any]:
         """The role entry and role a task (or handler) belongs to, (None, None) for the play's."""

@@ -11,7 +11,7 @@ from typing import Any
 import gevent
 
 from orchestrator.engine.compile import without_omitted
-from orchestrator.engine.context import Event, PlayRun, Scope, variables_for
+from orchestrator.engine.context import PlayRun, Scope, variables_for
 from orchestrator.engine.failures import one_line
 from orchestrator.engine.hostrun import HostRun
 from orchestrator.engine.record import TaskRecord
@@ -20,6 +20,7 @@ from orchestrator.engine.results import (
     PlayResult,
 )
 from orchestrator.engine.settle import unprepared_segment
+from orchestrator.events import HostDone, JournalRecorded, Listener
 from orchestrator.secrets import masking
 from orchestrator.templating.render import render_value
 from orchestrator.transport.session import Session
@@ -34,7 +35,7 @@ def journal_sudo(play_become: bool | None, host: Any) -> bool:
 
 
 def record_journals(ctx: PlayRun, runs: dict[str, HostRun], current: dict[str, list[TaskRecord]],
-                     new: dict[Any, list[str]], result: PlayResult, emit: Event
+                     new: dict[Any, list[str]], result: PlayResult, emit: Listener
                      ) -> dict[str, journal.Batch]:
     """Record the pre-images of what a segment may change on each host (in parallel) before
     it runs; a host whose journal cannot be written is failed and runs nothing more."""
@@ -91,7 +92,7 @@ def record_journals(ctx: PlayRun, runs: dict[str, HostRun], current: dict[str, l
         if not isinstance(job.value, Exception):
             if job.value is not None:
                 batches[name] = job.value
-                emit("journal", {"host": name, "batch": job.value})
+                emit(JournalRecorded(name, job.value))
             continue
         # the host runs nothing without its journal: a failure, whose tasks did not run
         run = runs[name]
@@ -101,7 +102,7 @@ def record_journals(ctx: PlayRun, runs: dict[str, HostRun], current: dict[str, l
                                         error=gone or f"journal: {one_line(job.value)}",
                                         unreachable=gone is not None)
         session.state.active_hosts.discard(session.hosts[name])
-        emit("host", {"host": name, "status": result.hosts[name].status})
+        emit(HostDone(name, result.hosts[name].status))
     return batches
 
 

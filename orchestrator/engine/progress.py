@@ -9,9 +9,9 @@ from typing import Any
 
 import gevent
 
-from orchestrator.engine.context import Event
 from orchestrator.engine.outcome import error_text
 from orchestrator.engine.record import TaskRecord
+from orchestrator.events import Listener, OperationDone, TaskFailed
 from orchestrator.load.tasks import Task
 from orchestrator.secrets import masking
 from orchestrator.transport.session import Session
@@ -23,7 +23,7 @@ class Progress:
     finished a task's operation) and `task-failed` (host, task, reason) the moment it fails,
     not when the wave ends. Also the journal's crash point after each operation."""
 
-    def __init__(self, emit: Event):
+    def __init__(self, emit: Listener):
         self.emit = emit
         self.session: Session | None = None
         self.records: dict[tuple[str, str], TaskRecord] = {}  # (host, operation hash) -> task
@@ -37,7 +37,7 @@ class Progress:
     def on_op(self, host: str, op_hash: str, ok: bool) -> None:
         journal.crash_point(1)  # an operation ran (for crash tests)
         record = self.records.get((host, op_hash))
-        self.emit("op", {"host": host, "task": record.task.name if record else "", "ok": ok})
+        self.emit(OperationDone(host, record.task.name if record else "", ok))
         if not ok and record is not None and not record.ignore_errors:
             # pyinfra completes the operation's output right after this callback returns
             self.reporters.append(gevent.spawn(self._failed, host, op_hash, record.task))
@@ -47,8 +47,7 @@ class Progress:
                                                        op_hash).operation_meta
         reason = self.session.lost(host) or (error_text(meta) if meta.is_complete()
                                              else "operation failed")
-        self.emit("task-failed", {"host": host, "task": task.name, "where": task.where,
-                                  "error": masking.hide(reason)})
+        self.emit(TaskFailed(host, task.name, task.where, masking.hide(reason)))
 
     def flush(self) -> None:
         gevent.joinall(self.reporters)

@@ -40,7 +40,7 @@ import gevent
 from pyinfra.context import ctx_state
 
 from orchestrator.engine import segment
-from orchestrator.engine.context import Event, PlayRun
+from orchestrator.engine.context import PlayRun
 from orchestrator.engine.factcache import Reads, facts_read_once, read_together
 from orchestrator.engine.failures import one_line
 from orchestrator.engine.hostrun import HostMemory, HostRun
@@ -59,6 +59,7 @@ from orchestrator.engine.secret_versions import check_secret_versions
 from orchestrator.engine.settle import forced_ops, settle
 from orchestrator.engine.variables import HostVars, play_variables
 from orchestrator.errors import HostError, InputError, OrcError
+from orchestrator.events import HostDone, Listener, PlayStarted, ignore
 from orchestrator.inventory import Inventory
 from orchestrator.load.playbook import Play, Playbook
 from orchestrator.load.vars_files import play_vars_files
@@ -69,7 +70,7 @@ from orchestrator.undo import record as journal
 
 
 def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
-                 on_event: Event | None = None) -> RunResult:
+                 on_event: Listener | None = None) -> RunResult:
     run = RunResult(str(playbook.path), options.dry_run)
     failed: set[str] = set()
     memory: dict[str, HostMemory] = {}
@@ -82,16 +83,16 @@ def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
 
 
 def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOptions,
-             on_event: Event | None = None, memory: dict[str, HostMemory] | None = None
+             on_event: Listener | None = None, memory: dict[str, HostMemory] | None = None
              ) -> PlayResult:
     """Run (or plan) one play on `names`, segment by segment (see the module docstring).
     `memory` carries each host's facts (gathered, set_fact, register) from play to play of one
     run, as Ansible keeps them; it is read and written here."""
-    emit = on_event or (lambda kind, data: None)
+    emit = on_event or ignore
     result = PlayResult(play.name)
     if not names:
         return result
-    emit("play", {"name": play.name, "hosts": names})
+    emit(PlayStarted(play.name, tuple(names)))
     vars_files = play_vars_files(play)
     base = play_variables(play, inventory, names, vars_files)
     play_become = play.flag("become", Variables({**base, **options.extra_vars}))
@@ -102,8 +103,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         if name in session.unreachable:
             result.hosts[name] = HostResult(name, error=session.unreachable[name],
                                             unreachable=True)
-            emit("host", {"host": name, "status": "unreachable",
-                          "error": session.unreachable[name]})
+            emit(HostDone(name, "unreachable", session.unreachable[name]))
     check_secret_versions(play_become, vars_files, session, options, result)
     ctx = PlayRun(play, inventory, session, base, options, play_become, emit=emit)
     memory = {} if memory is None else memory
@@ -210,7 +210,7 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
                 hide_no_log(record.result)
         hide_secrets(host_result)
         result.hosts[name] = host_result
-        emit("host", {"host": name, "status": host_result.status, "error": host_result.reason})
+        emit(HostDone(name, host_result.status, host_result.reason))
     return result
 
 

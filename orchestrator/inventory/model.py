@@ -7,12 +7,15 @@ read-only plain data, so plans and waves can hold on to it without copying.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestrator.errors import InventoryError
 from orchestrator.inventory import listing, patterns
 from orchestrator.inventory.resolve import VariableResolver
+
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
@@ -48,7 +51,7 @@ class Inventory:
     sources: tuple[str, ...] = ()
     playbook_dir: str | None = None
     declared_hosts: tuple[str, ...] = field(default=(), repr=False)  # in order of first mention
-    _cache: dict[Any, Any] = field(init=False, repr=False, default_factory=dict)
+    _derived: dict[Hashable, Any] = field(init=False, repr=False, default_factory=dict)
     _resolver: VariableResolver = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -56,6 +59,14 @@ class Inventory:
 
     def host(self, name: str) -> Host:
         return _lookup(self.hosts, "host", name)
+
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """What `compute()` returns, computed once per `key` for this inventory (the hosts a
+        group holds, ...): an inventory does not change once built, so what is derived from
+        it is kept with it."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
 
     def group(self, name: str) -> Group:
         return _lookup(self.groups, "group", name)

@@ -81,9 +81,10 @@ def hosts_of_group(inventory: Inventory, name: str) -> list[str]:
     one run to the next; we keep declaration order at every level, which is what it shows when
     the set happens to iterate in insertion order.
     """
-    key = ("group-hosts", name)
-    if key in inventory._cache:
-        return inventory._cache[key]
+    return inventory.derived(("group-hosts", name), lambda: _hosts_of_group(inventory, name))
+
+
+def _hosts_of_group(inventory: Inventory, name: str) -> list[str]:
     groups = inventory.groups
     ordered, seen = [name], {name}
     level = [name]
@@ -99,8 +100,7 @@ def hosts_of_group(inventory: Inventory, name: str) -> list[str]:
     hosts: dict[str, None] = {}
     for group in ordered:
         hosts.update(dict.fromkeys(groups[group].hosts))
-    result = inventory._cache[key] = list(hosts)
-    return result
+    return list(hosts)
 
 
 def _enumerate(inventory: Inventory, term: str, unmatched: list[str]) -> list[str]:

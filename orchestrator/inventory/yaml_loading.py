@@ -93,22 +93,5 @@ def load_data_file(path: Path) -> Any:
 
 
 def line_of(text: str, keys: Sequence[Any]) -> int | None:
-    """1-based line of the value found by following mapping `keys` down from the document root.
-
-    Stops at the deepest node it can reach, so a wrong key still points near the problem.
-    """
-    try:
-        node = yaml.compose(text, Loader=InventoryLoader)
-    except yaml.YAMLError:
-        return None
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in keys:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(key):
-                node, line = value_node, key_node.start_mark.line + 1
-                break
-        else:
-            break
-    return line
+    """1-based line of the value at mapping `keys` in an inventory file (`yamlfile.line_of`)."""
+    return yamlfile.line_of(text, keys, loader=InventoryLoader)

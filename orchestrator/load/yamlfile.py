@@ -11,6 +11,7 @@ unknown module or a bad argument can then be reported as `roles/web/tasks/main.y
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,28 @@ def check_shape(root: yaml.Node) -> None:
         raise yaml.MarkedYAMLError(
             None, None, f"aliases expand the document by more than {MAX_ALIAS_NODES} nodes",
             root.start_mark)
+
+
+def line_of(text: str, keys: Sequence[Any], *, loader: type = Loader) -> int | None:
+    """1-based line of the value found by following mapping `keys` down from the document
+    root of `text` (read with `loader`'s schema), for an error about a value whose mapping
+    kept no lines. Stops at the deepest node it can reach, so a wrong key still points near
+    the problem; None when `text` is no YAML."""
+    try:
+        node = yaml.compose(text, Loader=loader)
+    except yaml.YAMLError:
+        return None
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(key):
+                node, line = value_node, key_node.start_mark.line + 1
+                break
+        else:
+            break
+    return line
 
 
 def _line_of_position(text: str, position: int | None) -> int | None:

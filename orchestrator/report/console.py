@@ -37,7 +37,9 @@ from orchestrator.engine.results import (
     RunResult,
     TaskResult,
 )
+from orchestrator.events import Event, RunReported
 from orchestrator.report.hosts import count, fold_hosts
+from orchestrator.rollout.store import PAUSED
 
 COLOURS = {OK: "green", CHANGED: "yellow", FAILED: "red", UNREACHABLE: "red", SKIPPED: "cyan",
            RESCUED: "magenta", UNKNOWN: "blue",
@@ -436,3 +438,23 @@ def rollout_line(report: Any) -> Text:
 
 def hosts_changed(groups: Iterable[HostGroup]) -> int:
     return sum(len(g.hosts) for g in groups if g.status == CHANGED)
+
+
+class RunSummary:
+    """The listener that closes `orc apply` and `orc resume` on the terminal: one table for the
+    whole run (every wave, its hosts, health and time), one line, and how to go on when the run
+    paused."""
+
+    def __init__(self, console: Console, verbose: bool = False):
+        self.console = console
+        self.verbose = verbose
+
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, RunReported):
+            return
+        report = event.report
+        if report.waves:
+            self.console.print(rollout_table(report, self.verbose))
+        self.console.print(rollout_line(report))
+        if report.status == PAUSED:
+            self.console.print(f"continue with `orc resume {report.run_id}`, or `orc abort` it")

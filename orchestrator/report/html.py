@@ -12,11 +12,15 @@ from __future__ import annotations
 import time
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine.results import CHANGED, FAILED
+from orchestrator.events import Event, RunReported
 from orchestrator.report.console import duration, host_row, task_label
 from orchestrator.report.hosts import count, fold_hosts
+
+if TYPE_CHECKING:
+    from orchestrator.rollout.store import RunStore
 
 ROW = 22  # px per host row on the timeline
 LABEL = 170  # px for host names left of the axis
@@ -279,3 +283,19 @@ def to_html(run: Any, waves: list[Any], preimages: list[dict[str, Any]]) -> str:
 
 def write_html(run: Any, waves: list[Any], preimages: list[dict[str, Any]], path: Path) -> None:
     path.write_text(to_html(run, waves, preimages), encoding="utf-8")
+
+
+class HtmlReport:
+    """The listener `--html PATH` attaches: the page of the run once its report is whole. The
+    run's record and what its hosts recorded come from the run index (`store`), which holds
+    them by then."""
+
+    def __init__(self, path: Path, store: RunStore):
+        self.path = path
+        self.store = store
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunReported):
+            run_id = event.report.run_id
+            write_html(self.store.get(run_id), event.report.waves, self.store.preimages(run_id),
+                       self.path)

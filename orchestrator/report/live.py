@@ -1,7 +1,7 @@
 """A rollout as it happens: a live view on a terminal, plain lines in a log (`--ci`, a pipe).
 
-Both are listeners on the rollout's events (`rollout.run_rollout(on_event=...)`). The live view
-scales with the fleet: finished waves are one line each; the current wave is counts (hosts done,
+Both are listeners on the rollout's typed events (`orchestrator.events`). The live view scales
+with the fleet: finished waves are one line each; the current wave is counts (hosts done,
 failed, unreachable out of the wave), the task most of its hosts are at, the time it has taken
 and the bake countdown. A failure is printed the moment it happens, with host, task and reason,
 above the view on a terminal, as its own line in a log.
@@ -20,6 +20,18 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
+from orchestrator.events import (
+    Baking,
+    Event,
+    HealthChecking,
+    HostDone,
+    Message,
+    OperationDone,
+    RolledBack,
+    TaskFailed,
+    WaveDone,
+    WaveStarted,
+)
 from orchestrator.report.console import COLOURS, duration
 from orchestrator.report.hosts import count, fold_hosts
 
@@ -45,20 +57,21 @@ class WaveProgress:
     took: float = 0.0
     bake_said: bool = False  # a log names the bake once, not every countdown step
 
-    def on(self, kind: str, data: dict[str, Any]) -> None:
-        if kind == "host" and data["host"] in self.hosts:
-            self.done[data["host"]] = data["status"]
-        elif kind == "op" and data["host"] in self.hosts:
-            self.at[data["host"]] = data["task"]
-        elif kind == "task-failed" and data["host"] in self.hosts:
-            self.failing.add(data["host"])  # counted now, not when the wave's apply ends
-        elif kind == "health":
-            self.state = "health checks"
-        elif kind == "bake":
-            self.state, self.bake_left = "baking", data["remaining"]
-        elif kind == "wave-done":
-            self.status, self.reason = data["status"], data.get("reason")
-            self.took = time.monotonic() - self.started
+    def on(self, event: Event) -> None:
+        match event:
+            case HostDone() if event.host in self.hosts:
+                self.done[event.host] = event.status
+            case OperationDone() if event.host in self.hosts:
+                self.at[event.host] = event.task
+            case TaskFailed() if event.host in self.hosts:
+                self.failing.add(event.host)  # counted now, not when the wave's apply ends
+            case HealthChecking():
+                self.state = "health checks"
+            case Baking():
+                self.state, self.bake_left = "baking", event.remaining
+            case WaveDone():
+                self.status, self.reason = event.status, event.reason
+                self.took = time.monotonic() - self.started
 
     def counts(self) -> str:
         statuses = Counter(self.done.values())
@@ -78,18 +91,29 @@ class WaveProgress:
         return working.most_common(1)[0] if working else None
 
 
-def message_line(data: dict[str, Any]) -> str:
+def message_line(event: Message) -> str:
     """What a `debug` task says on a host, as Ansible shows it: `host | task: message`."""
-    return f"{data['host']} | {data['task']}: {data['msg']}"
+    return f"{event.host} | {event.task}: {event.msg}"
 
 
-def failure_line(data: dict[str, Any]) -> str:
-    where = f" ({data['where']})" if data.get("where") else ""
-    return f"FAILED {data['host']}: {data['task']}{where}: {data['error']}"
+def failure_line(event: TaskFailed) -> str:
+    where = f" ({event.where})" if event.where else ""
+    return f"FAILED {event.host}: {event.task}{where}: {event.error}"
+
+
+def host_line(event: HostDone) -> str:
+    """A host that failed or went unreachable without a failed task to name (its journal
+    could not be written, its connection was lost)."""
+    return f"{event.status.upper()} {event.host}: {event.error or event.status}"
+
+
+def rollback_line(event: RolledBack) -> str:
+    return (f"rollback ({event.mode}) of {fold_hosts(list(event.hosts))}: "
+            f"{'ok' if event.ok else 'FAILED'}")
 
 
 class LiveRollout:
-    """The terminal view; `update` is the rollout's event listener."""
+    """The terminal view, a listener on the rollout's events."""
 
     SHOWN_WAVES = 6  # finished waves listed; older ones are counted
 
@@ -146,26 +170,24 @@ class LiveRollout:
             line.append(f" · most hosts at: {busiest[0]} ({busiest[1]})", style="dim")
         return line
 
-    def update(self, kind: str, data: dict[str, Any]) -> None:
-        if kind == "wave":
-            self.waves.append(WaveProgress(data["play"], data["wave"], list(data["hosts"])))
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, WaveStarted):
+            self.waves.append(WaveProgress(event.play, event.wave, list(event.hosts)))
         elif self.waves:
             wave = self.waves[-1]
-            wave.on(kind, data)
-            if kind == "task-failed" and data["host"] not in wave.failures:
-                wave.failures.add(data["host"])
-                self.console.print(Text(failure_line(data), style="red"))
-            elif kind == "message":
-                self.console.print(Text(message_line(data)))
-            elif kind == "host" and data["status"] in BAD and data["host"] not in wave.failures:
-                wave.failures.add(data["host"])
-                self.console.print(Text(f"{data['status'].upper()} {data['host']}: "
-                                        f"{data.get('error') or data['status']}",
-                                        style=COLOURS.get(data["status"], "red")))
-        if kind == "rolled-back":
-            self.console.print(Text(f"rollback ({data['mode']}) of {fold_hosts(data['hosts'])}: "
-                                    f"{'ok' if data['ok'] else 'FAILED'}",
-                                    style="green" if data["ok"] else "red"))
+            wave.on(event)
+            match event:
+                case TaskFailed() if event.host not in wave.failures:
+                    wave.failures.add(event.host)
+                    self.console.print(Text(failure_line(event), style="red"))
+                case Message():
+                    self.console.print(Text(message_line(event)))
+                case HostDone() if event.status in BAD and event.host not in wave.failures:
+                    wave.failures.add(event.host)
+                    self.console.print(Text(host_line(event),
+                                            style=COLOURS.get(event.status, "red")))
+        if isinstance(event, RolledBack):
+            self.console.print(Text(rollback_line(event), style="green" if event.ok else "red"))
         self.live.refresh()
 
 
@@ -177,36 +199,36 @@ class LogLines:
         self.echo = echo
         self.wave: WaveProgress | None = None
 
-    def update(self, kind: str, data: dict[str, Any]) -> None:
+    def __call__(self, event: Event) -> None:
         wave = self.wave
-        if kind == "wave":
-            self.wave = WaveProgress(data["play"], data["wave"], list(data["hosts"]))
-            self.echo(f"{data['play']}: wave {data['wave'] + 1} "
-                      f"({count(len(data['hosts']), 'host')}): {fold_hosts(data['hosts'])}")
+        if isinstance(event, WaveStarted):
+            hosts = list(event.hosts)
+            self.wave = WaveProgress(event.play, event.wave, hosts)
+            self.echo(f"{event.play}: wave {event.wave + 1} "
+                      f"({count(len(hosts), 'host')}): {fold_hosts(hosts)}")
             return
         if wave is None:
             return
-        wave.on(kind, data)
-        if kind == "task-failed" and data["host"] not in wave.failures:
-            wave.failures.add(data["host"])
-            self.echo(f"  {failure_line(data)}")
-        elif kind == "message":
-            self.echo(f"  {message_line(data)}")
-        elif kind == "host" and data["status"] in BAD and data["host"] not in wave.failures:
-            wave.failures.add(data["host"])
-            self.echo(f"  {data['status'].upper()} {data['host']}: "
-                      f"{data.get('error') or data['status']}")
-        elif kind == "health" and data["hosts"]:
-            if data.get("wave", 0) >= 0:
-                self.echo(f"  applied: {wave.counts()}")
-            self.echo(f"  health checks on {count(len(data['hosts']), 'host')}")
-        elif kind == "bake" and not wave.bake_said:
-            wave.bake_said = True
-            self.echo(f"  baking {data['remaining']:.0f}s")
-        elif kind == "wave-done":
-            reason = f" ({data['reason']})" if data.get("reason") else ""
-            self.echo(f"  wave {data['wave'] + 1}: {data['status']}{reason} · "
-                      f"{duration(wave.took)}")
-        elif kind == "rolled-back":
-            self.echo(f"  rollback ({data['mode']}) of {fold_hosts(data['hosts'])}: "
-                      f"{'ok' if data['ok'] else 'FAILED'}")
+        wave.on(event)
+        match event:
+            case TaskFailed() if event.host not in wave.failures:
+                wave.failures.add(event.host)
+                self.echo(f"  {failure_line(event)}")
+            case Message():
+                self.echo(f"  {message_line(event)}")
+            case HostDone() if event.status in BAD and event.host not in wave.failures:
+                wave.failures.add(event.host)
+                self.echo(f"  {host_line(event)}")
+            case HealthChecking() if event.hosts:
+                if event.wave >= 0:
+                    self.echo(f"  applied: {wave.counts()}")
+                self.echo(f"  health checks on {count(len(event.hosts), 'host')}")
+            case Baking() if not wave.bake_said:
+                wave.bake_said = True
+                self.echo(f"  baking {event.remaining:.0f}s")
+            case WaveDone():
+                reason = f" ({event.reason})" if event.reason else ""
+                self.echo(f"  wave {event.wave + 1}: {event.status}{reason} · "
+                          f"{duration(wave.took)}")
+            case RolledBack():
+                self.echo(f"  {rollback_line(event)}")

@@ -6,7 +6,6 @@ hosts, with which variables and roles.
 """
 
 from orchestrator.roletest.hosts import DEFAULT_LAB, TestHosts
-from orchestrator.roletest.junit import write_junit
 from orchestrator.roletest.runner import (
     FAILED,
     PASSED,
@@ -30,5 +29,5 @@ from orchestrator.roletest.scenario import (
 __all__ = [
     "DEFAULT", "DEFAULT_LAB", "FAILED", "PASSED", "SKIPPED", "STEPS", "Events", "Platform",
     "RoleTestResult", "Scenario", "StepResult", "TestHosts", "all_roles", "find_role",
-    "load_scenario", "run_role_test", "scenario_names", "write_junit",
+    "load_scenario", "run_role_test", "scenario_names",
 ]

@@ -17,7 +17,7 @@ import yaml
 
 from orchestrator.engine.results import CHANGED, FAILED, RunResult
 from orchestrator.errors import InputError
-from orchestrator.engine.context import Event
+from orchestrator.events import Listener
 from orchestrator.engine.options import RunOptions
 from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import Inventory, load_inventory
@@ -80,7 +80,7 @@ def load_converge(scenario: Scenario, inventory_path: Path) -> tuple[Playbook, I
     return book, inventory
 
 
-def converge(book: Playbook, inventory: Inventory, on_event: Event | None = None,
+def converge(book: Playbook, inventory: Inventory, on_event: Listener | None = None,
              extra_vars: dict[str, Any] | None = None) -> RunResult:
     return run_playbook(book, inventory, RunOptions(extra_vars=dict(extra_vars or {})),
                         on_event=on_event)

@@ -23,6 +23,7 @@ from orchestrator.errors import InputError
 from orchestrator.lab import Lab
 from orchestrator.lab.inventory_file import inventory_data
 from orchestrator.lab.state import check_name, lab_root
+from orchestrator.load import yamlfile
 from orchestrator.roletest.scenario import Scenario
 
 DEFAULT_LAB = "roletest"
@@ -101,7 +102,7 @@ def attach(scenario: Scenario, lab_name: str = DEFAULT_LAB) -> TestHosts:
             or not (files / "inventory.yaml").exists():
         raise InputError(f"no role test hosts in lab {lab_name!r}: run "
                          f"`orc test {scenario.role} --step create --lab {lab_name}` first")
-    data = yaml.safe_load((files / "inventory.yaml").read_text())
+    data = yamlfile.load(files / "inventory.yaml")
     addresses = {name: host["ansible_host"] for name, host in data["all"]["hosts"].items()}
     wanted = [p.name for p in scenario.platforms]
     if list(addresses) != wanted:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.errors import OrcError
+from orchestrator.events import Event, HostDone
 from orchestrator.roletest import converge as converge_mod
 from orchestrator.roletest import hosts as hosts_mod
 from orchestrator.roletest.scenario import Scenario
@@ -129,9 +130,9 @@ class _Run:
             self._converge = converge_mod.load_converge(self.scenario, self.hosts.inventory_path)
         book, inventory = self._converge
 
-        def forward(kind: str, data: dict) -> None:
-            if kind == "host":
-                self.events.progress(step, f"{data['host']}: {data['status']}")
+        def forward(event: Event) -> None:
+            if isinstance(event, HostDone):
+                self.events.progress(step, f"{event.host}: {event.status}")
 
         run = converge_mod.converge(book, inventory, forward, self.extra_vars)
         self.result.changes = len(converge_mod.counted_changes(book, run))

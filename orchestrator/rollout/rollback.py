@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import InputError
+from orchestrator.events import HealthChecking, Listener, RolledBack
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.undo.drift import Drift
 from orchestrator.load.playbook import Play, load_playbook
@@ -35,8 +36,6 @@ from orchestrator.rollout.store import INTERRUPTED, ROLLED_BACK, Run, RunStore, 
 
 if TYPE_CHECKING:  # the rollout's report of a wave (run.py imports this module)
     from orchestrator.rollout.run import WaveReport
-
-Event = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
@@ -91,7 +90,7 @@ def _health(playbook: Path | None, inventory: Inventory, restored: list[str],
 def roll_back_run(store: RunStore, run_id: str, inventories: list[str] | None = None, *,
               limit: str | None = None, playbook: Path | None = None, sudo: bool = False,
               force: bool = False, confirm: Callable[[list[Drift]], bool] | None = None,
-              on_event: Event | None = None) -> RollbackOutcome:
+              on_event: Listener | None = None) -> RollbackOutcome:
     """Restore what `run_id` changed on its hosts (or, unknown to `store`, on every host of
     `inventories` holding its journal), then run its playbook's health checks there.
 
@@ -138,7 +137,7 @@ def roll_back_run(store: RunStore, run_id: str, inventories: list[str] | None = 
 
 
 def roll_back_waves(waves: list[WaveReport], play: Play, inventory: Inventory, run_id: str,
-                    emit: Event) -> dict[str, Any]:
+                    emit: Listener) -> dict[str, Any]:
     """A rollout's own rollback when its last wave (of `play`) failed: `rollback: wave`
     restores that wave's hosts, `auto` every host of the run's `waves`, newest wave first;
     then the play's health checks run again on them, each host expected as healthy as it was
@@ -169,11 +168,11 @@ def roll_back_waves(waves: list[WaveReport], play: Play, inventory: Inventory, r
             }
         result["ok"] = result["ok"] and not back.failed
     if policy.health and done:
-        emit("health", {"wave": -1, "hosts": sorted(done)})
+        emit(HealthChecking(-1, tuple(sorted(done))))
         health = check_play_health(play, inventory, sorted(done))
         result["health"] = {h: [asdict(r) for r in rs] for h, rs in health.items()}
         before = health_before(waves).get(chosen[0].play_index, {})
         result["unhealthy_before"] = sorted(h for h in unhealthy(health) if before.get(h) is False)
         result["ok"] = result["ok"] and not unhealthy_unlike_before(health, before)
-    emit("rolled-back", {"mode": policy.rollback, "hosts": sorted(done), "ok": result["ok"]})
+    emit(RolledBack(policy.rollback, tuple(sorted(done)), result["ok"]))
     return result

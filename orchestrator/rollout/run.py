@@ -24,6 +24,16 @@ from orchestrator.engine.options import RunOptions
 from orchestrator.engine.results import PlayResult
 from orchestrator.engine.run import run_play
 from orchestrator.errors import InputError, OrcError
+from orchestrator.events import (
+    Baking,
+    HealthChecking,
+    JournalRecorded,
+    Listener,
+    RunDone,
+    WaveDone,
+    WaveStarted,
+    ignore,
+)
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.load.playbook import Play, Playbook, load_playbook
 from orchestrator.load.startat import start_at_task
@@ -53,7 +63,6 @@ from orchestrator.rollout.store import (
 )
 from orchestrator.rollout.waves import Wave, plan_waves, wave_failed
 
-Event = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
@@ -104,14 +113,14 @@ def wave_table(book: Playbook, inventory: Inventory, limit: str | None = None
 
 
 def run_wave(play: Play, play_index: int, wave: Wave, inventory: Inventory,
-             options: RunOptions, emit: Event, health_before: dict[str, bool] | None = None,
+             options: RunOptions, emit: Listener, health_before: dict[str, bool] | None = None,
              memory: dict[str, Any] | None = None
              ) -> WaveReport:
     """Apply one wave, gate it on health and bake it; `health_before` is the hosts' health
     before the run changed them (`health.hosts_healthy`), kept in the report for a rollback."""
     policy = play.policy
     report = WaveReport(play.name, play_index, wave.index, list(wave.hosts), started=time.time())
-    emit("wave", {"play": play.name, "wave": wave.index, "hosts": list(wave.hosts)})
+    emit(WaveStarted(play.name, wave.index, tuple(wave.hosts)))
     variables, runner = variables_for(play, inventory), command_runner(inventory)
     report.health_before = dict(health_before or {})
     report.apply = run_play(play, inventory, list(wave.hosts), options, emit, memory)
@@ -119,7 +128,7 @@ def run_wave(play: Play, play_index: int, wave: Wave, inventory: Inventory,
     failed = {h: r.reason or "failed" for h, r in report.apply.hosts.items() if r.failed}
     healthy_candidates = [h for h in wave.hosts if h not in failed]
     if policy.health and healthy_candidates:
-        emit("health", {"wave": wave.index, "hosts": healthy_candidates})
+        emit(HealthChecking(wave.index, tuple(healthy_candidates)))
         report.health = check_hosts(list(policy.health), healthy_candidates, variables, runner)
         failed.update(unhealthy(report.health))
     if policy.bake and policy.health and not wave_failed(len(failed), len(wave.hosts),
@@ -127,7 +136,7 @@ def run_wave(play: Play, play_index: int, wave: Wave, inventory: Inventory,
         bake_end = time.time() + policy.bake
         step = max(0.5, min(c.interval for c in policy.health))
         while time.time() < bake_end:
-            emit("bake", {"wave": wave.index, "remaining": round(bake_end - time.time(), 1)})
+            emit(Baking(wave.index, round(bake_end - time.time(), 1)))
             time.sleep(min(step, max(0.0, bake_end - time.time())))
             baking = [h for h in wave.hosts if h not in failed]
             again = check_hosts([replace(c, retries=0) for c in policy.health], baking,
@@ -150,14 +159,14 @@ def run_wave(play: Play, play_index: int, wave: Wave, inventory: Inventory,
         first = sorted(failed)[0]
         report.reason = f"{len(failed)}/{len(wave.hosts)} host(s) failed; {first}: {failed[first]}"
     report.finished = time.time()
-    emit("wave-done", {"wave": wave.index, "status": report.status, "reason": report.reason})
+    emit(WaveDone(wave.index, report.status, report.reason))
     return report
 
 
 def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store: RunStore,
-                run: Run, *, on_event: Event | None = None) -> RolloutReport:
+                run: Run, *, on_event: Listener | None = None) -> RolloutReport:
     """Run (or continue) `run` from its recorded position to the end, a pause or a halt."""
-    emit = _indexing(on_event or (lambda kind, data: None), store, run.id)
+    emit = _indexing(on_event or ignore, store, run.id)
     options = replace(options, run_id=run.id)
     report = RolloutReport(run.id, str(book.path))
     recorded = store.waves(run.id)
@@ -224,23 +233,23 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
     return _finish(report, store, status, {"play": len(book.plays), "wave": 0}, emit)
 
 
-def _indexing(emit: Event, store: RunStore, run_id: str) -> Event:
+def _indexing(emit: Listener, store: RunStore, run_id: str) -> Listener:
     """Keep the controller's index of what each host recorded, then pass events on."""
-    def on_event(kind: str, data: dict[str, Any]) -> None:
-        if kind == "journal":
-            batch = data["batch"]
-            store.record_preimages(run_id, data["host"], batch.name, [
+    def on_event(event) -> None:
+        if isinstance(event, JournalRecorded):
+            batch = event.batch
+            store.record_preimages(run_id, event.host, batch.name, [
                 (i.seq, i.kind, i.key, i.task, i.predicted, i.summary()) for i in batch.images])
-        emit(kind, data)
+        emit(event)
     return on_event
 
 
 def _finish(report: RolloutReport, store: RunStore, status: str, position: dict[str, int],
-            emit: Event) -> RolloutReport:
+            emit: Listener) -> RolloutReport:
     report.status = status
     report.finished = time.time()
     store.set_status(report.run_id, status, position)
-    emit("run", {"run": report.run_id, "status": status})
+    emit(RunDone(report.run_id, status))
     return report
 
 
@@ -317,7 +326,7 @@ def resume_run(store: RunStore, run_id: str) -> Rollout:
     return Rollout(book, inventory, options, store, run)
 
 
-def roll_out(rollout: Rollout, on_event: Event | None = None) -> RolloutReport:
+def roll_out(rollout: Rollout, on_event: Listener | None = None) -> RolloutReport:
     """Run `rollout` from its recorded position (`run_rollout`). Input found bad on the way
     (a template, a secret) marks the run failed, neither resumable nor holding its hosts,
     and is raised."""

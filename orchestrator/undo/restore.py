@@ -29,6 +29,7 @@ from pyinfra.context import ctx_state
 
 from orchestrator import modules
 from orchestrator.errors import DriftError, HostError, InputError
+from orchestrator.events import Listener, RollbackDone, RollbackStarted, ignore
 from orchestrator.rollout.locks import release_command
 from orchestrator.inventory import Inventory
 from orchestrator.modules.base import HostContext
@@ -38,8 +39,6 @@ from orchestrator.undo.kinds import KINDS, RESTORABLE, get, service
 from orchestrator.undo.kinds.base import HostPlan, HostReads, PreImage, Restored, Step
 from orchestrator.undo.record import (ROLLED_BACK, ROLLING_BACK, Batch, crash_point,
                                       read_batches, run_dir)
-
-Event = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
@@ -170,12 +169,12 @@ def _check_drift(session: Any, run_id: str, batches: dict[str, list[Batch]], sud
 
 def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool = False,
              force: bool = False, confirm: Callable[[list[Drift]], bool] | None = None,
-             on_event: Event | None = None) -> RollbackReport:
+             on_event: Listener | None = None) -> RollbackReport:
     """Restore every recorded resource of `run_id` on `names`; hosts with no journal of the
     run are left alone, and so are hosts where it was rolled back already (unless `force`).
     Drift since the run raises `DriftError` before any change unless `force`, or `confirm`
     (given the drift) says yes."""
-    emit = on_event or (lambda kind, data: None)
+    emit = on_event or ignore
     report = RollbackReport(run_id)
     # crash tests count restore operations too (ORC_KILL_AFTER_OPS, see record.crash_point)
     session = open_session(inventory, names, on_op=lambda host, op, ok: crash_point(1))
@@ -223,7 +222,7 @@ def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool 
             report.hosts[name].error = f"{type(job.exception).__name__}: {job.exception}"
             session.state.active_hosts.discard(session.hosts[name])
     if session.state.active_hosts:
-        emit("rollback", {"run": run_id, "hosts": sorted(steps)})
+        emit(RollbackStarted(run_id, tuple(sorted(steps))))
         marker = f"touch {run_dir(run_id)}/{ROLLING_BACK} && sync"
         _on_hosts(session, {n: marker for n in steps
                             if session.hosts[n] in session.state.active_hosts}, sudo)
@@ -252,7 +251,7 @@ def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool 
     done = f"touch {run_dir(run_id)}/{DONE}; "
     _on_hosts(session, {name: (done if name in steps else "") + release_command(run_id)
                         for name in session.hosts if not report.hosts[name].failed}, sudo)
-    emit("rollback-done", {"run": run_id, "failed": report.failed})
+    emit(RollbackDone(run_id, report.failed))
     return report
 
 

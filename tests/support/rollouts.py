@@ -1,16 +1,14 @@
-"""What the rollback tests on lab hosts share: the example estate as a health-checked rollout,
-a snapshot of what a run may change on a host, and the JUnit schema CI systems read."""
+"""What the rollback and rollout tests on lab hosts share: the example estate as a
+health-checked rollout, and a snapshot of what a run may change on a host (the JUnit schema CI
+systems read is in reports.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import xmlschema
-
 REPO = Path(__file__).resolve().parent.parent.parent
 DATA = REPO / "tests" / "data"
 SNAPSHOT = (DATA / "rollback" / "snapshot.sh").read_text()
-JUNIT_SCHEMA = xmlschema.XMLSchema(DATA / "junit" / "junit.xsd")
 ROLLOUT = """\
 - name: web
   hosts: all

@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-INVENTORIES = Path(__file__).parent / "data" / "inventories"
+INVENTORIES = Path(__file__).parent.parent / "data" / "inventories"
 
 
 @cache

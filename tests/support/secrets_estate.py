@@ -14,7 +14,7 @@ from pathlib import Path
 
 from orchestrator.secrets import keys, trustroot
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 EXAMPLE_KEYS = REPO / "secrets" / "example-keys"
 
 BIN = Path(sys.executable).parent
