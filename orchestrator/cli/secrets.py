@@ -299,11 +299,12 @@ def purge_journals(pattern: str, sources: tuple[str], keep: int, become: bool | 
     no longer be rolled back."""
     from orchestrator.cli.options import DEFAULT_INVENTORY
     from orchestrator.inventory import load_inventory
-    from orchestrator.secrets import purge
+    from orchestrator.rollout.locks import LOCK
+    from orchestrator.undo import purge
 
     inventory = load_inventory(list(sources) or [DEFAULT_INVENTORY])
     failed = False
-    for done in purge.purge(inventory, pattern, keep, become):
+    for done in purge.purge(inventory, pattern, LOCK, keep, become):
         if done.error is not None:
             failed = True
             click.echo(f"{done.host}: FAILED: {done.error}")

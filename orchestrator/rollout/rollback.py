@@ -117,7 +117,8 @@ def roll_back_run(store: RunStore, run_id: str, inventories: list[str] | None = 
         held = locks.acquire(inventory, hosts, run_id, store)
         try:
             report = restore_rollback(inventory, run_id, hosts, sudo=sudo, force=force,
-                                      confirm=confirm, on_event=on_event)
+                                      confirm=confirm, on_event=on_event,
+                                      release=locks.release_command)
         finally:
             held.release()
         skipped = {h.skipped for h in report.hosts.values()}
@@ -155,7 +156,7 @@ def roll_back_waves(waves: list[WaveReport], play: Play, inventory: Inventory, r
         done |= set(hosts)
         try:
             back = restore_rollback(inventory, run_id, hosts, sudo=bool(play.flag("become")),
-                                    on_event=emit)
+                                    on_event=emit, release=locks.release_command)
         except DriftError as err:  # hand changes since the wave: left to `orc rollback`
             result["ok"], result["error"] = False, str(err)
             break

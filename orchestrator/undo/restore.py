@@ -30,7 +30,6 @@ from pyinfra.context import ctx_state
 from orchestrator import modules
 from orchestrator.errors import DriftError, HostError, InputError
 from orchestrator.events import Listener, RollbackDone, RollbackStarted, ignore
-from orchestrator.rollout.locks import release_command
 from orchestrator.inventory import Inventory
 from orchestrator.modules.base import HostContext
 from orchestrator.transport.session import open_session
@@ -169,11 +168,13 @@ def _check_drift(session: Any, run_id: str, batches: dict[str, list[Batch]], sud
 
 def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool = False,
              force: bool = False, confirm: Callable[[list[Drift]], bool] | None = None,
+             release: Callable[[str], str] = lambda run_id: "",
              on_event: Listener | None = None) -> RollbackReport:
     """Restore every recorded resource of `run_id` on `names`; hosts with no journal of the
     run are left alone, and so are hosts where it was rolled back already (unless `force`).
     Drift since the run raises `DriftError` before any change unless `force`, or `confirm`
-    (given the drift) says yes."""
+    (given the drift) says yes. `release(run_id)`: the shell command that frees what the run
+    holds on a host (its rollout lock, `rollout.locks.release_command`), run at the end."""
     emit = on_event or ignore
     report = RollbackReport(run_id)
     # crash tests count restore operations too (ORC_KILL_AFTER_OPS, see record.crash_point)
@@ -249,7 +250,7 @@ def rollback(inventory: Inventory, run_id: str, names: list[str], *, sudo: bool 
     # marked done, and the host's rollout lock freed if the (killed) run still holds it: also
     # on hosts it locked but never reached
     done = f"touch {run_dir(run_id)}/{DONE}; "
-    _on_hosts(session, {name: (done if name in steps else "") + release_command(run_id)
+    _on_hosts(session, {name: (done if name in steps else "") + release(run_id)
                         for name in session.hosts if not report.hosts[name].failed}, sudo)
     emit(RollbackDone(run_id, report.failed))
     return report

@@ -13,15 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator import adhoc
-from orchestrator.rollout.locks import LOCK
 from orchestrator.inventory import Inventory
 from orchestrator.undo.record import RUNS_DIR
 
 
-def purge_command(keep: int) -> str:
+def purge_command(keep: int, lock: str) -> str:
     """A POSIX shell command: remove all but the newest `keep` run journals (run ids sort by
-    time) and the lock holder's; print how many journals are left."""
-    return (f'held=$(cat {LOCK} 2>/dev/null); '
+    time) and the one whose run holds the lock file `lock`; print how many are left."""
+    return (f'held=$(cat {lock} 2>/dev/null); '
             f'ls -1 {RUNS_DIR} 2>/dev/null | grep -vxF "$held" | sort | head -n -{keep} | '
             f'while read -r old; do rm -rf -- "{RUNS_DIR}/$old" || exit 1; done && '
             f'ls -1 {RUNS_DIR} 2>/dev/null | wc -l')
@@ -34,10 +33,12 @@ class Purged:
     error: str | None = None
 
 
-def purge(inventory: Inventory, pattern: str, keep: int = 0,
+def purge(inventory: Inventory, pattern: str, lock: str, keep: int = 0,
           become: bool | None = None) -> list[Purged]:
-    """Purge the journals of the hosts `pattern` selects (see the module docstring)."""
-    done = adhoc.run(inventory, pattern, purge_command(keep), adhoc.CommandOptions(become=become))
+    """Purge the journals of the hosts `pattern` selects (see the module docstring); `lock`:
+    the host's rollout lock file (`rollout.locks.LOCK`)."""
+    done = adhoc.run(inventory, pattern, purge_command(keep, lock),
+                     adhoc.CommandOptions(become=become))
     found = []
     for host, result in done.results.items():
         text = (result.stdout or "").strip()
