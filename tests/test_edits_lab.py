@@ -5,13 +5,13 @@ the file alone, and `orc rollback` restores an edited file byte for byte."""
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from pathlib import Path
 
 import pytest
 
 from orchestrator.lab import Lab
+from tests.support.books import orc, tasks
 from tests.support.orc import run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -69,26 +69,6 @@ def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory
     (path / "port.yaml").write_text(PORT)
     return {"dir": path, "name": lab.hosts[0].name, "inventory": lab_inventory,
             "state": path / ".orc"}
-
-
-def orc(work, command: str, playbook: str, *args: str) -> tuple[int, dict]:
-    report = work["dir"] / "report.json"
-    report.unlink(missing_ok=True)
-    extra = ["--yes", "--ci", "--state-dir", str(work["state"])] if command == "apply" else []
-    proc = run_orc(command, str(work["dir"] / playbook), "-i", str(work["inventory"]),
-                   "--limit", work["name"], *extra, "--json", str(report), *args)
-    assert report.exists(), proc.stdout + proc.stderr
-    return proc.returncode, json.loads(report.read_text())
-
-
-def tasks(report: dict, host: str) -> list[dict]:
-    """A host's task results from a plan (`plays`) or an apply (`waves`) report."""
-    found = []
-    for play in report.get("plays") or []:
-        found += play["hosts"].get(host, {}).get("tasks", [])
-    for wave in report.get("waves") or []:
-        found += ((wave.get("apply") or {}).get("hosts") or {}).get(host, {}).get("tasks", [])
-    return found
 
 
 def fresh(ssh, name: str) -> None:

@@ -5,13 +5,13 @@ and `orc rollback` restores the file byte for byte."""
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from pathlib import Path
 
 import pytest
 
 from orchestrator.lab import Lab
+from tests.support.books import orc, tasks
 from tests.support.orc import run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -66,28 +66,9 @@ PLAYBOOK = f"""\
 @pytest.fixture(scope="module")
 def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("pamd")
-    (path / "pamd.yaml").write_text(PLAYBOOK)
+    (path / "site.yaml").write_text(PLAYBOOK)
     return {"dir": path, "name": lab.hosts[0].name, "inventory": lab_inventory,
             "state": path / ".orc"}
-
-
-def orc(work, command: str) -> tuple[int, dict]:
-    report = work["dir"] / "report.json"
-    report.unlink(missing_ok=True)
-    extra = ["--yes", "--ci", "--state-dir", str(work["state"])] if command == "apply" else []
-    proc = run_orc(command, str(work["dir"] / "pamd.yaml"), "-i", str(work["inventory"]),
-                   "--limit", work["name"], *extra, "--json", str(report))
-    assert report.exists(), proc.stdout + proc.stderr
-    return proc.returncode, json.loads(report.read_text())
-
-
-def tasks(report: dict, host: str) -> list[dict]:
-    found = []
-    for play in report.get("plays") or []:
-        found += play["hosts"].get(host, {}).get("tasks", [])
-    for wave in report.get("waves") or []:
-        found += ((wave.get("apply") or {}).get("hosts") or {}).get(host, {}).get("tasks", [])
-    return found
 
 
 def read(ssh, name: str, path: str = f"{DIR}/svc") -> str:

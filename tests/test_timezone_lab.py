@@ -5,12 +5,12 @@ files of apt_repository are restored the same way."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from orchestrator.lab import Lab
+from tests.support.books import orc, tasks
 from tests.support.orc import run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -39,35 +39,19 @@ def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory
             "state": path / ".orc"}
 
 
-def apply(work) -> tuple[int, dict]:
-    report = work["dir"] / "report.json"
-    report.unlink(missing_ok=True)
-    proc = run_orc("apply", str(work["dir"] / "site.yaml"), "-i", str(work["inventory"]),
-                   "--limit", work["name"], "--yes", "--ci", "--state-dir", str(work["state"]),
-                   "--json", str(report))
-    assert report.exists(), proc.stdout + proc.stderr
-    return proc.returncode, json.loads(report.read_text())
-
-
-def statuses(report: dict, host: str) -> list[str]:
-    return [task["status"] for wave in report.get("waves") or []
-            for task in ((wave.get("apply") or {}).get("hosts") or {}).get(host, {})
-            .get("tasks", [])]
-
-
 def test_timezone_is_set_once_and_rolled_back(work, ssh) -> None:
     name = work["name"]
     before = ssh(name, STATE).stdout
     assert "Pacific/Auckland" not in before
-    code, report = apply(work)
+    code, report = orc(work, "apply")
     assert code == 0, report
-    assert statuses(report, name) == ["changed", "changed"]
+    assert [t["status"] for t in tasks(report, name)] == ["changed", "changed"]
     after = ssh(name, STATE).stdout.splitlines()
     assert after == ["../usr/share/zoneinfo/Pacific/Auckland", before.splitlines()[1],
                      "deb http://example.invalid/orc-tz stable main"]
     assert ssh(name, "date +%Z").stdout.strip() in ("NZDT", "NZST")
-    code, again = apply(work)
-    assert code == 0 and statuses(again, name) == ["ok", "ok"]
+    code, again = orc(work, "apply")
+    assert code == 0 and [t["status"] for t in tasks(again, name)] == ["ok", "ok"]
     proc = run_orc("rollback", report["run_id"], "--ci", "--state-dir", str(work["state"]))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert ssh(name, STATE).stdout == before
