@@ -190,10 +190,8 @@ def _act(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, role
     if outcome.status == FAILED:
         if record.ignore_errors:
             result.status, result.error = OK, f"ignored: {outcome.error}"
-        elif run.rescuing:
-            run.block_failed = True
         else:
-            run.stopped = True
+            run.fail()
 
 
 def without_omitted(task: Task, args: dict[str, Any]) -> dict[str, Any]:
@@ -282,10 +280,8 @@ def _decided(record: TaskRecord, run: HostRun, value: dict[str, Any]) -> None:
         result.status, result.error = FAILED, str(value.get("msg") or "failed")
         if record.ignore_errors:
             result.status, result.error = OK, f"ignored: {result.error}"
-        elif run.rescuing:
-            run.block_failed = True
         else:
-            run.stopped = True
+            run.fail()
     else:
         result.status = SKIPPED if value.get("skipped") else OK
 

@@ -43,6 +43,14 @@ class HostRun:
     def runtime(self) -> tuple[dict[str, Any], ...]:
         return (self.included, self.facts_set)
 
+    def fail(self) -> None:
+        """A task failed here and nothing ignores it: the block with a `rescue` it sits in
+        fails (its rescue runs), or, outside one, the host stops, as in Ansible."""
+        if self.rescuing:
+            self.block_failed = True
+        else:
+            self.stopped = True
+
     def segment(self) -> list[Any]:
         return self.records[self.segment_start:]
 

@@ -93,10 +93,7 @@ def complete(ctx: PlayRun, run: HostRun, records: list[TaskRecord], settled: boo
             run.facts_set[name] = registered_value(pending[0].task, pending)
             del run.pending[name]
     if failed:
-        if run.rescuing:
-            run.block_failed = True
-        else:
-            run.stopped = True
+        run.fail()
 
 
 def _decide(record: TaskRecord, run: HostRun, session: Session, dry_run: bool) -> None:
