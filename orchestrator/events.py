@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the types events carry; the modules that emit them import t
     from orchestrator.undo.record import Batch
 
 
-# -- a play on a set of hosts (the engine: execute.run_play) ---------------------------------
+# -- a play on a set of hosts (the engine: engine.run.run_play) -------------------------------
 
 @dataclass(frozen=True)
 class PlayStarted:
@@ -86,7 +86,7 @@ class HostDone:
     error: str | None = None
 
 
-# -- a rollout: waves, health, bake (rollout.run_rollout) ------------------------------------
+# -- a rollout: waves, health, bake (rollout.run.run_rollout) --------------------------------
 
 @dataclass(frozen=True)
 class WaveStarted:

@@ -248,7 +248,7 @@ def _rollback_section(run: Any, waves: list[Any]) -> str:
 
 
 def to_html(run: Any, waves: list[Any], preimages: list[dict[str, Any]]) -> str:
-    """The page for `run` (`runs.Run`), its waves (`rollout.WaveReport`, from the index) and
+    """The page for `run` (`rollout.store.Run`), its waves (`rollout.run.WaveReport`) and
     the pre-images its hosts recorded (`RunStore.preimages`)."""
     hosts = [h for w in waves for h in w.hosts]
     rows = [host_row(w, h) for w in waves for h in w.hosts]
