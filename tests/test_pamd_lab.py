@@ -22,11 +22,16 @@ SERVICE = ("# test service\n"
            "auth    required   pam_env.so\n"
            "session optional   pam_motd.so  motd=/run/motd.dynamic\n"
            "session optional   pam_mail.so standard\n")
+# a changed file is written as community.general writes it: every rule in its layout
 AFTER = ("# test service\n"
          "@include common-auth\n"
          "auth       required pam_env.so readenv=1\n"
          "auth       sufficient pam_rootok.so\n"
-         "session optional   pam_mail.so standard\n")
+         "session    optional pam_mail.so standard\n")
+ENV, MOTD, MAIL = ("auth       required pam_env.so\n",
+                   "session    optional pam_motd.so motd=/run/motd.dynamic\n",
+                   "session    optional pam_mail.so standard\n")
+HEAD = "# test service\n@include common-auth\n"
 PLAYBOOK = f"""\
 - name: pamd
   hosts: all
@@ -91,11 +96,9 @@ def test_pamd_plans_applies_backs_up_and_rolls_back(work, ssh) -> None:
     # the plan reads the file as the host holds it then: each diff is that task's edit of it
     label = f"{name}:{DIR}/svc"
     alone = [
-        SERVICE.replace("session optional   pam_motd.so  motd=/run/motd.dynamic\n", ""),
-        SERVICE.replace("auth    required   pam_env.so\n",
-                        "auth       required pam_env.so readenv=1\n"),
-        SERVICE.replace("auth    required   pam_env.so\n",
-                        "auth    required   pam_env.so\nauth       sufficient pam_rootok.so\n"),
+        HEAD + ENV + MAIL,
+        HEAD + "auth       required pam_env.so readenv=1\n" + MOTD + MAIL,
+        HEAD + ENV + "auth       sufficient pam_rootok.so\n" + MOTD + MAIL,
     ]
     for task, after in zip(planned, alone, strict=True):
         written = "".join(difflib.unified_diff(SERVICE.splitlines(True), after.splitlines(True),
