@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-DEFAULT_INVENTORY = "inventory/lab.yaml"  # what a command reads without -i
+from orchestrator.inventory import DEFAULT_SOURCE as DEFAULT_INVENTORY
+
 DEFAULT_STATE_DIR = Path(".orc")
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]

@@ -21,7 +21,11 @@ from orchestrator.inventory.model import Group, Host, Inventory
 from orchestrator.inventory.patterns import Selection, match
 from orchestrator.inventory.sources import normalize_source, read_source
 
+# the inventory a command reads without -i: the one `orc lab up` writes
+DEFAULT_SOURCE = "inventory/lab.yaml"
+
 __all__ = [
+    "DEFAULT_SOURCE",
     "Connection", "Group", "Host", "Inventory", "InventoryError", "Selection",
     "connection_for", "load_inventory", "match",
 ]

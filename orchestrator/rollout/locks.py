@@ -27,14 +27,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.inventory import Inventory
 from orchestrator.errors import LockError
+from orchestrator.inventory import DEFAULT_SOURCE, Inventory
 from orchestrator.rollout.store import HOLDING, RunStore
 from orchestrator.transport.remote import close_connections, run_many
 from orchestrator.transport.targets import target_for
 
 LOCK = "/var/lib/orc/rollout.lock"
-DEFAULT_INVENTORY = "inventory/lab.yaml"  # what `orc unlock` reads without -i
 _DIR = LOCK.rsplit("/", 1)[0]
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
 # what the host answers, on the first line of the lock commands' output
@@ -88,7 +87,7 @@ class LockFile:
 def unlock_command(inventory: Inventory, hosts: list[str], run_id: str | None) -> str:
     """The command a user runs to clear these hosts' locks, as refusals name it."""
     words = ["orc", "unlock", ",".join(hosts)]
-    if list(inventory.sources) != [DEFAULT_INVENTORY]:
+    if list(inventory.sources) != [DEFAULT_SOURCE]:
         words += [w for source in inventory.sources for w in ("-i", source)]
     return shlex.join(words + (["--run", run_id] if run_id else []))
 
