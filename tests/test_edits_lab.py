@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import Lab
-from tests.support.books import orc, tasks
+from tests.support.books import orc, tasks, work_on
 from tests.support.orc import run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -63,12 +63,8 @@ VALIDATED = """\
 
 @pytest.fixture(scope="module")
 def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("edits")
-    (path / "edits.yaml").write_text(PLAYBOOK)
-    (path / "validated.yaml").write_text(VALIDATED)
-    (path / "port.yaml").write_text(PORT)
-    return {"dir": path, "name": lab.hosts[0].name, "inventory": lab_inventory,
-            "state": path / ".orc"}
+    return work_on(lab, lab_inventory, tmp_path_factory.mktemp("edits"), edits_yaml=PLAYBOOK,
+                   validated_yaml=VALIDATED, port_yaml=PORT)
 
 
 def fresh(ssh, name: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import Lab
-from tests.support.books import orc, tasks
+from tests.support.books import orc, tasks, work_on
 from tests.support.orc import run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -40,9 +40,7 @@ def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory
     path = tmp_path_factory.mktemp("unarchive")
     (path / "files").mkdir()
     shutil.copy(ARCHIVE, path / "files" / ARCHIVE.name)
-    (path / "site.yaml").write_text(PLAYBOOK)
-    return {"dir": path, "name": lab.hosts[0].name, "inventory": lab_inventory,
-            "state": path / ".orc"}
+    return work_on(lab, lab_inventory, path, site_yaml=PLAYBOOK)
 
 
 # path under DEST -> `stat -c '%F %a %u:%g'`, and a file's bytes or a link's target

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import Lab
-from tests.support.books import orc, tasks
+from tests.support.books import orc, tasks, work_on
 from tests.support.orc import run_orc
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -40,10 +40,7 @@ PLAYBOOK = """\
 
 @pytest.fixture(scope="module")
 def work(lab: Lab, lab_inventory: Path, tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("uri")
-    (path / "site.yaml").write_text(PLAYBOOK)
-    return {"dir": path, "name": lab.hosts[0].name, "inventory": lab_inventory,
-            "state": path / ".orc"}
+    return work_on(lab, lab_inventory, tmp_path_factory.mktemp("uri"), site_yaml=PLAYBOOK)
 
 
 def test_dest_written_by_a_journaled_put_and_rolled_back(work, ssh) -> None:

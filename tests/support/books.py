@@ -8,9 +8,19 @@ The `work` mapping a test's fixture makes: `dir` (the folder holding the playboo
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from tests.support.orc import run_orc
+
+
+def work_on(lab: Any, inventory: Path, folder: Path, **playbooks: str) -> dict[str, Any]:
+    """The `work` of a test on the lab's first host: each playbook text written into `folder`
+    under its name (`site_yaml="..."` is site.yaml)."""
+    for name, text in playbooks.items():
+        (folder / name.replace("_yaml", ".yaml")).write_text(text)
+    return {"dir": folder, "name": lab.hosts[0].name, "inventory": inventory,
+            "state": folder / ".orc"}
 
 
 def orc(work: dict[str, Any], command: str, playbook: str = "site.yaml",
