@@ -21,6 +21,7 @@ from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.playbook import load_playbook
+from orchestrator.secrets import masking
 from tests.support.orc import CURL, run_orc
 
 pytestmark = pytest.mark.lab
@@ -176,6 +177,42 @@ def test_each_fact_is_read_once_while_operations_are_added(estate, lab: Lab, lab
 
     assert outcome(cached) == outcome(uncached)
     assert ("application config", None, CHANGED) in [o[:3] for o in outcome(cached)]
+
+
+def test_a_plays_next_run_reads_its_facts_together_on_every_host(
+        estate, lab: Lab, lab_inventory, monkeypatch, tmp_path: Path) -> None:
+    """With no record of a play, its first host reads facts one command at a time and the
+    others read those together; the next run (its reads kept in the state dir) reads them
+    together on every host from the start, with the same outcome."""
+    names = [h.name for h in lab.hosts[:3]]
+    commands: dict[str, int] = {}
+    real_run = SSHConnector.run_shell_command
+
+    def spy(self, command, *args, **kwargs):
+        commands[self.host.name] = commands.get(self.host.name, 0) + 1
+        return real_run(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(SSHConnector, "run_shell_command", spy)
+    options = {"limit": ",".join(names), "state_dir": str(tmp_path / "state")}
+    first = _apply(lab_inventory, **options)
+    alone = dict(commands)
+    commands.clear()
+    second = _apply(lab_inventory, **options)
+    pilot, *others = [n for n in first.plays[0].hosts]
+    assert alone[pilot] > 3 * max(alone[n] for n in others), alone
+    assert max(commands.values()) <= max(alone[n] for n in others), (alone, commands)
+
+    def outcome(run):
+        return {name: [(t.name, t.item, t.status) for t in host.tasks]
+                for name, host in run.plays[0].hosts.items()}
+
+    assert outcome(first) == outcome(second)
+    assert not any(t.status == CHANGED for h in second.plays[0].hosts.values() for t in h.tasks)
+    kept = list((tmp_path / "state" / "facts").iterdir())
+    assert len(kept) == len(load_playbook(SITE).plays)
+    assert all(oct(f.stat().st_mode & 0o777) == "0o600" for f in kept)
+    secrets = masking.known()
+    assert secrets and not any(s in f.read_text() for f in kept for s in secrets)
 
 
 def test_plan_after_a_manual_edit_shows_only_that_hosts_diff(estate, lab: Lab, lab_inventory,

@@ -51,11 +51,14 @@ Reads = list[tuple[Any, dict[str, Any]]]
 
 @contextmanager
 def facts_read_once(host: Any, known: dict[tuple[str, str], Any] | None = None,
-                    reads: Reads | None = None) -> Iterator[dict[tuple[str, str], Any]]:
+                    reads: Reads | None = None, asked: Reads | None = None
+                    ) -> Iterator[dict[tuple[str, str], Any]]:
     """Within the block, a fact command `host` already answered is answered from memory.
     `known`: answers read beforehand (`read_together`); `reads` collects each fact command
-    this host had to run itself."""
+    this host had to run itself, `asked` each one it asked for (answered from memory or not),
+    once, in order."""
     answers: dict[tuple[str, str], Any] = dict(known or {})
+    seen: set[tuple[str, str]] = set()
     depth = 0
     get_fact, run_shell_command = host.get_fact, host.run_shell_command
 
@@ -71,6 +74,9 @@ def facts_read_once(host: Any, known: dict[tuple[str, str], Any] | None = None,
         key = _key(command, kwargs) if depth and not args else None
         if key is None:
             return run_shell_command(command, *args, **kwargs)
+        if asked is not None and key not in seen:
+            seen.add(key)
+            asked.append((command, dict(kwargs)))
         if key not in answers:
             status, output = run_shell_command(command, **kwargs)
             if reads is not None:

@@ -39,7 +39,7 @@ from typing import Any
 import gevent
 from pyinfra.context import ctx_state
 
-from orchestrator.engine import segment
+from orchestrator.engine import predictions, segment
 from orchestrator.engine.context import PlayRun
 from orchestrator.engine.factcache import Reads, facts_read_once, read_together
 from orchestrator.engine.failures import one_line
@@ -126,13 +126,21 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     batches: dict[str, list[journal.Batch]] = {}
     stopped: str | None = None
     nothing_ran = True  # no host has been touched yet
+    predicted = predictions.load(options.state_dir, play)
+    segments_read: list[Reads | None] = []  # what each segment's first host asked for
     while programs:
         start = segment.mark(session.state)
         for run in runs.values():
             run.segment_start = len(run.records)
         # in a plan nothing runs between segments (but `check_mode: false` tasks): the facts
         # read for one segment stand for the next
-        outcomes = _advance(programs, runs, session, carried if options.dry_run else None)
+        first = runs[next(iter(programs))]
+        asked: Reads = []
+        outcomes = _advance(programs, runs, session, carried if options.dry_run else None,
+                            predicted[len(segments_read)] if len(segments_read) < len(
+                                predicted) else None, asked)
+        segments_read.append(None if play.no_log or any(
+            r.no_log for r in first.records[first.segment_start:]) else asked)
         failing = {n: e for n, e in outcomes.items() if isinstance(e, Exception)}
         if nothing_ran and failing and len(failing) == len(outcomes) and len(
                 {str(e) for e in failing.values()}) == 1 and all(
@@ -189,6 +197,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             programs.clear()
     for name, run in runs.items():
         memory[name] = HostMemory(run.gathered, dict(run.facts_set))
+    if segments_read:
+        predictions.save(options.state_dir, play, segments_read)
     sealing: dict[str, str] = {}
     if batches:
         sealing = seal_journals(play_become, batches, session)
@@ -218,25 +228,32 @@ _DONE = object()
 
 
 def _advance(programs: dict[str, Iterator[Any]], runs: dict[str, HostRun], session: Session,
-             carried: dict[str, dict[Any, Any]] | None = None) -> dict[str, Any]:
+             carried: dict[str, dict[Any, Any]] | None = None, predicted: Reads | None = None,
+             asked: Reads | None = None) -> dict[str, Any]:
     """Move each host's program to its next flush (None), its end (_DONE) or an error (the
-    exception). One host goes first and notes the facts it reads; then every other host reads
-    those in one command (`factcache.read_together`) and goes on at once, one greenlet per
-    host, as pyinfra prepares hosts. pyinfra's state context is process-wide, so it is held
-    around all of them (a greenlet leaving add_op would otherwise unset it under the others).
+    exception). Each host reads the fact commands `predicted` (what this segment's first host
+    asked for when the play last ran, `predictions.load`) in one command
+    (`factcache.read_together`) and goes on, one greenlet per host, as pyinfra prepares hosts.
+    With no prediction, one host goes first and notes the facts it reads; then every other
+    host reads those together. pyinfra's state context is process-wide, so it is held around
+    all of them (a greenlet leaving add_op would otherwise unset it under the others).
     `carried`: each host's fact answers from earlier segments where nothing ran since (a plan),
-    used and kept up to date."""
-    reads: Reads = []
+    used and kept up to date. `asked` collects what the first host asked for, to predict the
+    next run's reads."""
+    reads: Reads = list(predicted or [])
+    names = list(programs)
+    pilot = names[0] if not reads and len(names) > 1 else None
 
-    def advance(name: str, first: bool = False) -> Any:
+    def advance(name: str) -> Any:
         run = runs[name]
         try:
             known = dict(carried.get(name) or {}) if carried is not None else {}
-            if not first and reads:
+            if name != pilot and reads:
                 known.update(read_together(run.host, reads))
             # nothing runs while operations are added: each fact is read once
             with facts_read_once(run.host, known=known,
-                                 reads=reads if first else None) as answers:
+                                 reads=reads if name == pilot else None,
+                                 asked=asked if name == names[0] else None) as answers:
                 if carried is not None:
                     carried[name] = answers
                 next(programs[name])
@@ -246,10 +263,12 @@ def _advance(programs: dict[str, Iterator[Any]], runs: dict[str, HostRun], sessi
             return exc if isinstance(exc, OrcError) else HostError(one_line(exc))
         return None
 
-    names = list(programs)
+    greenlets: dict[str, Any] = {}
     with ctx_state.use(session.state):
-        greenlets = {names[0]: gevent.spawn(advance, names[0], len(names) > 1)}
-        gevent.joinall(list(greenlets.values()))
-        greenlets.update({name: gevent.spawn(advance, name) for name in names[1:]})
+        if pilot is not None:
+            greenlets[pilot] = gevent.spawn(advance, pilot)
+            gevent.joinall(list(greenlets.values()))
+        greenlets.update({name: gevent.spawn(advance, name) for name in names
+                          if name not in greenlets})
         gevent.joinall(list(greenlets.values()))
     return {name: greenlet.value for name, greenlet in greenlets.items()}

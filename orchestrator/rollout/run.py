@@ -308,7 +308,7 @@ def start_run(book: Playbook, inventory: Inventory, options: RunOptions, store: 
     run = store.start(str(book.path.resolve()), list(inventory.sources), options.to_dict(),
                       lock_keys(inventory, hosts))
     store.prune(options.keep_runs)
-    return Rollout(book, inventory, options, store, run)
+    return Rollout(book, inventory, replace(options, state_dir=str(store.root)), store, run)
 
 
 def resume_run(store: RunStore, run_id: str) -> Rollout:
@@ -323,7 +323,7 @@ def resume_run(store: RunStore, run_id: str) -> Rollout:
     preflight(book, inventory, options)
     run = store.start(stored.playbook, stored.inventory, stored.options, stored.hosts,
                       run_id=stored.id)
-    return Rollout(book, inventory, options, store, run)
+    return Rollout(book, inventory, replace(options, state_dir=str(store.root)), store, run)
 
 
 def roll_out(rollout: Rollout, on_event: Listener | None = None) -> RolloutReport:
