@@ -10,6 +10,7 @@ import json
 import threading
 from pathlib import Path
 
+import paramiko
 import pytest
 import yaml
 from pyinfra.connectors.ssh import SSHConnector
@@ -21,6 +22,8 @@ from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.playbook import load_playbook
+from orchestrator.rollout.run import roll_out, start_run
+from orchestrator.rollout.store import RunStore
 from orchestrator.secrets import masking
 from tests.support.orc import CURL, run_orc
 
@@ -213,6 +216,34 @@ def test_a_plays_next_run_reads_its_facts_together_on_every_host(
     assert all(oct(f.stat().st_mode & 0o777) == "0o600" for f in kept)
     secrets = masking.known()
     assert secrets and not any(s in f.read_text() for f in kept for s in secrets)
+
+
+def test_a_rollout_reaches_each_host_over_one_ssh_connection(
+        estate, lab: Lab, lab_inventory, monkeypatch, tmp_path: Path, ssh) -> None:
+    """The connection that takes a host's lock also runs its tasks, health checks and the
+    lock's release: one SSH handshake per host for a whole rollout."""
+    names = [h.name for h in lab.hosts[:3]]
+    addresses = {h.address: h.name for h in lab.hosts}
+    connects: dict[str, int] = {}
+    real_connect = paramiko.SSHClient.connect
+
+    def spy(self, hostname, *args, **kwargs):
+        connects[addresses.get(hostname, hostname)] = connects.get(
+            addresses.get(hostname, hostname), 0) + 1
+        return real_connect(self, hostname, *args, **kwargs)
+
+    monkeypatch.setattr(paramiko.SSHClient, "connect", spy)
+    book = load_playbook(SITE)
+    inventory = load_inventory([lab_inventory], playbook_dir=SITE.parent)
+    options = RunOptions(limit=",".join(names), extra_vars={"app_message": "one connection"})
+    report = roll_out(start_run(book, inventory, options, RunStore(tmp_path / "state")))
+    assert report.status == "succeeded", report.to_dict()
+    # every wave ran its `command:` check on each host, before and during the bake
+    assert len(report.waves) == 3
+    assert all(len({r.check for r in results}) == 2
+               for w in report.waves for results in w.health.values())
+    assert connects == {name: 1 for name in names}
+    assert all("one connection" in ssh(n, "cat /etc/app/config.json").stdout for n in names)
 
 
 def test_plan_after_a_manual_edit_shows_only_that_hosts_diff(estate, lab: Lab, lab_inventory,

@@ -33,7 +33,7 @@ A failed task stops its host, unless `ignore_errors` or a block's `rescue` takes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import gevent
@@ -83,11 +83,12 @@ def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
 
 
 def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOptions,
-             on_event: Listener | None = None, memory: dict[str, HostMemory] | None = None
-             ) -> PlayResult:
+             on_event: Listener | None = None, memory: dict[str, HostMemory] | None = None,
+             connections: Mapping[str, Any] | None = None) -> PlayResult:
     """Run (or plan) one play on `names`, segment by segment (see the module docstring).
     `memory` carries each host's facts (gathered, set_fact, register) from play to play of one
-    run, as Ansible keeps them; it is read and written here."""
+    run, as Ansible keeps them; it is read and written here. `connections`: SSH connections
+    already open to some hosts (the rollout's host locks), used instead of new ones."""
     emit = on_event or ignore
     result = PlayResult(play.name)
     if not names:
@@ -97,7 +98,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     base = play_variables(play, inventory, names, vars_files)
     play_become = play.flag("become", Variables({**base, **options.extra_vars}))
     progress = Progress(emit)
-    session = open_session(inventory, names, on_op=progress.on_op, parallel=options.forks)
+    session = open_session(inventory, names, on_op=progress.on_op, parallel=options.forks,
+                           connections=connections)
     progress.session = session
     for name in names:
         if name in session.unreachable:
