@@ -41,7 +41,8 @@ from pyinfra.context import ctx_state
 
 from orchestrator.engine import predictions, segment
 from orchestrator.engine.context import PlayRun
-from orchestrator.engine.factcache import Reads, facts_read_once, read_together
+from orchestrator.engine.factcache import Reads, facts_read_once, facts_through, read_together
+from orchestrator.engine.factshell import FactShell
 from orchestrator.engine.failures import one_line
 from orchestrator.engine.hostrun import HostMemory, HostRun
 from orchestrator.engine.journaling import record_journals, seal_journals
@@ -110,6 +111,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     ctx = PlayRun(play, inventory, session, base, options, play_become, emit=emit)
     memory = {} if memory is None else memory
     runs = {name: HostRun(name, host) for name, host in session.hosts.items()}
+    # each host's fact reads, while operations are added and while they run, over one shell
+    shells = {name: FactShell(host) for name, host in session.hosts.items()}
     for name, run in runs.items():
         if name in memory:
             run.gathered = dict(memory[name].gathered or {}) or None
@@ -138,7 +141,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         # read for one segment stand for the next
         first = runs[next(iter(programs))]
         asked: Reads = []
-        outcomes = _advance(programs, runs, session, carried if options.dry_run else None,
+        outcomes = _advance(programs, runs, session, shells,
+                            carried if options.dry_run else None,
                             predicted[len(segments_read)] if len(segments_read) < len(
                                 predicted) else None, asked)
         segments_read.append(None if play.no_log or any(
@@ -150,6 +154,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             # the same error on every host before anything ran: the input is wrong whatever
             # the host (an undefined variable, a bad argument); said once
             error = next(iter(failing.values()))
+            for shell in shells.values():
+                shell.close()
             raise type(error)(masking.hide(error.message), path=error.path, line=error.line)
         for name, value in outcomes.items():
             if value is not None:  # finished, or failed: its program ends here
@@ -180,7 +186,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         if new:
             nothing_ran = False
             try:
-                segment.run(session.state, new)
+                with facts_through(list(new), shells):
+                    segment.run(session.state, new)
             except Exception as exc:  # noqa: BLE001 - the run stopped: its hosts fail below
                 stopped = one_line(exc)
             progress.flush()
@@ -204,6 +211,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     sealing: dict[str, str] = {}
     if batches:
         sealing = seal_journals(play_become, batches, session)
+    for shell in shells.values():
+        shell.close()
     for name, run in runs.items():
         if name in result.hosts:  # dropped before it was prepared (its secret versions)
             continue
@@ -230,7 +239,7 @@ _DONE = object()
 
 
 def _advance(programs: dict[str, Iterator[Any]], runs: dict[str, HostRun], session: Session,
-             carried: dict[str, dict[Any, Any]] | None = None, predicted: Reads | None = None,
+             shells: dict[str, FactShell], carried: dict[str, dict[Any, Any]] | None = None, predicted: Reads | None = None,
              asked: Reads | None = None) -> dict[str, Any]:
     """Move each host's program to its next flush (None), its end (_DONE) or an error (the
     exception). Each host reads the fact commands `predicted` (what this segment's first host
@@ -251,11 +260,12 @@ def _advance(programs: dict[str, Iterator[Any]], runs: dict[str, HostRun], sessi
         try:
             known = dict(carried.get(name) or {}) if carried is not None else {}
             if name != pilot and reads:
-                known.update(read_together(run.host, reads))
+                known.update(read_together(run.host, reads, shells[name]))
             # nothing runs while operations are added: each fact is read once
             with facts_read_once(run.host, known=known,
                                  reads=reads if name == pilot else None,
-                                 asked=asked if name == names[0] else None) as answers:
+                                 asked=asked if name == names[0] else None,
+                                 shell=shells[name]) as answers:
                 if carried is not None:
                     carried[name] = answers
                 next(programs[name])
