@@ -16,6 +16,7 @@ import yaml
 from pyinfra.connectors.ssh import SSHConnector
 
 from orchestrator.engine import run as engine_run
+from orchestrator.engine.factshell import FactShell
 from orchestrator.engine.results import CHANGED, OK, SKIPPED
 from orchestrator.engine.options import RunOptions
 from orchestrator.engine.run import run_playbook
@@ -188,19 +189,30 @@ def test_a_plays_next_run_reads_its_facts_together_on_every_host(
     others read those together; the next run (its reads kept in the state dir) reads them
     together on every host from the start, with the same outcome."""
     names = [h.name for h in lab.hosts[:3]]
-    commands: dict[str, int] = {}
-    real_run = SSHConnector.run_shell_command
+    commands: dict[str, int] = {}  # what each host ran: pyinfra's commands and shell reads
+    outside: dict[str, int] = {}  # the commands that did not go through the fact shell
+    real_run, real_read = SSHConnector.run_shell_command, FactShell.read
 
     def spy(self, command, *args, **kwargs):
         commands[self.host.name] = commands.get(self.host.name, 0) + 1
+        outside[self.host.name] = outside.get(self.host.name, 0) + 1
         return real_run(self, command, *args, **kwargs)
 
+    def spy_read(self, command, kwargs):
+        answer = real_read(self, command, kwargs)
+        if answer is not None:
+            commands[self.host.name] = commands.get(self.host.name, 0) + 1
+        return answer
+
     monkeypatch.setattr(SSHConnector, "run_shell_command", spy)
+    monkeypatch.setattr(FactShell, "read", spy_read)
     options = {"limit": ",".join(names), "state_dir": str(tmp_path / "state")}
     first = _apply(lab_inventory, **options)
     alone = dict(commands)
     commands.clear()
+    outside.clear()
     second = _apply(lab_inventory, **options)
+    assert outside == {}, outside  # a no-op only reads facts: all of them through the shell
     pilot, *others = [n for n in first.plays[0].hosts]
     assert alone[pilot] > 3 * max(alone[n] for n in others), alone
     assert max(commands.values()) <= max(alone[n] for n in others), (alone, commands)
