@@ -29,7 +29,7 @@ changed count each tool reports, and its exit code. No fact gathering: the play 
 `gather_facts: false` (and ansible.cfg `gathering = explicit`); orc and pyinfra read only the
 facts their operations need.
 
-    .venv/bin/python bench/apply.py [--hosts 10,30] [--tools orc,pyinfra,ansible,mitogen]
+    .venv/bin/python bench/apply.py [--hosts 10,30] [--tools orc,pyinfra,ansible[,mitogen]]
                                     [--ansible-hosts 10] [--noop-runs 3] [--max-busy 0.3]
                                     [--lab bench] [--json FILE]
 
@@ -110,7 +110,8 @@ def host_counts_and_tools(parser: argparse.ArgumentParser, args: argparse.Namesp
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", default="10,30", help="host counts, comma separated")
-    parser.add_argument("--tools", default=",".join(TOOLS), help="tools, comma separated")
+    parser.add_argument("--tools", default="orc,pyinfra,ansible",
+                        help=f"tools, comma separated, of {', '.join(TOOLS)}")
     parser.add_argument("--lab", default="bench", help="name of the lab this benchmark owns")
     parser.add_argument("--json", type=Path,
                         help="where to write the results (default: result.json beside the logs)")

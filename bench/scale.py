@@ -93,7 +93,8 @@ class Run:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", default="100,300,1000", help="host counts, comma separated")
-    parser.add_argument("--tools", default="orc,pyinfra", help="tools, comma separated")
+    parser.add_argument("--tools", default="orc,pyinfra",
+                        help=f"tools, comma separated, of {', '.join(TOOLS)}")
     parser.add_argument("--lab", default="scale", help="name of the lab this benchmark owns")
     parser.add_argument("--json", type=Path, help="where to write the results")
     parser.add_argument("--noop-runs", type=int, default=1,
