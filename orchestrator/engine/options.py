@@ -28,6 +28,10 @@ class RunOptions:
     forks: int | None = None  # hosts worked on at once (Ansible's --forks); None: up to 50
     start_at_task: str | None = None  # the playbook was loaded from this task on
     pause_after_wave: int | None = None  # the rollout pauses after this wave (1: the first)
+    # the controller's state directory: the fact reads each play asked for are kept there for
+    # its next run (`engine.predictions`); None keeps nothing. Not in `to_dict`: a resumed run
+    # is given the directory its index lives in
+    state_dir: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """What the run index keeps of a run's options (JSON). A run in the index is never a
