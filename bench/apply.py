@@ -6,7 +6,11 @@ line and block edits, sysctl, cron, a systemd service and its handler), applied 
   * orc:      `orc apply bench/bench.yaml -i INVENTORY --yes --ci`
   * pyinfra:  `pyinfra INVENTORY.py bench/roles/bench/pyinfra/deploy.py -y`, the same pyinfra
               operations with the same arguments as orc makes of the role's tasks;
-  * ansible:  `ansible-playbook -i INVENTORY bench/bench.yaml -f HOSTS`, pipelining on.
+  * ansible:  `ansible-playbook -i INVENTORY bench/bench.yaml -f HOSTS`, pipelining on;
+  * mitogen:  the same ansible-playbook, ansible.cfg, inventory and forks with mitogen's strategy
+              plugin (`strategy = mitogen_linear`, PyPI `mitogen`), what the fastest Ansible
+              users run: one SSH connection per host carrying a Python interpreter that runs
+              every task, in place of a command (and a module upload) per task.
 
 For every host count and tool the lab is brought up fresh (same names and addresses, new
 overlays), the role is applied once (first apply: everything changes) and once more (no-op:
@@ -25,7 +29,7 @@ changed count each tool reports, and its exit code. No fact gathering: the play 
 `gather_facts: false` (and ansible.cfg `gathering = explicit`); orc and pyinfra read only the
 facts their operations need.
 
-    .venv/bin/python bench/apply.py [--hosts 10,30] [--tools orc,pyinfra,ansible]
+    .venv/bin/python bench/apply.py [--hosts 10,30] [--tools orc,pyinfra,ansible[,mitogen]]
                                     [--ansible-hosts 10] [--noop-runs 3] [--max-busy 0.3]
                                     [--lab bench] [--json FILE]
 
@@ -59,7 +63,16 @@ from tests.support.ansible_collections import collections_path  # noqa: E402
 BIN = Path(sys.executable).parent
 PLAYBOOK = BENCH / "bench.yaml"
 DEPLOY = BENCH / "roles" / "bench" / "pyinfra" / "deploy.py"
-TOOLS = ("orc", "pyinfra", "ansible")
+TOOLS = ("orc", "pyinfra", "ansible", "mitogen")
+# the tools that are ansible-playbook (read through its recap, given the oracle's collections)
+ANSIBLE_TOOLS = ("ansible", "mitogen")
+# mitogen's strategy for Ansible's default `linear` one (mitogen_free, mitogen_host_pinned exist)
+MITOGEN_STRATEGY = "mitogen_linear"
+# What the mitogen tool's hosts get before its first apply, untimed: ansible-core's apt module
+# installs python3-apt itself, then probes `/usr/bin/python3 -c 'import apt,
+# ansible.module_utils.basic'` before respawning; under mitogen ansible is never on the host's
+# disk, the probe fails and so does the task ("Could not import the python3-apt module").
+MITOGEN_HOST_PACKAGES = ("python3-apt",)
 RUNS = ("first", "noop")
 # What the role installs, plus what Ansible's apt module installs for itself on first use
 PACKAGES = ("less", "tree", "hello", "cron", "python3-apt")
@@ -97,7 +110,8 @@ def host_counts_and_tools(parser: argparse.ArgumentParser, args: argparse.Namesp
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", default="10,30", help="host counts, comma separated")
-    parser.add_argument("--tools", default=",".join(TOOLS), help="tools, comma separated")
+    parser.add_argument("--tools", default="orc,pyinfra,ansible",
+                        help=f"tools, comma separated, of {', '.join(TOOLS)}")
     parser.add_argument("--lab", default="bench", help="name of the lab this benchmark owns")
     parser.add_argument("--json", type=Path,
                         help="where to write the results (default: result.json beside the logs)")
@@ -106,8 +120,8 @@ def main() -> int:
     parser.add_argument("--max-busy", type=float, default=0.3,
                         help="wait (up to 3 min) until the machine's CPU use is below this")
     parser.add_argument("--ansible-hosts",
-                        help="host counts ansible-core runs at (default: all of --hosts); "
-                             "it takes most of the time at 30 hosts")
+                        help="host counts the ansible-playbook tools (ansible, mitogen) run "
+                             "at (default: all of --hosts); they take most of the time at 30 hosts")
     args = parser.parse_args()
     counts, tools = host_counts_and_tools(parser, args, TOOLS)
     ansible_counts = ([int(n) for n in args.ansible_hosts.split(",")] if args.ansible_hosts
@@ -117,13 +131,13 @@ def main() -> int:
     tools_versions = versions()  # at the start: the tree may move while the benchmark runs
     print("versions: " + ", ".join(f"{k} {v}" for k, v in tools_versions.items()), flush=True)
     # ansible-core has no sysctl module: it is ansible.posix.sysctl (fetched once into the cache)
-    collections = collections_path() if "ansible" in tools else None
+    collections = collections_path() if set(tools) & set(ANSIBLE_TOOLS) else None
     results: list[Measurement] = []
     try:
         warm_apt_cache(args.lab, work)
         for count in counts:
             for tool in tools:
-                if tool == "ansible" and count not in ansible_counts:
+                if tool in ANSIBLE_TOOLS and count not in ansible_counts:
                     continue
                 results += measure_tool(tool, count, args.lab, work, collections,
                                         args.noop_runs, args.max_busy)
@@ -144,6 +158,11 @@ def main() -> int:
                  "gather only the facts their operations need",
         "ansible": "pipelining on, forks = hosts, host_key_checking on, OpenSSH ControlPersist "
                    "as Ansible's default (a fresh control path per run)",
+        "mitogen": f"the ansible tool's ansible.cfg plus strategy = {MITOGEN_STRATEGY} and "
+                   "strategy_plugins = the installed mitogen's ansible_mitogen/plugins/strategy; "
+                   f"{', '.join(MITOGEN_HOST_PACKAGES)} installed on its hosts before the first "
+                   "apply, untimed (the apt module cannot install it for itself under mitogen; "
+                   "the ansible tool's first apply includes installing it)",
         "fairness": "a fresh lab per tool and host count; apt packages cached beforehand; "
                     "first apply once, no-op apply the fastest of several",
         "results": [asdict(r) for r in results],
@@ -179,6 +198,8 @@ def measure_tool(tool: str, count: int, name: str, work: Path, collections: Path
     inventory = work / f"lab-{tool}-{count}.yaml"
     lab = fresh_lab(name, count, inventory)
     try:
+        if tool == "mitogen":
+            install_on_hosts(name, MITOGEN_HOST_PACKAGES)
         out = []
         for run in ["first"] + ["noop"] * noop_runs:
             stem = work / f"{tool}-{count}-{run}-{len(out)}"
@@ -193,6 +214,15 @@ def measure_tool(tool: str, count: int, name: str, work: Path, collections: Path
         return out
     finally:
         orc_lab.down(name)
+
+
+def install_on_hosts(name: str, packages: tuple[str, ...]) -> None:
+    """apt-get install `packages` on every host of the lab (from the warmed apt proxy)."""
+    answers = orc_lab.execute(f"apt-get install -y -q {' '.join(packages)}", name, timeout=300)
+    for host, answer in answers.items():
+        if answer.exit_code != 0:
+            raise SystemExit(f"installing {' '.join(packages)} on {host} failed: "
+                             f"{answer.stderr or answer.error}")
 
 
 def fresh_lab(name: str, count: int, inventory: Path) -> Lab:
@@ -243,7 +273,7 @@ def command_for(tool: str, lab: Lab, inventory: Path, count: int, stem: Path,
     if tool == "pyinfra":
         return ([str(BIN / "pyinfra"), str(pyinfra_inventory(lab, stem)), str(DEPLOY), "-y"],
                 stem.parent, env)
-    env["ANSIBLE_CONFIG"] = str(ansible_cfg(count, stem, collections))
+    env["ANSIBLE_CONFIG"] = str(ansible_cfg(count, stem, collections, mitogen=tool == "mitogen"))
     return ([str(BIN / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK),
              "-f", str(count)], stem.parent, env)
 
@@ -259,7 +289,11 @@ def pyinfra_inventory(lab: Lab, stem: Path) -> Path:
     return path
 
 
-def ansible_cfg(count: int, stem: Path, collections: Path | None) -> Path:
+def ansible_cfg(count: int, stem: Path, collections: Path | None,
+                mitogen: bool = False) -> Path:
+    """The ansible.cfg of a run of the `ansible` tool, or of the `mitogen` tool: the same file
+    with mitogen's strategy (Mitogen for Ansible's installation: `strategy_plugins` and
+    `strategy` in `[defaults]`), so the two tools differ only by the strategy."""
     control = stem.with_name(stem.name + "_cp")  # no control master is reused from another run
     control.mkdir(exist_ok=True)
     lines = [
@@ -273,10 +307,29 @@ def ansible_cfg(count: int, stem: Path, collections: Path | None) -> Path:
     ]
     if collections is not None:
         lines.append(f"collections_path = {collections}")
+    if mitogen:
+        lines += [f"strategy_plugins = {mitogen_strategy_plugins()}",
+                  f"strategy = {MITOGEN_STRATEGY}"]
     lines += ["", "[ssh_connection]", "pipelining = True", f"control_path_dir = {control}", ""]
     path = stem.with_name(stem.name + "_ansible.cfg")
     path.write_text("\n".join(lines))
     return path
+
+
+def mitogen_strategy_plugins() -> Path:
+    """The strategy plugin directory of the mitogen installed beside this benchmark's
+    ansible-playbook, found from the package's metadata (nothing of it is imported).
+    Raises SystemExit when mitogen is not installed (it is in pyproject's test extras)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        folder = Path(distribution("mitogen").locate_file("ansible_mitogen/plugins/strategy"))
+    except PackageNotFoundError:
+        raise SystemExit("the mitogen tool needs PyPI's mitogen in this venv: "
+                         "pip install -e '.[test]'") from None
+    if not (folder / f"{MITOGEN_STRATEGY}.py").is_file():
+        raise SystemExit(f"no {MITOGEN_STRATEGY}.py in {folder}: is mitogen installed whole?")
+    return folder
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict:
@@ -347,10 +400,17 @@ def changed_count(tool: str, stem: Path) -> int | None:
             # Grand total   <hosts>   <success (changed)>   <error>   <no change>
             match = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", text)
             return None if match is None else 0 if match[2] == "-" else int(match[2])
-        return sum(int(n) for n in re.findall(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)", text,
-                                              re.MULTILINE))
+        return recap_changed(text)  # the ANSIBLE_TOOLS
     except (OSError, ValueError, KeyError):
         return None
+
+
+def recap_changed(text: str) -> int | None:
+    """The changed tasks of ansible-playbook's PLAY RECAP, summed over hosts; None without a
+    recap (a run that ended before it). The same for the ansible and mitogen tools: mitogen's
+    strategy changes how tasks reach the hosts, not the callback that prints the recap."""
+    counts = re.findall(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)", text, re.MULTILINE)
+    return sum(int(n) for n in counts) if counts else None
 
 
 def best(results: list[Measurement]) -> dict[tuple[str, int, str], Measurement]:
@@ -399,6 +459,7 @@ def ratio_lines(results: list[Measurement], counts: list[int]) -> dict:
             orc = seconds.get(("orc", count, run))
             pyinfra = seconds.get(("pyinfra", count, run))
             ansible = seconds.get(("ansible", count, run))
+            mitogen = seconds.get(("mitogen", count, run))
             parts = []
             if orc and pyinfra:
                 values[f"orc/pyinfra {count} {run}"] = round(orc / pyinfra, 2)
@@ -408,6 +469,12 @@ def ratio_lines(results: list[Measurement], counts: list[int]) -> dict:
                 values[f"ansible/orc {count} {run}"] = round(ansible / orc, 2)
                 target = " (target >= 3)" if run == "noop" else ""
                 parts.append(f"ansible/orc {ansible / orc:5.2f}{target}")
+            if orc and mitogen:
+                values[f"mitogen/orc {count} {run}"] = round(mitogen / orc, 2)
+                parts.append(f"mitogen/orc {mitogen / orc:5.2f}")
+            if ansible and mitogen:
+                values[f"mitogen/ansible {count} {run}"] = round(mitogen / ansible, 2)
+                parts.append(f"mitogen/ansible {mitogen / ansible:5.2f}")
             if parts:
                 lines.append(f"{count:3} hosts, {run:5}: " + "   ".join(parts))
     return {"lines": lines, "values": values}
@@ -417,7 +484,7 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {}
-    for package in ("orchestrator", "pyinfra", "ansible-core"):
+    for package in ("orchestrator", "pyinfra", "ansible-core", "mitogen"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:

@@ -7,7 +7,9 @@ removed file, two commands guarded by `creates`: nothing that needs systemd or a
   * pyinfra:  `pyinfra INVENTORY.py bench/roles/scale/pyinfra/deploy.py -y`, the pyinfra
               operations orc makes of the role's tasks, with the same arguments;
   * ansible:  `ansible-playbook -i INVENTORY bench/scale.yaml -f HOSTS`, pipelining on
-              (for reference).
+              (for reference);
+  * mitogen:  the same ansible-playbook, ansible.cfg, inventory and forks with mitogen's strategy
+              plugin (`strategy = mitogen_linear`, PyPI `mitogen`; apply.py's `ansible_cfg`).
 
 For every host count and tool a fresh light lab is brought up (`orc lab up N --light`: sshd
 alone in its own namespaces, same names and addresses each time), the role is applied once
@@ -22,7 +24,8 @@ only if the tool's own report says so (orc's JSON report, pyinfra's per-host lin
 recap), anything else (failed, unreachable, missing) is failed. The machine's load average and
 CPU use just before each run are recorded, since other work on the machine is timed with it.
 
-    .venv/bin/python bench/scale.py [--hosts 100,300,1000] [--tools orc,pyinfra[,ansible]]
+    .venv/bin/python bench/scale.py [--hosts 100,300,1000]
+                                    [--tools orc,pyinfra[,ansible,mitogen]]
                                     [--noop-runs 1] [--max-busy 0.5] [--lab scale]
                                     [--json FILE]
 
@@ -44,9 +47,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from apply import (  # noqa: E402 - the benchmark next door, imported as a script's sibling
-    BIN, ansible_cfg, changed_count, host_counts_and_tools, pyinfra_inventory, task_results,
-    timed, versions,
-    wait_quiet,
+    ANSIBLE_TOOLS, BIN, MITOGEN_STRATEGY, ansible_cfg, changed_count, host_counts_and_tools,
+    pyinfra_inventory, task_results, timed, versions, wait_quiet,
 )
 
 from orchestrator import lab as orc_lab  # noqa: E402
@@ -57,7 +59,7 @@ from orchestrator.lab.state import Lab  # noqa: E402
 BENCH = Path(__file__).resolve().parent
 PLAYBOOK = BENCH / "scale.yaml"
 DEPLOY = BENCH / "roles" / "scale" / "pyinfra" / "deploy.py"
-TOOLS = ("orc", "pyinfra", "ansible")
+TOOLS = ("orc", "pyinfra", "ansible", "mitogen")
 ACCEPTED = b"Accepted publickey for "
 # targets of issue 18, printed beside the measurements (never asserted)
 NOOP_COMMANDS_TARGET = 3
@@ -91,7 +93,8 @@ class Run:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", default="100,300,1000", help="host counts, comma separated")
-    parser.add_argument("--tools", default="orc,pyinfra", help="tools, comma separated")
+    parser.add_argument("--tools", default="orc,pyinfra",
+                        help=f"tools, comma separated, of {', '.join(TOOLS)}")
     parser.add_argument("--lab", default="scale", help="name of the lab this benchmark owns")
     parser.add_argument("--json", type=Path, help="where to write the results")
     parser.add_argument("--noop-runs", type=int, default=1,
@@ -189,7 +192,8 @@ def command_for(tool: str, lab: Lab, inventory: Path, count: int,
                  "--state-dir", str(stem.parent / f"orc-state-{count}")], env)
     if tool == "pyinfra":
         return [str(BIN / "pyinfra"), str(pyinfra_inventory(lab, stem)), str(DEPLOY), "-y"], env
-    env["ANSIBLE_CONFIG"] = str(ansible_cfg(count, stem, None))
+    # the scale role uses ansible.builtin modules only: no collections
+    env["ANSIBLE_CONFIG"] = str(ansible_cfg(count, stem, None, mitogen=tool == "mitogen"))
     return ([str(BIN / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK),
              "-f", str(count)], env)
 
@@ -220,6 +224,7 @@ def ok_hosts(tool: str, stem: Path, names: list[str]) -> set[str]:
         return set()
     if tool == "pyinfra":
         return pyinfra_ok_hosts(text, names)
+    assert tool in ANSIBLE_TOOLS, tool
     return ansible_ok_hosts(text)
 
 
@@ -250,6 +255,8 @@ def pyinfra_ok_hosts(text: str, names: list[str]) -> set[str]:
 
 
 def ansible_ok_hosts(text: str) -> set[str]:
+    """The hosts of ansible-playbook's PLAY RECAP with no unreachable and no failed task (the
+    ansible and mitogen tools alike: the recap is the default callback's, whatever the strategy)."""
     recap = re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)",
                        text, re.MULTILINE)
     return {name for name, unreachable, failed in recap if unreachable == "0" and failed == "0"}
@@ -262,6 +269,8 @@ def write_results(path: Path, runs: list[Run], tool_versions: dict, work: Path) 
         "machine": {"nproc": os.cpu_count(), "memory_gib": round(mem_kb / 1024 / 1024, 1),
                     "python": platform.python_version(), "kernel": platform.release()},
         "versions": tool_versions,
+        "mitogen": f"the ansible tool's ansible.cfg plus strategy = {MITOGEN_STRATEGY} and "
+                   "strategy_plugins = the installed mitogen's ansible_mitogen/plugins/strategy",
         "commands": "counted on the hosts: sshd (LogLevel VERBOSE) 'Starting session' lines "
                     "(one per command or SFTP session); connections: 'Accepted publickey' lines",
         "runs": [asdict(r) for r in runs],
