@@ -1,5 +1,6 @@
-"""What a worker runs for one shard: the engine's `run_play` on the shard's hosts, with its own
-SSH connections, in the worker's process.
+"""What a worker runs for one shard: a process of its own (`shard`) running the engine's
+`run_play` on the shard's hosts with its own SSH connections, whose events it passes to the
+controller (`relay`) as they come.
 
 The task carries all the play needs: the play, the inventory, the run's options, the hosts'
 facts from earlier plays, and the play's vars_files as the controller verified and decrypted
@@ -13,22 +14,19 @@ none and runs nothing (`claimed` False)."""
 
 from __future__ import annotations
 
-import os
-import threading
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from orchestrator.cluster import frames
 from orchestrator.cluster.relay import Sender
 from orchestrator.engine.options import RunOptions
-from orchestrator.engine.results import PlayResult
+from orchestrator.engine.results import HostResult, PlayResult
 from orchestrator.inventory import Inventory
 from orchestrator.load.playbook import Play
-from orchestrator.load.vars_files import VarsFiles, keep_vars_files
-
-# a worker runs one shard at a time (`connection.shard_workers` asks for one thread), and the
-# working directory is process-wide: held while a shard runs in it
-_CWD = threading.Lock()
+from orchestrator.load.vars_files import VarsFiles
 
 
 @dataclass
@@ -57,8 +55,6 @@ def run_shard(task: ShardTask) -> ShardOutcome:
     wrong) is raised to the controller, as `run_play` raises it in process."""
     from distributed import Queue, get_worker
 
-    from orchestrator.engine.run import run_play
-
     worker = get_worker().address
     claim = Queue(task.claim)
     try:
@@ -66,28 +62,50 @@ def run_shard(task: ShardTask) -> ShardOutcome:
             return ShardOutcome(worker, claimed=False)
     finally:
         claim.close()
-    if not Path(task.cwd).is_dir():
-        result = PlayResult(task.play.name)
-        why = (f"cluster worker {worker} has no {task.cwd}: workers run the play from a "
-               "checkout at the controller's path")
-        from orchestrator.engine.results import HostResult
-
-        result.hosts = {h: HostResult(h, error=why) for h in task.hosts}
-        return ShardOutcome(worker, True, result)
-    keep_vars_files(task.play, task.vars_files)
     events = Queue(task.events)
     sender = Sender(events)
-    memory = dict(task.memory)
     try:
-        with _CWD:
-            before = os.getcwd()
-            os.chdir(task.cwd)
-            try:
-                result = run_play(task.play, task.inventory, task.hosts, task.options, sender,
-                                  memory)
-            finally:
-                os.chdir(before)
+        return ShardOutcome(worker, True, *_run(task, sender, worker))
     finally:
         sender.close()
         events.close()
-    return ShardOutcome(worker, True, result, {h: memory[h] for h in task.hosts if h in memory})
+
+
+def _run(task: ShardTask, emit: Sender, worker: str) -> tuple[PlayResult, dict[str, Any]]:
+    """The shard's process, fed the task, its events passed to `emit`: its result and memory."""
+    with tempfile.TemporaryFile() as log:
+        try:
+            process = subprocess.Popen([sys.executable, "-m", "orchestrator.cluster.shard"],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=log, cwd=task.cwd)
+        except OSError as exc:  # the controller's directory is not on this machine
+            return _failed(task, f"cluster worker {worker} cannot run the play in {task.cwd} "
+                                 f"({exc.strerror}): workers need the controller's checkout "
+                                 "at the same path"), {}
+        with process:
+            frames.write(process.stdin, (task.play, task.inventory, task.hosts, task.options,
+                                         task.memory, task.vars_files))
+            process.stdin.close()
+            try:
+                while True:
+                    message = frames.read(process.stdout)
+                    if message[0] == "event":
+                        emit(message[1])
+                    elif message[0] == "error":
+                        raise message[1]
+                    else:
+                        return message[1], message[2]
+            except EOFError:
+                process.wait()
+                log.seek(0)
+                lines = log.read().decode(errors="replace").strip().splitlines()
+                last = lines[-1] if lines else f"exit code {process.returncode}"
+                return _failed(task, f"the shard's process on cluster worker {worker} ended "
+                                     f"mid-wave ({last}): the host's state is unknown",
+                               unreachable=True), {}
+
+
+def _failed(task: ShardTask, why: str, unreachable: bool = False) -> PlayResult:
+    result = PlayResult(task.play.name)
+    result.hosts = {h: HostResult(h, error=why, unreachable=unreachable) for h in task.hosts}
+    return result
