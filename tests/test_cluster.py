@@ -1,0 +1,181 @@
+"""`orc apply --cluster` on a real local Dask cluster (a scheduler and two workers, each a
+process of its own started with `dask`) against the lab's hosts over real SSH.
+
+The same playbook applied with `--cluster` and in process gives the same per-host results and
+the same journals on the hosts, and both workers ran a shard. A worker killed mid-wave (SIGKILL,
+once its hosts' journals exist) fails its hosts as unreachable, their state unknown; the other
+shard's host finishes, and `orc rollback RUN` restores the killed shard's hosts from their
+journals."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cluster.merge import LOST
+from orchestrator.rollout.store import RunStore
+from tests.support.dask_cluster import LocalCluster
+from tests.support.orc import ORC, run_orc
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+PLAY = """\
+- name: cluster
+  hosts: all
+  serial: "100%"
+  max_fail_percentage: 0
+  rollback: manual
+  tasks:
+    - name: config directory
+      file: {{path: /etc/orc-cluster, state: directory, mode: "0750"}}
+    - name: config
+      copy:
+        dest: /etc/orc-cluster/app.conf
+        content: "host {{{{ inventory_hostname }}}} {{{{ ansible_host }}}}\\n"
+        mode: "0640"
+    - name: line
+      lineinfile: {{path: /etc/orc-cluster/extra.conf, line: "cluster=yes", create: true}}
+    - name: wait
+      command: sleep {sleep}
+      undo: "true"
+"""
+
+# each host as it was before each run: the old config, no extra.conf
+RESET = ("rm -rf /etc/orc-cluster && mkdir -p /etc/orc-cluster && "
+         "echo 'old {host}' > /etc/orc-cluster/app.conf")
+JOURNALS = ("cd /var/lib/orc/runs/{run} && for f in $(find . -type f | sort); do "
+            "echo \"== $f\"; cat \"$f\"; echo; done")
+
+
+@pytest.fixture
+def cluster(tmp_path: Path):
+    started = LocalCluster(tmp_path / "dask")
+    started.folder.mkdir()
+    try:
+        yield started.start(workers=2)
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def work(lab, lab_inventory: Path, tmp_path: Path):
+    names = [h.name for h in lab.hosts]
+    return {"dir": tmp_path, "inventory": lab_inventory, "hosts": names,
+            "state": tmp_path / ".orc"}
+
+
+def _reset(ssh, hosts: list[str]) -> None:
+    for host in hosts:
+        proc = ssh(host, RESET.format(host=host))
+        assert proc.returncode == 0, proc.stderr
+
+
+def _apply(work, playbook: Path, report: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run_orc("apply", str(playbook), "-i", str(work["inventory"]), "--yes", "--ci",
+                   "--state-dir", str(work["state"]), "--json", str(report), *extra)
+
+
+def _journals(ssh, host: str, run: str) -> str:
+    """The host's journal files of `run`, run ids and batch names (a clock) made neutral."""
+    proc = ssh(host, JOURNALS.format(run=run))
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.replace(run, "RUN")
+    return re.sub(r"\d{10,}-cluster", "BATCH-cluster", text)
+
+
+def _results(report: dict) -> dict[str, list]:
+    (wave,) = report["waves"]
+    return {host: [host_result["error"], host_result["unreachable"],
+                   [(t["name"], t["status"], t["error"]) for t in host_result["tasks"]]]
+            for host, host_result in wave["apply"]["hosts"].items()}
+
+
+def test_same_results_and_journals_as_one_controller(work, cluster, ssh):
+    playbook = work["dir"] / "site.yaml"
+    playbook.write_text(PLAY.format(sleep=1))
+    hosts = work["hosts"]
+    runs = {}
+    for how, extra in (("process", ()), ("cluster", ("--cluster", cluster.address))):
+        _reset(ssh, hosts)
+        report_path = work["dir"] / f"{how}.json"
+        proc = _apply(work, playbook, report_path, *extra)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        report = json.loads(report_path.read_text())
+        runs[how] = (report, {h: _journals(ssh, h, report["run_id"]) for h in hosts})
+    (process, process_journals), (sharded, sharded_journals) = runs["process"], runs["cluster"]
+    assert _results(sharded) == _results(process)
+    assert all(status == "changed" for r in _results(sharded).values()
+               for _, status, _ in r[2][:3])
+    assert sharded_journals == process_journals
+    # the controller's index of what each host recorded came from the workers' events
+    store = RunStore(work["state"])
+    indexed = {how: [(p["host"], p["kind"], p["key"], p["task"], p["summary"])
+                     for p in store.preimages(report["run_id"])]
+               for how, (report, _) in runs.items()}
+    assert indexed["cluster"] == indexed["process"] and indexed["cluster"]
+    for host in hosts:  # the journal holds the config as it was before the run
+        assert f"old {host}" in sharded_journals[host]
+    # each worker ran one contiguous shard, and the workers are the cluster's own
+    workers = sharded["waves"][0]["apply"]["workers"]
+    assert set(workers) == set(hosts)
+    assert set(workers.values()) == set(cluster.worker_addresses())
+    first, second = sorted(cluster.worker_addresses())
+    half = (len(hosts) + 1) // 2
+    assert workers == {h: first for h in hosts[:half]} | {h: second for h in hosts[half:]}
+    assert process["waves"][0]["apply"]["workers"] == {}
+
+
+def test_worker_killed_mid_wave_fails_its_hosts_and_rollback_restores_them(work, cluster,
+                                                                            ssh):
+    playbook = work["dir"] / "site.yaml"
+    playbook.write_text(PLAY.format(sleep=40))
+    hosts = work["hosts"]
+    _reset(ssh, hosts)
+    killed_worker = sorted(cluster.worker_addresses())[0]
+    killed_hosts = hosts[:(len(hosts) + 1) // 2]  # the first, contiguous shard
+    others = [h for h in hosts if h not in killed_hosts]
+    report_path = work["dir"] / "report.json"
+    apply = subprocess.Popen(
+        [ORC, "apply", str(playbook), "-i", str(work["inventory"]), "--yes", "--ci",
+         "--state-dir", str(work["state"]), "--json", str(report_path), "--cluster",
+         cluster.address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        run = apply.stdout.readline().split()[-1]  # `run ID`, the first line under --ci
+        # its hosts' journals are written and their config changed: the shard is in its sleep
+        changed = (f"test -s /var/lib/orc/runs/{run}/*/journal.json && "
+                   "grep -q '^host ' /etc/orc-cluster/app.conf")
+        deadline = time.monotonic() + 120
+        while not all(ssh(h, changed).returncode == 0 for h in killed_hosts):
+            assert time.monotonic() < deadline, "the killed shard never changed its hosts"
+            time.sleep(0.5)
+        cluster.kill_worker(killed_worker)
+        out, err = apply.communicate(timeout=300)
+    finally:
+        if apply.poll() is None:
+            apply.kill()
+    assert apply.returncode == 1, out + err
+    assert "Traceback" not in out + err
+    report = json.loads(report_path.read_text())
+    (wave,) = report["waves"]
+    assert wave["status"] == "failed"
+    for host in killed_hosts:
+        assert wave["apply"]["hosts"][host]["unreachable"], wave["apply"]["hosts"][host]
+        assert wave["apply"]["hosts"][host]["error"] == LOST
+    for host in others:  # the other shard went on to the end of the play
+        finished = wave["apply"]["hosts"][host]
+        assert not finished["unreachable"] and finished["error"] is None, finished
+        assert [t["status"] for t in finished["tasks"]][-1] == "changed"
+    # what the killed shard's hosts recorded reached the controller while the shard ran (it
+    # never returned)
+    assert set(killed_hosts) <= {p["host"] for p in RunStore(work["state"]).preimages(run)}
+    rollback = run_orc("rollback", run, "--state-dir", str(work["state"]), "--yes")
+    assert rollback.returncode == 0, rollback.stdout + rollback.stderr
+    for host in hosts:
+        assert ssh(host, "cat /etc/orc-cluster/app.conf").stdout == f"old {host}\n"
+        assert ssh(host, "test -e /etc/orc-cluster/extra.conf").returncode == 1
