@@ -8,9 +8,11 @@ import io
 import os
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from orchestrator import cluster
 from orchestrator.cluster import frames
 from orchestrator.cluster.address import parse_address
 from orchestrator.cluster.merge import LOST, merge
@@ -18,6 +20,7 @@ from orchestrator.cluster.shards import Shard, split
 from orchestrator.engine.options import RunOptions
 from orchestrator.engine.results import HostResult, PlayResult, TaskResult
 from orchestrator.errors import ClusterError
+from tests.support.dask_cluster import LocalCluster
 from tests.support.orc import ORC, REPO
 
 HOSTS = [f"web{i}" for i in range(1, 8)]
@@ -103,7 +106,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.parametrize("address, says", [
-    (None, "no Dask scheduler answered"),
+    (None, "cannot connect to a Dask scheduler"),
     ("127.0.0.1:8786", "not a scheduler address"),
 ])
 def test_apply_with_no_scheduler_there_is_one_line_before_any_host(tmp_path, address, says):
@@ -125,3 +128,77 @@ def test_apply_with_no_scheduler_there_is_one_line_before_any_host(tmp_path, add
     assert lines[0].startswith(f"error: --cluster {address}: ") and says in lines[0]
     assert not (tmp_path / "state" / "orc.db").exists()
     assert "web1" not in proc.stdout + proc.stderr
+
+
+def _tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA and one certificate (and key) it signed for 127.0.0.1, which every endpoint of the
+    test's cluster presents (Dask's TLS is mutual)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("orc test CA")).issuer_name(
+        name("orc test CA")).public_key(ca_key.public_key()).serial_number(1)
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(name("orc test")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(2)
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    files = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return files
+
+
+@pytest.mark.slow
+def test_a_scheduler_without_workers_is_one_line(tmp_path):
+    started = LocalCluster(tmp_path).start(workers=0)
+    try:
+        with pytest.raises(ClusterError, match="the scheduler has no workers") as caught:
+            cluster.check(started.address)
+        assert started.address in str(caught.value) and "\n" not in str(caught.value)
+    finally:
+        started.stop()
+
+
+@pytest.mark.slow
+def test_a_tls_cluster_is_reached_with_dasks_tls_configuration(tmp_path, monkeypatch):
+    """`tls://` with the client certificate from Dask's configuration (the environment, as the
+    README says) connects; without it, or over `tcp://`, it is one line naming the address."""
+    ca, cert, key = _tls_files(tmp_path)
+    started = LocalCluster(tmp_path).start(workers=1, tls=(ca, cert, key))
+    try:
+        assert started.address.startswith("tls://")
+        with pytest.raises(ClusterError, match="Dask's TLS settings for orc"):
+            cluster.check(started.address)  # no client certificate configured
+        plain = started.address.replace("tls://", "tcp://")
+        with pytest.raises(ClusterError, match="cannot connect to a Dask scheduler"):
+            cluster.check(plain)
+        monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TLS__CA_FILE", str(ca))
+        monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT", str(cert))
+        monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY", str(key))
+        monkeypatch.setenv("DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION", "true")
+        cluster.check(started.address)
+        with pytest.raises(ClusterError):
+            cluster.check(plain)  # encryption required: a tcp:// address is refused
+    finally:
+        started.stop()

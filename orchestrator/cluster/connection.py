@@ -14,8 +14,9 @@ CONNECT_TIMEOUT = 5.0  # seconds to wait for the scheduler's answer
 
 def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
     """A `distributed.Client` of the scheduler at `address` (TLS settings for a `tls://`
-    address come from Dask's configuration: `distributed.comm.tls.*`). Raises `ClusterError`
-    when nothing answers there, `SetupError` when Dask is not installed."""
+    address come from Dask's configuration: `distributed.comm.tls.*`, see Dask's "TLS/SSL"
+    page). Raises `ClusterError` when no scheduler answers there within `timeout` seconds or
+    the TLS handshake fails, `SetupError` when Dask is not installed."""
     parse_address(address)
     try:
         from distributed import Client
@@ -28,9 +29,12 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, a TLS or version error
-        raise ClusterError(f"--cluster {address}: no Dask scheduler answered within "
-                           f"{timeout:g}s ({one_line(exc)}); expected one started with "
-                           "`dask scheduler`") from None
+        expected = ("expected a scheduler started with `dask scheduler` listening there"
+                    if not address.startswith("tls://") else
+                    "expected a TLS scheduler there and Dask's TLS settings for orc: "
+                    "DASK_DISTRIBUTED__COMM__TLS__CA_FILE, ..._CLIENT__CERT, ..._CLIENT__KEY")
+        raise ClusterError(f"--cluster {address}: cannot connect to a Dask scheduler "
+                           f"({one_line(exc)}); {expected}") from None
     finally:
         quiet.setLevel(level)
 

@@ -22,14 +22,21 @@ class LocalCluster:
     scheduler: subprocess.Popen | None = None
     workers: list[subprocess.Popen] = field(default_factory=list)
 
-    def start(self, workers: int, timeout: float = 60) -> LocalCluster:
+    def start(self, workers: int, timeout: float = 60,
+              tls: tuple[Path, Path, Path] | None = None) -> LocalCluster:
         """The scheduler on a free port (its address read from its --scheduler-file), then
         `workers` workers of one process and one thread each (no nanny: a killed worker stays
-        dead), waiting until the scheduler has them all."""
+        dead), waiting until the scheduler has them all. `tls`: (CA, certificate, key) files
+        every endpoint uses, for a cluster of `tls://` addresses."""
         scheduler_file = self.folder / "scheduler.json"
+        secure = []
+        if tls:
+            secure = ["--tls-ca-file", str(tls[0]), "--tls-cert", str(tls[1]),
+                      "--tls-key", str(tls[2])]
         self.scheduler = self._spawn("scheduler", [
             DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-            "--scheduler-file", str(scheduler_file)])
+            "--scheduler-file", str(scheduler_file),
+            *(["--protocol", "tls", *secure] if tls else [])])
         deadline = time.monotonic() + timeout
         while not scheduler_file.exists() or not scheduler_file.read_text().strip():
             self._check(deadline, "scheduler file")
@@ -37,7 +44,7 @@ class LocalCluster:
         for index in range(workers):
             self.workers.append(self._spawn(f"worker{index}", [
                 DASK, "worker", self.address, "--nworkers", "1", "--nthreads", "1",
-                "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"]))
+                "--no-nanny", "--no-dashboard", "--host", "127.0.0.1", *secure]))
         while len(self.worker_addresses()) < workers:
             self._check(deadline, f"{workers} workers")
         return self
