@@ -235,9 +235,11 @@ def command_for(tool: str, lab: Lab, inventory: Path, count: int, stem: Path,
                 collections: Path | None) -> tuple[list[str], Path, dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     if tool == "orc":
-        # from the work directory: the runs index (.orc/) of these runs stays out of the repo's
+        # a state dir per host count, in the work directory: each first apply starts with no
+        # record of the play (`engine.predictions`), its no-ops with what the runs before kept
         return ([str(BIN / "orc"), "apply", str(PLAYBOOK), "-i", str(inventory), "--yes", "--ci",
-                 "--json", str(stem.with_suffix(".json"))], stem.parent, env)
+                 "--json", str(stem.with_suffix(".json")),
+                 "--state-dir", str(stem.parent / f"orc-state-{count}")], stem.parent, env)
     if tool == "pyinfra":
         return ([str(BIN / "pyinfra"), str(pyinfra_inventory(lab, stem)), str(DEPLOY), "-y"],
                 stem.parent, env)

@@ -182,9 +182,11 @@ def command_for(tool: str, lab: Lab, inventory: Path, count: int,
                 stem: Path) -> tuple[list[str], dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     if tool == "orc":
-        # run from the work directory: the runs index (.orc/) of these runs stays out of the repo
+        # a state dir per host count, in the work directory: each first apply starts with no
+        # record of the play (`engine.predictions`), its no-ops with what the runs before kept
         return ([str(BIN / "orc"), "apply", str(PLAYBOOK), "-i", str(inventory), "--yes", "--ci",
-                 "--json", str(stem.with_suffix(".json"))], env)
+                 "--json", str(stem.with_suffix(".json")),
+                 "--state-dir", str(stem.parent / f"orc-state-{count}")], env)
     if tool == "pyinfra":
         return [str(BIN / "pyinfra"), str(pyinfra_inventory(lab, stem)), str(DEPLOY), "-y"], env
     env["ANSIBLE_CONFIG"] = str(ansible_cfg(count, stem, None))

@@ -10,17 +10,22 @@ import json
 import threading
 from pathlib import Path
 
+import paramiko
 import pytest
 import yaml
 from pyinfra.connectors.ssh import SSHConnector
 
 from orchestrator.engine import run as engine_run
+from orchestrator.engine.factshell import FactShell
 from orchestrator.engine.results import CHANGED, OK, SKIPPED
 from orchestrator.engine.options import RunOptions
 from orchestrator.engine.run import run_playbook
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab
 from orchestrator.load.playbook import load_playbook
+from orchestrator.rollout.run import roll_out, start_run
+from orchestrator.rollout.store import RunStore
+from orchestrator.secrets import masking
 from tests.support.orc import CURL, run_orc
 
 pytestmark = pytest.mark.lab
@@ -176,6 +181,81 @@ def test_each_fact_is_read_once_while_operations_are_added(estate, lab: Lab, lab
 
     assert outcome(cached) == outcome(uncached)
     assert ("application config", None, CHANGED) in [o[:3] for o in outcome(cached)]
+
+
+def test_a_plays_next_run_reads_its_facts_together_on_every_host(
+        estate, lab: Lab, lab_inventory, monkeypatch, tmp_path: Path) -> None:
+    """With no record of a play, its first host reads facts one command at a time and the
+    others read those together; the next run (its reads kept in the state dir) reads them
+    together on every host from the start, with the same outcome."""
+    names = [h.name for h in lab.hosts[:3]]
+    commands: dict[str, int] = {}  # what each host ran: pyinfra's commands and shell reads
+    outside: dict[str, int] = {}  # the commands that did not go through the fact shell
+    real_run, real_read = SSHConnector.run_shell_command, FactShell.read
+
+    def spy(self, command, *args, **kwargs):
+        commands[self.host.name] = commands.get(self.host.name, 0) + 1
+        outside[self.host.name] = outside.get(self.host.name, 0) + 1
+        return real_run(self, command, *args, **kwargs)
+
+    def spy_read(self, command, kwargs):
+        answer = real_read(self, command, kwargs)
+        if answer is not None:
+            commands[self.host.name] = commands.get(self.host.name, 0) + 1
+        return answer
+
+    monkeypatch.setattr(SSHConnector, "run_shell_command", spy)
+    monkeypatch.setattr(FactShell, "read", spy_read)
+    options = {"limit": ",".join(names), "state_dir": str(tmp_path / "state")}
+    first = _apply(lab_inventory, **options)
+    alone = dict(commands)
+    commands.clear()
+    outside.clear()
+    second = _apply(lab_inventory, **options)
+    assert outside == {}, outside  # a no-op only reads facts: all of them through the shell
+    pilot, *others = [n for n in first.plays[0].hosts]
+    assert alone[pilot] > 3 * max(alone[n] for n in others), alone
+    assert max(commands.values()) <= max(alone[n] for n in others), (alone, commands)
+
+    def outcome(run):
+        return {name: [(t.name, t.item, t.status) for t in host.tasks]
+                for name, host in run.plays[0].hosts.items()}
+
+    assert outcome(first) == outcome(second)
+    assert not any(t.status == CHANGED for h in second.plays[0].hosts.values() for t in h.tasks)
+    kept = list((tmp_path / "state" / "facts").iterdir())
+    assert len(kept) == len(load_playbook(SITE).plays)
+    assert all(oct(f.stat().st_mode & 0o777) == "0o600" for f in kept)
+    secrets = masking.known()
+    assert secrets and not any(s in f.read_text() for f in kept for s in secrets)
+
+
+def test_a_rollout_reaches_each_host_over_one_ssh_connection(
+        estate, lab: Lab, lab_inventory, monkeypatch, tmp_path: Path, ssh) -> None:
+    """The connection that takes a host's lock also runs its tasks, health checks and the
+    lock's release: one SSH handshake per host for a whole rollout."""
+    names = [h.name for h in lab.hosts[:3]]
+    addresses = {h.address: h.name for h in lab.hosts}
+    connects: dict[str, int] = {}
+    real_connect = paramiko.SSHClient.connect
+
+    def spy(self, hostname, *args, **kwargs):
+        connects[addresses.get(hostname, hostname)] = connects.get(
+            addresses.get(hostname, hostname), 0) + 1
+        return real_connect(self, hostname, *args, **kwargs)
+
+    monkeypatch.setattr(paramiko.SSHClient, "connect", spy)
+    book = load_playbook(SITE)
+    inventory = load_inventory([lab_inventory], playbook_dir=SITE.parent)
+    options = RunOptions(limit=",".join(names), extra_vars={"app_message": "one connection"})
+    report = roll_out(start_run(book, inventory, options, RunStore(tmp_path / "state")))
+    assert report.status == "succeeded", report.to_dict()
+    # every wave ran its `command:` check on each host, before and during the bake
+    assert len(report.waves) == 3
+    assert all(len({r.check for r in results}) == 2
+               for w in report.waves for results in w.health.values())
+    assert connects == {name: 1 for name in names}
+    assert all("one connection" in ssh(n, "cat /etc/app/config.json").stdout for n in names)
 
 
 def test_plan_after_a_manual_edit_shows_only_that_hosts_diff(estate, lab: Lab, lab_inventory,

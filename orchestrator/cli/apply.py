@@ -118,8 +118,10 @@ def _listings(book, inventory, options, list_hosts: bool, list_tasks: bool,
               help="Write the plan as Markdown here (a CI job summary, a pull request comment).")
 @click.option("--diff/--no-diff", default=True, show_default=True,
               help="Show unified diffs of the files that would change.")
+@options.state_dir
 def plan(playbook, inventories, limit, tags, skip_tags, extra_vars, forks, start_at_task,
-         list_hosts, list_tasks, syntax_check, verbose, json_path, markdown_path, diff) -> None:
+         list_hosts, list_tasks, syntax_check, verbose, json_path, markdown_path, diff,
+         state_dir) -> None:
     """Show what `apply` would change on each host (diffs of files); change nothing.
 
     Hosts whose changes are the same share one block; `-v` shows every host. Exit code: 0
@@ -129,10 +131,11 @@ def plan(playbook, inventories, limit, tags, skip_tags, extra_vars, forks, start
                                      True, forks, start_at_task)
     if _listings(book, inventory, options, list_hosts, list_tasks, syntax_check):
         return
-    _plan(book, inventory, options, verbose, json_path, markdown_path, diff)
+    _plan(replace(options, state_dir=str(state_dir)), book, inventory, verbose, json_path,
+          markdown_path, diff)
 
 
-def _plan(book, inventory, options, verbose, json_path, markdown_path, diff) -> None:
+def _plan(options, book, inventory, verbose, json_path, markdown_path, diff) -> None:
     console = make_console()
     with make_console(stderr=True).status("gathering facts"):
         run = run_playbook(book, inventory, options)
@@ -206,7 +209,8 @@ def apply(playbook, inventories, limit, tags, skip_tags, extra_vars, forks, star
     if _listings(book, inventory, options, list_hosts, list_tasks, syntax_check):
         return
     if check:
-        _plan(book, inventory, options, verbose, json_path, None, diff)
+        _plan(replace(options, state_dir=str(state_dir)), book, inventory, verbose, json_path,
+              None, diff)
         return
     options = replace(options, allow_downgrade=allow_downgrade, keep_runs=keep_runs,
                       pause_after_wave=pause_after_wave, cluster=cluster)

@@ -33,7 +33,9 @@ def inventory(dest: str = "sources", help: str = INVENTORY_HELP,  # noqa: A002 -
 
 state_dir = click.option(
     "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_STATE_DIR,
-    show_default=True, help="Where the run index lives.")
+    show_default=True,
+    help="Where the run index lives, and the fact reads each play asked for (read together on "
+         "its next run).")
 
 
 def limit(help: str = "Only hosts matching this pattern.",  # noqa: A002

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.cluster import frames
@@ -71,10 +72,12 @@ class ClusterPlays:
         return lines[-1].strip() if lines else f"exit code {self.process.poll()}"
 
     def __call__(self, play: Play, inventory: Inventory, names: list[str], options: RunOptions,
-                 on_event: Listener | None = None, memory: dict[str, Any] | None = None
-                 ) -> PlayResult:
+                 on_event: Listener | None = None, memory: dict[str, Any] | None = None,
+                 connections: Mapping[str, Any] | None = None) -> PlayResult:
         """`engine.run.run_play` of `play` on `names`, sharded over the cluster's workers
-        (`wave.ShardedPlays`); `memory` is read and written as there."""
+        (`wave.ShardedPlays`); `memory` is read and written as there. `connections` (the
+        controller's, holding the host locks) stay here: an SSH connection cannot travel, and
+        each worker opens its shard's own."""
         emit = on_event or ignore
         memory = {} if memory is None else memory
         if not names:

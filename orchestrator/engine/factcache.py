@@ -51,11 +51,14 @@ Reads = list[tuple[Any, dict[str, Any]]]
 
 @contextmanager
 def facts_read_once(host: Any, known: dict[tuple[str, str], Any] | None = None,
-                    reads: Reads | None = None) -> Iterator[dict[tuple[str, str], Any]]:
+                    reads: Reads | None = None, asked: Reads | None = None,
+                    shell: Any = None) -> Iterator[dict[tuple[str, str], Any]]:
     """Within the block, a fact command `host` already answered is answered from memory.
     `known`: answers read beforehand (`read_together`); `reads` collects each fact command
-    this host had to run itself."""
+    this host had to run itself, `asked` each one it asked for (answered from memory or not),
+    once, in order; `shell`: the host's `factshell.FactShell`, which reads what must be read."""
     answers: dict[tuple[str, str], Any] = dict(known or {})
+    seen: set[tuple[str, str]] = set()
     depth = 0
     get_fact, run_shell_command = host.get_fact, host.run_shell_command
 
@@ -71,8 +74,12 @@ def facts_read_once(host: Any, known: dict[tuple[str, str], Any] | None = None,
         key = _key(command, kwargs) if depth and not args else None
         if key is None:
             return run_shell_command(command, *args, **kwargs)
+        if asked is not None and key not in seen:
+            seen.add(key)
+            asked.append((command, dict(kwargs)))
         if key not in answers:
-            status, output = run_shell_command(command, **kwargs)
+            answer = shell.read(command, kwargs) if shell is not None else None
+            status, output = answer or run_shell_command(command, **kwargs)
             if reads is not None:
                 reads.append((command, dict(kwargs)))
             if not status:
@@ -87,11 +94,46 @@ def facts_read_once(host: Any, known: dict[tuple[str, str], Any] | None = None,
         del host.get_fact, host.run_shell_command
 
 
-def read_together(host: Any, reads: Reads) -> dict[tuple[str, str], Any]:
+@contextmanager
+def facts_through(hosts: list[Any], shells: dict[str, Any]) -> Iterator[None]:
+    """Within the block (operations running), each fact an operation reads on a host of
+    `hosts` goes through that host's shell in `shells` (`factshell.FactShell`), read afresh
+    each time as pyinfra reads it; every other command keeps pyinfra's path."""
+    patched = []
+    for host in hosts:
+        shell = shells.get(host.name)
+        if shell is None:
+            continue
+        get_fact, run_shell_command = host.get_fact, host.run_shell_command
+        depth = [0]
+
+        def reading_fact(*args: Any, _get=get_fact, _depth=depth, **kwargs: Any) -> Any:
+            _depth[0] += 1
+            try:
+                return _get(*args, **kwargs)
+            finally:
+                _depth[0] -= 1
+
+        def run(command: Any, *args: Any, _run=run_shell_command, _depth=depth,
+                _shell=shell, **kwargs: Any) -> Any:
+            answer = _shell.read(command, kwargs) if _depth[0] and not args else None
+            return answer or _run(command, *args, **kwargs)
+
+        host.get_fact, host.run_shell_command = reading_fact, run
+        patched.append(host)
+    try:
+        yield
+    finally:
+        for host in patched:
+            del host.get_fact, host.run_shell_command
+
+
+def read_together(host: Any, reads: Reads, shell: Any = None) -> dict[tuple[str, str], Any]:
     """Run `reads` (fact commands, as another host's `facts_read_once` collected them) on
-    `host` in one command per set of connector arguments; the answers, keyed as
-    `facts_read_once` keys them, only for commands that succeeded. A batch that fails as a
-    whole (no shell tools, a sudo refusal, a lost connection) answers nothing."""
+    `host` in one command per set of connector arguments (through `shell`, the host's
+    `factshell.FactShell`, when it takes them); the answers, keyed as `facts_read_once` keys
+    them, only for commands that succeeded. A batch that fails as a whole (no shell tools, a
+    sudo refusal, a lost connection) answers nothing."""
     groups: dict[str, list[tuple[tuple[str, str], str, dict[str, Any]]]] = {}
     for command, kwargs in reads:
         key = _key(command, kwargs)
@@ -105,14 +147,14 @@ def read_together(host: Any, reads: Reads) -> dict[tuple[str, str], Any]:
         if len(group) < 2:
             continue  # one command alone is read as it is, when it is asked for
         try:
-            answers.update(_read_group(host, group))
+            answers.update(_read_group(host, group, shell))
         except Exception:  # noqa: BLE001 - the prediction is dropped; each fact reads itself
             continue
     return answers
 
 
-def _read_group(host: Any, group: list[tuple[tuple[str, str], str, dict[str, Any]]]
-                ) -> dict[tuple[str, str], Any]:
+def _read_group(host: Any, group: list[tuple[tuple[str, str], str, dict[str, Any]]],
+                shell: Any = None) -> dict[tuple[str, str], Any]:
     # each command in its own subshell, as its own `sh -c` would run it, its output kept whole
     # in files; the files come back as one tar stream (two processes, not two per command)
     lines = ['d=$(mktemp -d) || exit 97', 'trap \'rm -rf "$d"\' EXIT']
@@ -122,7 +164,9 @@ def _read_group(host: Any, group: list[tuple[tuple[str, str], str, dict[str, Any
     lines.append('cd "$d" && tar -cf - -- *.o *.e *.r | base64 -w0')
     kwargs = {k: v for k, v in group[0][2].items() if k not in _DISPLAY_ONLY}
     codes = kwargs.pop("_success_exit_codes", None) or [0]
-    status, output = host.run_shell_command(StringCommand("\n".join(lines)), **kwargs)
+    script = StringCommand("\n".join(lines))
+    answer = shell.read(script, kwargs) if shell is not None else None
+    status, output = answer or host.run_shell_command(script, **kwargs)
     if not status or len(output.stdout_lines) != 1:
         return {}
     files: dict[str, str] = {}
@@ -136,13 +180,13 @@ def _read_group(host: Any, group: list[tuple[tuple[str, str], str, dict[str, Any
         code = files.get(f"{index}.r", "").strip()
         if not code.isdigit() or int(code) not in codes:
             continue  # failed, or not there: read on its own when asked
-        found = [*(OutputLine("stdout", x) for x in _lines(files.get(f"{index}.o", ""))),
-                 *(OutputLine("stderr", x) for x in _lines(files.get(f"{index}.e", "")))]
+        found = [*(OutputLine("stdout", x) for x in split_lines(files.get(f"{index}.o", ""))),
+                 *(OutputLine("stderr", x) for x in split_lines(files.get(f"{index}.e", "")))]
         answers[key] = (True, CommandOutput(found))
     return answers
 
 
-def _lines(text: str) -> list[str]:
+def split_lines(text: str) -> list[str]:
     """Lines as pyinfra's connector reads a buffer: split at newlines, each without its own."""
     parts = text.split("\n")
     if parts and parts[-1] == "":

@@ -32,6 +32,10 @@ class RunOptions:
     # a Dask scheduler's address (`tcp://HOST:PORT`, `tls://...`): each wave's hosts run on its
     # workers (orchestrator/cluster/); None: in this process
     cluster: str | None = None
+    # the controller's state directory: the fact reads each play asked for are kept there for
+    # its next run (`engine.predictions`); None keeps nothing. Not in `to_dict`: a resumed run
+    # is given the directory its index lives in
+    state_dir: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """What the run index keeps of a run's options (JSON). A run in the index is never a

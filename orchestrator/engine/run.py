@@ -33,15 +33,16 @@ A failed task stops its host, unless `ignore_errors` or a block's `rescue` takes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import gevent
 from pyinfra.context import ctx_state
 
-from orchestrator.engine import segment
+from orchestrator.engine import predictions, segment
 from orchestrator.engine.context import PlayRun
-from orchestrator.engine.factcache import Reads, facts_read_once, read_together
+from orchestrator.engine.factcache import Reads, facts_read_once, facts_through, read_together
+from orchestrator.engine.factshell import FactShell
 from orchestrator.engine.failures import one_line
 from orchestrator.engine.hostrun import HostMemory, HostRun
 from orchestrator.engine.journaling import record_journals, seal_journals
@@ -83,11 +84,12 @@ def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
 
 
 def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOptions,
-             on_event: Listener | None = None, memory: dict[str, HostMemory] | None = None
-             ) -> PlayResult:
+             on_event: Listener | None = None, memory: dict[str, HostMemory] | None = None,
+             connections: Mapping[str, Any] | None = None) -> PlayResult:
     """Run (or plan) one play on `names`, segment by segment (see the module docstring).
     `memory` carries each host's facts (gathered, set_fact, register) from play to play of one
-    run, as Ansible keeps them; it is read and written here."""
+    run, as Ansible keeps them; it is read and written here. `connections`: SSH connections
+    already open to some hosts (the rollout's host locks), used instead of new ones."""
     emit = on_event or ignore
     result = PlayResult(play.name)
     if not names:
@@ -97,7 +99,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     base = play_variables(play, inventory, names, vars_files)
     play_become = play.flag("become", Variables({**base, **options.extra_vars}))
     progress = Progress(emit)
-    session = open_session(inventory, names, on_op=progress.on_op, parallel=options.forks)
+    session = open_session(inventory, names, on_op=progress.on_op, parallel=options.forks,
+                           connections=connections)
     progress.session = session
     for name in names:
         if name in session.unreachable:
@@ -108,6 +111,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     ctx = PlayRun(play, inventory, session, base, options, play_become, emit=emit)
     memory = {} if memory is None else memory
     runs = {name: HostRun(name, host) for name, host in session.hosts.items()}
+    # each host's fact reads, while operations are added and while they run, over one shell
+    shells = {name: FactShell(host) for name, host in session.hosts.items()}
     for name, run in runs.items():
         if name in memory:
             run.gathered = dict(memory[name].gathered or {}) or None
@@ -126,13 +131,22 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
     batches: dict[str, list[journal.Batch]] = {}
     stopped: str | None = None
     nothing_ran = True  # no host has been touched yet
+    predicted = predictions.load(options.state_dir, play)
+    segments_read: list[Reads | None] = []  # what each segment's first host asked for
     while programs:
         start = segment.mark(session.state)
         for run in runs.values():
             run.segment_start = len(run.records)
         # in a plan nothing runs between segments (but `check_mode: false` tasks): the facts
         # read for one segment stand for the next
-        outcomes = _advance(programs, runs, session, carried if options.dry_run else None)
+        first = runs[next(iter(programs))]
+        asked: Reads = []
+        outcomes = _advance(programs, runs, session, shells,
+                            carried if options.dry_run else None,
+                            predicted[len(segments_read)] if len(segments_read) < len(
+                                predicted) else None, asked)
+        segments_read.append(None if play.no_log or any(
+            r.no_log for r in first.records[first.segment_start:]) else asked)
         failing = {n: e for n, e in outcomes.items() if isinstance(e, Exception)}
         if nothing_ran and failing and len(failing) == len(outcomes) and len(
                 {str(e) for e in failing.values()}) == 1 and all(
@@ -140,6 +154,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             # the same error on every host before anything ran: the input is wrong whatever
             # the host (an undefined variable, a bad argument); said once
             error = next(iter(failing.values()))
+            for shell in shells.values():
+                shell.close()
             raise type(error)(masking.hide(error.message), path=error.path, line=error.line)
         for name, value in outcomes.items():
             if value is not None:  # finished, or failed: its program ends here
@@ -170,7 +186,8 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         if new:
             nothing_ran = False
             try:
-                segment.run(session.state, new)
+                with facts_through(list(new), shells):
+                    segment.run(session.state, new)
             except Exception as exc:  # noqa: BLE001 - the run stopped: its hosts fail below
                 stopped = one_line(exc)
             progress.flush()
@@ -189,9 +206,13 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             programs.clear()
     for name, run in runs.items():
         memory[name] = HostMemory(run.gathered, dict(run.facts_set))
+    if segments_read:
+        predictions.save(options.state_dir, play, segments_read)
     sealing: dict[str, str] = {}
     if batches:
         sealing = seal_journals(play_become, batches, session)
+    for shell in shells.values():
+        shell.close()
     for name, run in runs.items():
         if name in result.hosts:  # dropped before it was prepared (its secret versions)
             continue
@@ -218,25 +239,33 @@ _DONE = object()
 
 
 def _advance(programs: dict[str, Iterator[Any]], runs: dict[str, HostRun], session: Session,
-             carried: dict[str, dict[Any, Any]] | None = None) -> dict[str, Any]:
+             shells: dict[str, FactShell], carried: dict[str, dict[Any, Any]] | None = None, predicted: Reads | None = None,
+             asked: Reads | None = None) -> dict[str, Any]:
     """Move each host's program to its next flush (None), its end (_DONE) or an error (the
-    exception). One host goes first and notes the facts it reads; then every other host reads
-    those in one command (`factcache.read_together`) and goes on at once, one greenlet per
-    host, as pyinfra prepares hosts. pyinfra's state context is process-wide, so it is held
-    around all of them (a greenlet leaving add_op would otherwise unset it under the others).
+    exception). Each host reads the fact commands `predicted` (what this segment's first host
+    asked for when the play last ran, `predictions.load`) in one command
+    (`factcache.read_together`) and goes on, one greenlet per host, as pyinfra prepares hosts.
+    With no prediction, one host goes first and notes the facts it reads; then every other
+    host reads those together. pyinfra's state context is process-wide, so it is held around
+    all of them (a greenlet leaving add_op would otherwise unset it under the others).
     `carried`: each host's fact answers from earlier segments where nothing ran since (a plan),
-    used and kept up to date."""
-    reads: Reads = []
+    used and kept up to date. `asked` collects what the first host asked for, to predict the
+    next run's reads."""
+    reads: Reads = list(predicted or [])
+    names = list(programs)
+    pilot = names[0] if not reads and len(names) > 1 else None
 
-    def advance(name: str, first: bool = False) -> Any:
+    def advance(name: str) -> Any:
         run = runs[name]
         try:
             known = dict(carried.get(name) or {}) if carried is not None else {}
-            if not first and reads:
-                known.update(read_together(run.host, reads))
+            if name != pilot and reads:
+                known.update(read_together(run.host, reads, shells[name]))
             # nothing runs while operations are added: each fact is read once
             with facts_read_once(run.host, known=known,
-                                 reads=reads if first else None) as answers:
+                                 reads=reads if name == pilot else None,
+                                 asked=asked if name == names[0] else None,
+                                 shell=shells[name]) as answers:
                 if carried is not None:
                     carried[name] = answers
                 next(programs[name])
@@ -246,10 +275,12 @@ def _advance(programs: dict[str, Iterator[Any]], runs: dict[str, HostRun], sessi
             return exc if isinstance(exc, OrcError) else HostError(one_line(exc))
         return None
 
-    names = list(programs)
+    greenlets: dict[str, Any] = {}
     with ctx_state.use(session.state):
-        greenlets = {names[0]: gevent.spawn(advance, names[0], len(names) > 1)}
-        gevent.joinall(list(greenlets.values()))
-        greenlets.update({name: gevent.spawn(advance, name) for name in names[1:]})
+        if pilot is not None:
+            greenlets[pilot] = gevent.spawn(advance, pilot)
+            gevent.joinall(list(greenlets.values()))
+        greenlets.update({name: gevent.spawn(advance, name) for name in names
+                          if name not in greenlets})
         gevent.joinall(list(greenlets.values()))
     return {name: greenlet.value for name, greenlet in greenlets.items()}

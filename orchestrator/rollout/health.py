@@ -133,10 +133,13 @@ def variables_for(play: Play, inventory: Inventory) -> Callable[[str], Variables
     return variables
 
 
-def command_runner(inventory: Inventory) -> CommandRunner:
-    """`command:` checks over SSH to the inventory's hosts, a failure in one line."""
+def command_runner(inventory: Inventory, connections: dict[str, Any] | None = None
+                   ) -> CommandRunner:
+    """`command:` checks over SSH to the inventory's hosts, a failure in one line;
+    `connections`: open ones to use (the rollout's host locks hold them), by host name."""
     def run(host: str, command: str, timeout: float) -> tuple[bool, str]:
-        result = remote_command(target_for(inventory, host), command, timeout)
+        result = remote_command(target_for(inventory, host), command, timeout,
+                                connections=connections)
         if result.exit_code is None:
             return False, f"`{command}`: {result.error}"
         output = (result.stdout + result.stderr).strip().splitlines()
@@ -179,11 +182,13 @@ def check_play_health(play: Play, inventory: Inventory, hosts: list[str]
     return check_hosts(checks, hosts, variables_for(play, inventory), command_runner(inventory))
 
 
-def hosts_healthy(play: Play, inventory: Inventory, hosts: list[str]) -> dict[str, bool]:
+def hosts_healthy(play: Play, inventory: Inventory, hosts: list[str],
+                  connections: dict[str, Any] | None = None) -> dict[str, bool]:
     """Each host: whether the play's health checks pass on it (empty without checks), as a
-    wave's hosts are checked before the wave changes them."""
+    wave's hosts are checked before the wave changes them (over `connections`, as
+    `command_runner`)."""
     if not play.policy.health:
         return {}
     before = check_hosts(list(play.policy.health), hosts, variables_for(play, inventory),
-                         command_runner(inventory))
+                         command_runner(inventory, connections))
     return {h: h not in unhealthy({h: rs}) for h, rs in before.items()}

@@ -115,18 +115,20 @@ def wave_table(book: Playbook, inventory: Inventory, limit: str | None = None
 
 def run_wave(play: Play, play_index: int, wave: Wave, inventory: Inventory,
              options: RunOptions, emit: Listener, health_before: dict[str, bool] | None = None,
-             memory: dict[str, Any] | None = None, apply_play: cluster.PlayRunner = run_play
-             ) -> WaveReport:
+             memory: dict[str, Any] | None = None, connections: dict[str, Any] | None = None,
+             apply_play: cluster.PlayRunner = run_play) -> WaveReport:
     """Apply one wave, gate it on health and bake it; `health_before` is the hosts' health
     before the run changed them (`health.hosts_healthy`), kept in the report for a rollback.
+    `connections`: the ones holding the play's host locks, which the apply runs over.
     `apply_play` applies the play to the wave's hosts: `run_play` in this process, or a
     cluster's (`cluster.play_runner`)."""
     policy = play.policy
     report = WaveReport(play.name, play_index, wave.index, list(wave.hosts), started=time.time())
     emit(WaveStarted(play.name, wave.index, tuple(wave.hosts)))
-    variables, runner = variables_for(play, inventory), command_runner(inventory)
+    variables, runner = variables_for(play, inventory), command_runner(inventory, connections)
     report.health_before = dict(health_before or {})
-    report.apply = apply_play(play, inventory, list(wave.hosts), options, emit, memory)
+    report.apply = apply_play(play, inventory, list(wave.hosts), options, emit, memory,
+                              connections)
     report.applied = time.time()
     failed = {h: r.reason or "failed" for h, r in report.apply.hosts.items() if r.failed}
     healthy_candidates = [h for h in wave.hosts if h not in failed]
@@ -206,13 +208,13 @@ def _run_waves(book: Playbook, inventory: Inventory, options: RunOptions, store:
                 before = dict(baselines.get((play_index, wave.index)) or {})
                 missing = [h for h in wave.hosts if h not in before]
                 if missing:
-                    before |= hosts_healthy(play, inventory, missing)
+                    before |= hosts_healthy(play, inventory, missing, locked.connections)
                 store.record_wave(run.id, play_index, wave.index, list(wave.hosts), RUNNING,
                                   time.time(), None, asdict(WaveReport(
                                       play.name, play_index, wave.index, list(wave.hosts),
                                       health_before=before)))
                 wave_report = run_wave(play, play_index, wave, inventory, options, emit, before,
-                                       memory, apply_play)
+                                       memory, locked.connections, apply_play)
                 report.waves.append(wave_report)
                 position = {"play": play_index, "wave": wave.index + 1}
                 # saved with the wave that passed: a run killed in the next one resumes there
@@ -323,7 +325,7 @@ def start_run(book: Playbook, inventory: Inventory, options: RunOptions, store: 
     run = store.start(str(book.path.resolve()), list(inventory.sources), options.to_dict(),
                       lock_keys(inventory, hosts))
     store.prune(options.keep_runs)
-    return Rollout(book, inventory, options, store, run)
+    return Rollout(book, inventory, replace(options, state_dir=str(store.root)), store, run)
 
 
 def resume_run(store: RunStore, run_id: str) -> Rollout:
@@ -338,7 +340,7 @@ def resume_run(store: RunStore, run_id: str) -> Rollout:
     preflight(book, inventory, options)
     run = store.start(stored.playbook, stored.inventory, stored.options, stored.hosts,
                       run_id=stored.id)
-    return Rollout(book, inventory, options, store, run)
+    return Rollout(book, inventory, replace(options, state_dir=str(store.root)), store, run)
 
 
 def roll_out(rollout: Rollout, on_event: Listener | None = None) -> RolloutReport:

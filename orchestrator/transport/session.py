@@ -9,8 +9,9 @@ pyinfra logs to stderr by default; orc renders its own output, so that logger is
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import gevent
 from pyinfra.api import Config, State
@@ -18,6 +19,7 @@ from pyinfra.api import Inventory as PyinfraInventory
 from pyinfra.api.exceptions import ConnectError, PyinfraError
 from pyinfra.api.host import Host as PyinfraHost
 from pyinfra.api.state import BaseStateCallback
+from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.sshuserclient.client import get_host_keys
 
 from orchestrator.inventory import Inventory, connection_for
@@ -72,8 +74,12 @@ class Session:
 
 def open_session(inventory: Inventory, names: list[str], *, parallel: int | None = None,
                  connect_timeout: int = 10,
-                 on_op: Callable[[str, str, bool], None] | None = None) -> Session:
-    """Connect to `names` and return the pyinfra State holding the ones that answered."""
+                 on_op: Callable[[str, str, bool], None] | None = None,
+                 connections: Mapping[str, Any] | None = None) -> Session:
+    """Connect to `names` and return the pyinfra State holding the ones that answered.
+    `connections`: open SSH connections by host name (fabric's, as the rollout's host locks
+    hold them, `orchestrator.transport.remote`); a host with a live one is not connected
+    again: its pyinfra connector runs over that connection (`adopt`)."""
     # pyinfra keeps each known_hosts file it parsed for the life of the process; a wave reads
     # them afresh, so a host re-keyed since the last session (a recreated host whose new key
     # is in the file now) is checked against the file as it is
@@ -88,7 +94,8 @@ def open_session(inventory: Inventory, names: list[str], *, parallel: int | None
     session = Session(state, {}, on_op=on_op)
     state.add_callback_handler(_Events(session))
     hosts = list(state.inventory)
-    jobs = {state.pool.spawn(connect, host): host for host in hosts}
+    jobs = {state.pool.spawn(connect, host, (connections or {}).get(host.name)): host
+            for host in hosts}
     gevent.joinall(list(jobs))
     failed = set()
     for job, host in jobs.items():
@@ -105,11 +112,28 @@ def open_session(inventory: Inventory, names: list[str], *, parallel: int | None
     return session
 
 
-def connect(host: PyinfraHost) -> str | None:
-    """Connect one host: None when it answered, else why not, in one line. A connector fails
-    with more than ConnectError (a missing or unreadable key file is a PyinfraError, a
-    missing known_hosts an OSError); each is the host's failure, returned as a value so gevent
-    never prints it as a traceback."""
+def adopt(host: PyinfraHost, connection: Any) -> bool:
+    """Let `host`'s SSH connector run over `connection` (a fabric Connection to the same host
+    and user, its host key checked against the same known_hosts) while it is up: pyinfra's
+    connector holds nothing of a connection but its paramiko client (`SSHConnector.client`),
+    so a second handshake to a host orc already holds is spared. False: nothing adopted."""
+    client = getattr(connection, "client", None)
+    transport = client.get_transport() if client is not None else None
+    if not isinstance(host.connector, SSHConnector) or transport is None or (
+            not transport.is_active()):
+        return False
+    host.connector.client = client
+    host.connected = True
+    return True
+
+
+def connect(host: PyinfraHost, connection: Any = None) -> str | None:
+    """Connect one host (over `connection` when it is up, `adopt`): None when it answered,
+    else why not, in one line. A connector fails with more than ConnectError (a missing or
+    unreadable key file is a PyinfraError, a missing known_hosts an OSError); each is the
+    host's failure, returned as a value so gevent never prints it as a traceback."""
+    if connection is not None and adopt(host, connection):
+        return None
     try:
         host.connect(show_errors=False, raise_exceptions=True)
     except ConnectError as exc:

@@ -5,6 +5,7 @@ nothing here reaches a host (the inventory is on TEST-NET addresses, RFC 5737)."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,9 @@ def test_a_paused_run_resumes_with_the_options_it_started_with(work: Path) -> No
     store.set_status(started.run.id, PAUSED, {"play": 0, "wave": 1})
     resumed = resume_run(store, started.run.id)
     assert resumed.run.id == started.run.id and resumed.run.status == "running"
-    assert resumed.options == options
+    # the same options, and the state dir of the index it resumed from (for the fact reads kept)
+    assert resumed.options == replace(options, state_dir=str(work / ".orc"))
+    assert started.options == resumed.options
     assert [t.name for t in resumed.book.plays[0].tasks] == ["two"]  # from --start-at-task on
     assert sorted(resumed.inventory.select("all", None)) == ["web1", "web2", "web3"]
     store.set_status(started.run.id, SUCCEEDED)
