@@ -20,6 +20,7 @@ import pytest
 
 from orchestrator.cluster.merge import LOST
 from orchestrator.rollout.store import RunStore
+from orchestrator.rollout.waves import stable_order
 from tests.support.dask_cluster import LocalCluster
 from tests.support.orc import ORC, run_orc
 
@@ -41,9 +42,20 @@ PLAY = """\
         mode: "0640"
     - name: line
       lineinfile: {{path: /etc/orc-cluster/extra.conf, line: "cluster=yes", create: true}}
+    - name: mark
+      set_fact: {{mark: "set in play 1 on {{{{ inventory_hostname }}}}"}}
     - name: wait
       command: sleep {sleep}
       undo: "true"
+"""
+# a second play reads the fact each host set in the first (carried from play to play)
+SECOND = """- name: facts
+  hosts: all
+  serial: "100%"
+  gather_facts: false
+  tasks:
+    - name: carried
+      copy: {dest: /etc/orc-cluster/mark, content: "{{ mark }} {{ ansible_facts.hostname }}\n"}
 """
 
 # each host as it was before each run: the old config, no extra.conf
@@ -86,19 +98,19 @@ def _journals(ssh, host: str, run: str) -> str:
     proc = ssh(host, JOURNALS.format(run=run))
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout.replace(run, "RUN")
-    return re.sub(r"\d{10,}-cluster", "BATCH-cluster", text)
+    return re.sub(r"\d{10,}-(cluster|facts)", r"BATCH-\1", text)
 
 
-def _results(report: dict) -> dict[str, list]:
-    (wave,) = report["waves"]
-    return {host: [host_result["error"], host_result["unreachable"],
-                   [(t["name"], t["status"], t["error"]) for t in host_result["tasks"]]]
-            for host, host_result in wave["apply"]["hosts"].items()}
+def _results(report: dict) -> dict[tuple[str, str], list]:
+    return {(wave["play"], host): [host_result["error"], host_result["unreachable"],
+                                   [(t["name"], t["status"], t["error"])
+                                    for t in host_result["tasks"]]]
+            for wave in report["waves"] for host, host_result in wave["apply"]["hosts"].items()}
 
 
 def test_same_results_and_journals_as_one_controller(work, cluster, ssh):
     playbook = work["dir"] / "site.yaml"
-    playbook.write_text(PLAY.format(sleep=1))
+    playbook.write_text(PLAY.format(sleep=1) + SECOND)
     hosts = work["hosts"]
     runs = {}
     for how, extra in (("process", ()), ("cluster", ("--cluster", cluster.address))):
@@ -108,10 +120,13 @@ def test_same_results_and_journals_as_one_controller(work, cluster, ssh):
         assert proc.returncode == 0, proc.stdout + proc.stderr
         report = json.loads(report_path.read_text())
         runs[how] = (report, {h: _journals(ssh, h, report["run_id"]) for h in hosts})
+        for host in hosts:  # the fact set in play 1 and the facts gathered there reached play 2
+            mark = ssh(host, "cat /etc/orc-cluster/mark").stdout
+            assert mark.startswith(f"set in play 1 on {host} "), mark
     (process, process_journals), (sharded, sharded_journals) = runs["process"], runs["cluster"]
     assert _results(sharded) == _results(process)
-    assert all(status == "changed" for r in _results(sharded).values()
-               for _, status, _ in r[2][:3])
+    assert all(status == "changed" for (play, _), r in _results(sharded).items()
+               if play == "cluster" for _, status, _ in r[2][:3])
     assert sharded_journals == process_journals
     # the controller's index of what each host recorded came from the workers' events
     store = RunStore(work["state"])
@@ -121,13 +136,14 @@ def test_same_results_and_journals_as_one_controller(work, cluster, ssh):
     assert indexed["cluster"] == indexed["process"] and indexed["cluster"]
     for host in hosts:  # the journal holds the config as it was before the run
         assert f"old {host}" in sharded_journals[host]
-    # each worker ran one contiguous shard, and the workers are the cluster's own
-    workers = sharded["waves"][0]["apply"]["workers"]
-    assert set(workers) == set(hosts)
-    assert set(workers.values()) == set(cluster.worker_addresses())
+    # each worker ran one contiguous shard of each wave (in the wave's order), and the
+    # workers are the cluster's own
     first, second = sorted(cluster.worker_addresses())
-    half = (len(hosts) + 1) // 2
-    assert workers == {h: first for h in hosts[:half]} | {h: second for h in hosts[half:]}
+    for wave in sharded["waves"]:
+        order, half = wave["hosts"], (len(hosts) + 1) // 2
+        assert sorted(order) == sorted(hosts)
+        assert wave["apply"]["workers"] == ({h: first for h in order[:half]}
+                                            | {h: second for h in order[half:]})
     assert process["waves"][0]["apply"]["workers"] == {}
 
 
@@ -138,7 +154,8 @@ def test_worker_killed_mid_wave_fails_its_hosts_and_rollback_restores_them(work,
     hosts = work["hosts"]
     _reset(ssh, hosts)
     killed_worker = sorted(cluster.worker_addresses())[0]
-    killed_hosts = hosts[:(len(hosts) + 1) // 2]  # the first, contiguous shard
+    # the first shard: the first hosts in the wave's order (rollout.waves), on the first worker
+    killed_hosts = stable_order("cluster", hosts)[:(len(hosts) + 1) // 2]
     others = [h for h in hosts if h not in killed_hosts]
     report_path = work["dir"] / "report.json"
     apply = subprocess.Popen(

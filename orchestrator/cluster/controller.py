@@ -4,6 +4,7 @@ client process (`client`), whose events it passes to the run's listeners as they
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.cluster import frames
-from orchestrator.cluster.merge import LOST
+from orchestrator.engine.failures import one_line
 from orchestrator.engine.options import RunOptions
 from orchestrator.engine.results import HostResult, PlayResult
 from orchestrator.errors import ClusterError
@@ -84,8 +85,13 @@ class ClusterPlays:
             return PlayResult(play.name)
         vars_files = play_vars_files(play)  # verified and decrypted here, once
         try:
-            frames.write(self.process.stdin, ("play", (play, inventory, names, options, memory,
-                                                       vars_files, os.getcwd())))
+            message = pickle.dumps(("play", (play, inventory, names, options, memory,
+                                             vars_files, os.getcwd())))
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise ClusterError(f"--cluster {self.address}: play {play.name!r} cannot be sent "
+                               f"to the cluster ({one_line(exc)})") from None
+        try:
+            frames.write_bytes(self.process.stdin, message)
             while True:
                 message = frames.read(self.process.stdout)
                 if message[0] == "event":

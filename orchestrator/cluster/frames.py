@@ -11,7 +11,11 @@ _LENGTH = struct.Struct(">I")
 
 
 def write(stream: BinaryIO, message: Any) -> None:
-    data = pickle.dumps(message)
+    write_bytes(stream, pickle.dumps(message))
+
+
+def write_bytes(stream: BinaryIO, data: bytes) -> None:
+    """A message already pickled."""
     stream.write(_LENGTH.pack(len(data)) + data)
     stream.flush()
 

@@ -1,10 +1,12 @@
 """A wave's hosts cut into shards, one per worker.
 
-Contiguous shards in the wave's own order (canaries first, then inventory order), as even as
-they can be (sizes differ by one at most), one per worker and none empty: a worker runs one
-shard at a time, each shard opens its own SSH connections (up to `--forks` at once), and a
-host's shard follows from its place in the wave, so a report reads in the wave's order and a
-rerun of the same wave on the same workers cuts it the same way."""
+Contiguous shards in the wave's own order (canaries first, then `rollout.waves.stable_order`, a
+hash of play and host name), as even as they can be (sizes differ by one at most), one per
+worker and none empty. One per worker: each shard costs a process start on its worker and opens
+its own SSH connections (up to `--forks` at once), so fewer, larger shards cost least. Contiguous
+in a stable order: a host's shard follows from its place in the wave, so a rerun of the same
+wave on the same workers cuts it the same way, and a lost worker's hosts are one run of the
+wave's order."""
 
 from __future__ import annotations
 
