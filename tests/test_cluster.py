@@ -196,3 +196,52 @@ def test_worker_killed_mid_wave_fails_its_hosts_and_rollback_restores_them(work,
     for host in hosts:
         assert ssh(host, "cat /etc/orc-cluster/app.conf").stdout == f"old {host}\n"
         assert ssh(host, "test -e /etc/orc-cluster/extra.conf").returncode == 1
+
+
+def _shard_processes(cluster: LocalCluster) -> list[int]:
+    """The shards' processes the workers run now (`python -m orchestrator.cluster.shard`)."""
+    workers = {p.pid for p in cluster.workers}
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent in workers and b"orchestrator.cluster.shard" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_controller_killed_mid_wave_stops_its_shards(work, cluster, ssh):
+    """SIGKILL to `orc apply --cluster` stops the shards on the workers too (as a killed
+    controller stops a run in one process), and `orc rollback RUN` restores every host."""
+    playbook = work["dir"] / "site.yaml"
+    playbook.write_text(PLAY.format(sleep=60))
+    hosts = work["hosts"]
+    _reset(ssh, hosts)
+    apply = subprocess.Popen(
+        [ORC, "apply", str(playbook), "-i", str(work["inventory"]), "--yes", "--ci",
+         "--state-dir", str(work["state"]), "--cluster", cluster.address],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        run = apply.stdout.readline().split()[-1]
+        deadline = time.monotonic() + 120
+        while not all(ssh(h, "grep -q '^host ' /etc/orc-cluster/app.conf").returncode == 0
+                      for h in hosts):
+            assert time.monotonic() < deadline, "the shards never changed their hosts"
+            time.sleep(0.5)
+        assert len(_shard_processes(cluster)) == 2  # both shards are in their sleep
+        apply.kill()
+        apply.wait(timeout=30)
+    finally:
+        if apply.poll() is None:
+            apply.kill()
+    deadline = time.monotonic() + 60
+    while _shard_processes(cluster):
+        assert time.monotonic() < deadline, "the shards outlived their controller"
+        time.sleep(0.5)
+    rollback = run_orc("rollback", run, "--state-dir", str(work["state"]), "--yes")
+    assert rollback.returncode == 0, rollback.stdout + rollback.stderr
+    for host in hosts:
+        assert ssh(host, "cat /etc/orc-cluster/app.conf").stdout == f"old {host}\n"

@@ -13,9 +13,11 @@ from __future__ import annotations
 import sys
 
 from orchestrator.cluster import frames
+from orchestrator.cluster.lifetime import die_with_parent
 
 
 def main(address: str) -> int:
+    die_with_parent()  # a killed controller's client leaves the cluster, which stops its shards
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames on the controller's pipe
     from orchestrator.cluster.wave import ShardedPlays

@@ -6,31 +6,22 @@ engine's `run_play` on the shard's hosts, with gevent's patching of the standard
 It reads (play, inventory, hosts, options, memory, vars_files) as one frame on stdin and
 answers with ("event", event) frames while the play runs, then ("result", play result, memory)
 or ("error", OrcError) (`frames`). It is killed when the worker thread that started it ends
-(Linux's PR_SET_PDEATHSIG), so a worker killed mid-wave stops its shard there, as a killed
-controller stops its run."""
+(`lifetime`), so a worker killed mid-wave stops its shard there, and when the controller lets
+go of the shard's task (`task`), so a killed controller stops its shards as it stops a run in
+one process."""
 
 from gevent import monkey
 
 monkey.patch_all()
 
-import ctypes  # noqa: E402
-import signal  # noqa: E402
 import sys  # noqa: E402
 
 from orchestrator.cluster import frames  # noqa: E402
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with_parent() -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the shard ends at its next event instead
-        pass
+from orchestrator.cluster.lifetime import die_with_parent  # noqa: E402
 
 
 def main() -> int:
-    _die_with_parent()
+    die_with_parent()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames on the worker's pipe
     from orchestrator.engine.run import run_play

@@ -17,6 +17,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +84,11 @@ def _run(task: ShardTask, emit: Sender, worker: str) -> tuple[PlayResult, dict[s
             return _failed(task, f"cluster worker {worker} cannot run the play in {task.cwd} "
                                  f"({exc.strerror}): workers need the controller's checkout "
                                  "at the same path"), {}
+        from distributed import get_worker
+
+        here = get_worker()  # in the task's thread: Dask knows the task there
+        threading.Thread(target=_stop_when_let_go, daemon=True,
+                         args=(process, here, here.get_current_task())).start()
         with process:
             frames.write(process.stdin, (task.play, task.inventory, task.hosts, task.options,
                                          task.memory, task.vars_files))
@@ -103,6 +110,20 @@ def _run(task: ShardTask, emit: Sender, worker: str) -> tuple[PlayResult, dict[s
                 return _failed(task, f"the shard's process on cluster worker {worker} ended "
                                      f"mid-wave ({last}): the host's state is unknown",
                                unreachable=True), {}
+
+
+def _stop_when_let_go(process: subprocess.Popen, worker: Any, key: Any,
+                      every: float = 0.5) -> None:
+    """Kill the shard's process once nobody waits for its task: the controller's client left
+    the cluster (the controller was killed) or cancelled it. Dask cannot stop a running task's
+    thread (its worker marks the task cancelled), so the shard's process is killed here, and
+    the run stops where it is, as a killed controller stops a run in one process."""
+    while process.poll() is None:
+        state = worker.state.tasks.get(key)
+        if state is None or state.state == "cancelled":
+            process.kill()
+            return
+        time.sleep(every)
 
 
 def _failed(task: ShardTask, why: str, unreachable: bool = False) -> PlayResult:
