@@ -245,3 +245,23 @@ def test_controller_killed_mid_wave_stops_its_shards(work, cluster, ssh):
     assert rollback.returncode == 0, rollback.stdout + rollback.stderr
     for host in hosts:
         assert ssh(host, "cat /etc/orc-cluster/app.conf").stdout == f"old {host}\n"
+
+
+def test_resume_keeps_the_cluster(work, cluster, ssh):
+    """A paused `--cluster` run resumed with `orc resume RUN` runs its next wave on the
+    cluster too (the address is kept with the run's options)."""
+    playbook = work["dir"] / "site.yaml"
+    playbook.write_text(PLAY.format(sleep=1).replace('serial: "100%"', "serial: 2"))
+    _reset(ssh, work["hosts"])
+    first = _apply(work, playbook, work["dir"] / "first.json", "--cluster", cluster.address,
+                   "--pause-after-wave", "1")
+    assert first.returncode == 4, first.stdout + first.stderr
+    run = json.loads((work["dir"] / "first.json").read_text())["run_id"]
+    resumed = run_orc("resume", run, "--ci", "--state-dir", str(work["state"]), "--json",
+                      str(work["dir"] / "resumed.json"))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    waves = json.loads((work["dir"] / "resumed.json").read_text())["waves"]
+    assert [len(w["hosts"]) for w in waves] == [2, 1]
+    for wave in waves:
+        assert set(wave["apply"]["workers"]) == set(wave["hosts"])
+        assert set(wave["apply"]["workers"].values()) <= set(cluster.worker_addresses())
