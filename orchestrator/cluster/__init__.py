@@ -4,13 +4,15 @@ The controller (the `orc` process) keeps everything that is about the run: the r
 host locks, the waves, health checks, bakes, rollbacks and reports. Only the engine's
 `run_play` for one wave's hosts moves: the wave is cut into shards, one per worker
 (`shards.split`), each worker runs `run_play` on its shard with its own SSH connections
-(`task.run_shard`), its events come back while it runs (`relay`), and the shards' host results
-are merged into the wave's one `PlayResult` (`merge`). A worker lost mid-wave fails its hosts as
-unreachable, their state unknown; its shard never runs twice (`wave`).
+(`task.run_shard`, in a process of its own: `shard`), its events come back while it runs
+(`relay`), and the shards' host results are merged into the wave's one `PlayResult` (`merge`).
+A worker lost mid-wave fails its hosts as unreachable, their state unknown; its shard never runs
+twice (`wave`). The helper processes end with what started them (`lifetime`).
 
-Dask's client runs in a process of the controller's own (`client`, driven by `controller`):
-the `orc` executable's gevent patching and Dask's event loop thread do not mix. Dask is
-imported only there, when `--cluster` is given (the `cluster` extra).
+Dask's client runs in a process of the controller's own (`client`, driven by `controller`,
+talking in `frames`): the `orc` executable's gevent patching and Dask's event loop thread do
+not mix. Dask is imported only there and on the workers, when `--cluster` is given (the
+`cluster` extra); `address` and `connection` check and open the connection.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from orchestrator.cluster.connection import connect, shard_workers
@@ -158,6 +159,4 @@ def _ended(future: Any, shard: Shard) -> tuple[ShardOutcome | None, str | None, 
 
 def _for_workers(options: RunOptions) -> RunOptions:
     """The options a worker runs its shard with: in its own process, not on a cluster."""
-    from dataclasses import replace
-
     return replace(options, cluster=None)
