@@ -9,7 +9,6 @@ journals."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
