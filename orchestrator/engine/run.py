@@ -107,12 +107,12 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
             result.hosts[name] = HostResult(name, error=session.unreachable[name],
                                             unreachable=True)
             emit(HostDone(name, "unreachable", session.unreachable[name]))
-    check_secret_versions(play_become, vars_files, session, options, result)
+    # each host's fact reads, while operations are added and while they run, over one shell
+    shells = {name: FactShell(host) for name, host in session.hosts.items()}
+    check_secret_versions(play_become, vars_files, session, options, result, shells)
     ctx = PlayRun(play, inventory, session, base, options, play_become, emit=emit)
     memory = {} if memory is None else memory
     runs = {name: HostRun(name, host) for name, host in session.hosts.items()}
-    # each host's fact reads, while operations are added and while they run, over one shell
-    shells = {name: FactShell(host) for name, host in session.hosts.items()}
     for name, run in runs.items():
         if name in memory:
             run.gathered = dict(memory[name].gathered or {}) or None

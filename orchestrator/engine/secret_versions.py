@@ -22,12 +22,14 @@ from orchestrator.transport.session import Session
 
 
 def check_secret_versions(play_become: bool | None, vars_files: VarsFiles, session: Session,
-                           options: RunOptions, result: PlayResult) -> None:
+                           options: RunOptions, result: PlayResult,
+                           shells: dict[str, Any] | None = None) -> None:
     """Refuse a replayed (older) secret file or signer policy before any host is touched.
 
     Each host's own record decides (see `replay`), so a controller without state (a fresh CI
-    clone) is refused too; an apply then records the new versions there and in the store
-    `orc secrets verify` reads. A host whose record cannot be read or written runs nothing."""
+    clone) is refused too; an apply then records the new versions there (where they changed)
+    and in the store `orc secrets verify` reads. A host whose record cannot be read or written
+    runs nothing. `shells`: each host's fact shell, which reads the record."""
     if not vars_files.secret_files:
         return
     from orchestrator.secrets import replay
@@ -38,18 +40,22 @@ def check_secret_versions(play_become: bool | None, vars_files: VarsFiles, sessi
 
     def read(name: str) -> Any:
         try:
-            return replay.read_host(hosts[name], journal_sudo(play_become, hosts[name]))
+            return replay.read_host(hosts[name], journal_sudo(play_become, hosts[name]),
+                                    (shells or {}).get(name))
         except Exception as exc:  # a value, so gevent never prints it as a traceback
             return exc
 
     jobs = {name: gevent.spawn(read, name) for name in hosts}
     gevent.joinall(list(jobs.values()))
     records: dict[str, dict[str, int]] = {}
+    unchanged: set[str] = set()  # hosts whose record already says what this run deploys
     for name, job in jobs.items():
         if isinstance(job.value, Exception):
             _drop_host(name, f"secret versions: {job.value}", session, result)
         else:
             records[name] = replay.check_host(name, job.value, versions, options.allow_downgrade)
+            if records[name] == job.value:
+                unchanged.add(name)
     if options.dry_run:
         return
     stores = {s.name: replay.default_store(find_root(Path(s.path).resolve().parent))
@@ -70,7 +76,7 @@ def check_secret_versions(play_become: bool | None, vars_files: VarsFiles, sessi
             return exc
         return None
 
-    jobs = {name: gevent.spawn(write, name) for name in records}
+    jobs = {name: gevent.spawn(write, name) for name in records if name not in unchanged}
     gevent.joinall(list(jobs.values()))
     for name, job in jobs.items():
         if job.value is not None:

@@ -31,6 +31,7 @@ from orchestrator.errors import LockError
 from orchestrator.inventory import DEFAULT_SOURCE, Inventory
 from orchestrator.rollout.store import HOLDING, RunStore
 from orchestrator.transport.remote import close_connections, run_many
+from orchestrator.transport.session import PARALLEL
 from orchestrator.transport.targets import target_for
 
 LOCK = "/var/lib/orc/rollout.lock"
@@ -106,7 +107,8 @@ class HostLocks:
                 return
             command = release_command(self.run_id)
             targets = [target_for(self.inventory, h) for h in self.hosts]
-            answers = run_many(targets, command, timeout=10, connections=self.connections)
+            answers = run_many(targets, command, timeout=10, connections=self.connections,
+                               forks=PARALLEL)
             lost = [t for t in targets if answers[t.name].exit_code is None]
             run_many(lost, command, timeout=10)  # over a new connection (an empty list: none)
         finally:
@@ -205,7 +207,7 @@ def acquire(inventory: Inventory, hosts: list[str], run_id: str, store: RunStore
     written. Unreachable hosts are skipped: the apply counts them as failed in their wave."""
     held = HostLocks(inventory, run_id, [])
     answers = run_many([target_for(inventory, h) for h in hosts], _take_command(run_id),
-                       timeout=10, connections=held.connections)
+                       timeout=10, connections=held.connections, forks=PARALLEL)
     refused: dict[str, LockFile] = {}
     failed: dict[str, str] = {}
     stale: dict[str, LockFile] = {}

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pyinfra.api.command import StringCommand
+
 from orchestrator import statedir
 from orchestrator.errors import SecretsError
 
@@ -105,10 +107,13 @@ class HostRecordError(SecretsError):
     """The host's record of deployed versions cannot be read or written."""
 
 
-def read_host(host: Any, sudo: bool = False) -> dict[str, int]:
-    """The versions `host` records as deployed (empty when it never got a secret)."""
+def read_host(host: Any, sudo: bool = False, shell: Any = None) -> dict[str, int]:
+    """The versions `host` records as deployed (empty when it never got a secret); read
+    through `shell` (the host's `engine.factshell.FactShell`) when it takes the read."""
     script = f"if [ -e {HOST_RECORD} ]; then cat {HOST_RECORD}; fi"
-    ok, output = host.run_shell_command(f"sh -c {shlex.quote(script)}", _sudo=sudo)
+    command = StringCommand(f"sh -c {shlex.quote(script)}")
+    answer = shell.read(command, {"_sudo": sudo}) if shell is not None else None
+    ok, output = answer or host.run_shell_command(command, _sudo=sudo)
     if not ok:
         raise HostRecordError(f"cannot read {HOST_RECORD}: "
                               + " ".join(output.stderr_lines[-1:]), path=host.name)

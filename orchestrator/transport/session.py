@@ -33,6 +33,11 @@ for _name in ("pyinfra", "paramiko"):
     _log.propagate = False
 
 
+# hosts connected and worked on at once unless `--forks` says otherwise; the rollout's host
+# locks take their connections as many at a time, since the waves then run over them
+PARALLEL = 50
+
+
 class _Events(BaseStateCallback):
     """Collects connection errors (as reasons) and forwards operation progress."""
 
@@ -89,7 +94,7 @@ def open_session(inventory: Inventory, names: list[str], *, parallel: int | None
         data = connection_for(inventory, name).pyinfra_data()
         data.setdefault("ssh_connect_timeout", connect_timeout)
         entries.append((name, data))
-    config = Config(PARALLEL=parallel or min(50, max(1, len(names))))
+    config = Config(PARALLEL=parallel or min(PARALLEL, max(1, len(names))))
     state = State(PyinfraInventory((entries, {})), config)
     session = Session(state, {}, on_op=on_op)
     state.add_callback_handler(_Events(session))
