@@ -156,15 +156,22 @@ def test_each_fact_is_read_once_while_operations_are_added(estate, lab: Lab, lab
     """Nothing runs while operations are added, so one read of a fact stands for all; the
     predictions (and the plan's diffs) are the same as when every operation reads its own."""
     host = lab.hosts[0].name
-    commands: list[str] = []
-    real_run = SSHConnector.run_shell_command
+    commands: list[str] = []  # what the host ran: through pyinfra's connector or its fact shell
+    real_run, real_read = SSHConnector.run_shell_command, FactShell.read
 
     def spy(self, command, *args, **kwargs):
         if self.host.name == host:
             commands.append(str(command))
         return real_run(self, command, *args, **kwargs)
 
+    def spy_read(self, command, kwargs):
+        answer = real_read(self, command, kwargs)
+        if answer is not None and self.host.name == host:
+            commands.append(str(command))
+        return answer
+
     monkeypatch.setattr(SSHConnector, "run_shell_command", spy)
+    monkeypatch.setattr(FactShell, "read", spy_read)
     options = {"limit": host, "dry_run": True, "extra_vars": {"app_message": "read once"}}
     cached = _apply(lab_inventory, **options)
     assert commands and len(commands) == len(set(commands)), sorted(

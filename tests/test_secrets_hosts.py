@@ -219,9 +219,13 @@ def test_no_secret_nor_anything_rendered_from_one_reaches_any_output(
         "--debug": debug.stdout + debug.stderr,
         "no_log play": quiet_play.stdout + (tmp_path / "quiet.json").read_text(),
     }
-    for path in state.iterdir():
-        outputs[f".orc/{path.name}"] = path.read_bytes().decode("latin-1")
+    for path in state.rglob("*"):  # the index, deployed versions, the fact reads kept
+        if path.is_dir():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+            continue
+        outputs[f".orc/{path.relative_to(state)}"] = path.read_bytes().decode("latin-1")
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert any(name.startswith(".orc/facts/") for name in outputs)
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert {name: _leaks(text) for name, text in outputs.items() if _leaks(text)} == {}
 

@@ -35,13 +35,24 @@ class Outcome:
 
 @dataclass
 class ActionContext:
-    """What an action may use besides its arguments."""
+    """What an action may use besides its arguments. `become`/`become_user`: the task's own
+    (or its block's, its play's): an action that reads the host reads it as that user, as
+    Ansible runs the module it stands for."""
 
     task: Any
     run: HostRun
     variables: Variables
     search: list[Path]  # where a relative include_vars file is looked for
     check_mode: bool = False
+    become: bool = False
+    become_user: str | None = None
+
+    @property
+    def sudo(self) -> dict[str, Any]:
+        """pyinfra's connector arguments for a command the action runs on the host."""
+        if not self.become:
+            return {}
+        return {"_sudo": True, **({"_sudo_user": self.become_user} if self.become_user else {})}
 
 
 def _where(task: Any) -> dict[str, Any]:
@@ -109,8 +120,13 @@ class _Stat(FactBase):
     def command(self, path: str, follow: bool = False, algorithm: str | None = None) -> str:
         quoted = shlex.quote(path)
         flag = "-L " if follow else ""
-        line = (f"printf 'stat:'; stat {flag}-c '%F|%a|%u|%g|%U|%G|%s|%Y|%X|%Z|%i|%h|%d|%b|%B'"
-                f" -- {quoted} 2>/dev/null || {{ echo absent; exit 0; }}"
+        # a path that is not there is `exists: false`; any other failure (a directory on the
+        # way the user may not search, a file on the way) fails the task, as os.stat's
+        # error fails Ansible's module
+        line = (f"out=$(LC_ALL=C stat {flag}-c '%F|%a|%u|%g|%U|%G|%s|%Y|%X|%Z|%i|%h|%d|%b|%B'"
+                f" -- {quoted} 2>&1) || {{ case $out in *'No such file or directory') "
+                f"echo absent;; *) printf 'error:%s\\n' \"${{out##*: }}\";; esac; exit 0; }}"
+                f"; printf 'stat:%s\\n' \"$out\""
                 f"; [ -L {quoted} ] && printf 'link:%s\\nreal:%s\\n' "
                 f"\"$(readlink -- {quoted})\" \"$(readlink -f -- {quoted})\"")
         if algorithm:
@@ -135,7 +151,10 @@ def stat(args: dict[str, Any], ctx: ActionContext) -> Outcome:
     path = str(args["path"])
     algorithm = args.get("checksum_algorithm") if args.get("get_checksum") else None
     found = ctx.run.host.get_fact(_Stat, path=path, follow=bool(args.get("follow")),
-                                  algorithm=algorithm)
+                                  algorithm=algorithm, **ctx.sudo)
+    if "error" in found:
+        return Outcome(FAILED, {"changed": False, "failed": True, "msg": found["error"]},
+                       error=found["error"])
     if "stat" not in found or found["stat"] == "absent":
         return Outcome(OK, {"changed": False, "stat": {"exists": False}})
     kind, mode, uid, gid, user, group, size, mtime, atime, ctime, inode, nlink, dev, \
@@ -166,7 +185,8 @@ def _gather(ctx: ActionContext, subset: Any) -> dict[str, Any]:
     from orchestrator.engine import gather
 
     # an explicit setup reads the host again; its facts are merged into those already held
-    facts = gather.gather(ctx.run.host, subset=subset, fresh=True)
+    facts = gather.gather(ctx.run.host, subset=subset, fresh=True, become=ctx.become,
+                          become_user=ctx.become_user)
     gathered = ctx.run.gathered or {}
     merged = {**(gathered.get("ansible_facts") or {}), **facts}
     ctx.run.gathered = {**gathered, **gather.as_variables(facts), "ansible_facts": merged}

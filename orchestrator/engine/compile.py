@@ -170,10 +170,13 @@ def _act(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, role
     args = task.module.convert(args, task.location)
     _, role = ctx.role_of(task)
     action = ACTIONS[task.module.name]
+    task_become = task.flag("become", scoped)
+    become = bool(task_become if task_become is not None else ctx.play_become)
     with stage(task.module.name, task):
         outcome = action(args, ActionContext(task, run, scoped, search_path(
             Path(ctx.play.path).parent, Path(task.path), role.path if role else None),
-            ctx.options.dry_run if check_mode is None else bool(check_mode)))
+            ctx.options.dry_run if check_mode is None else bool(check_mode), become,
+            task.become_user or ctx.play.become_user))
     if outcome.calls:  # uri's dest: what it fetched, written by a journaled operation
         record.action = record.final = False
         record.registers = dict(outcome.registered)

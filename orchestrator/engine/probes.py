@@ -77,14 +77,14 @@ print(json.dumps(out))
 def _on_host(ctx: ActionContext, script: str, payload: dict[str, Any]) -> dict[str, Any]:
     encoded = base64.b64encode(json.dumps(payload).encode()).decode()
     line = f"python3 -c {shlex.quote(script)} {encoded}"
-    ok, output = ctx.run.host.run_shell_command(line)
+    ok, output = ctx.run.host.run_shell_command(line, **ctx.sudo)
     if not ok:
         raise RuntimeError(f"python3 on the host failed: {output.stderr.strip()[-300:]}")
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
 def _exists(ctx: ActionContext, path: str) -> bool:
-    ok, _ = ctx.run.host.run_shell_command(f"test -e {shlex.quote(path)}")
+    ok, _ = ctx.run.host.run_shell_command(f"test -e {shlex.quote(path)}", **ctx.sudo)
     return ok
 
 
@@ -155,7 +155,7 @@ def _destination(dest: Any, url: str, ctx: ActionContext) -> str | None:
     if not dest:
         return None
     dest = str(dest)
-    if ctx.run.host.get_fact(Directory, path=dest):
+    if ctx.run.host.get_fact(Directory, path=dest, **ctx.sudo):
         name = posixpath.basename(urlsplit(url).path) or "index.html"
         return posixpath.join(dest, name)
     return dest
@@ -163,7 +163,7 @@ def _destination(dest: Any, url: str, ctx: ActionContext) -> str | None:
 
 def _write(dest: str, data: bytes, ctx: ActionContext) -> OpCall:
     """The body written to `dest` by a journaled files.put (see the module's docstring)."""
-    exists = bool(ctx.run.host.get_fact(File, path=dest))
+    exists = bool(ctx.run.host.get_fact(File, path=dest, **ctx.sudo))
     try:
         preview = FilePreview(dest, data.decode("utf-8"))
     except UnicodeDecodeError:
