@@ -71,3 +71,8 @@ class DriftError(HostError):
 class LockError(OrcError):
     """Another rollout (or a rollback) holds some of these hosts: in the controller's run index
     or by the rollout lock on a host."""
+
+
+class ClusterError(OrcError):
+    """The Dask cluster of `--cluster ADDRESS` cannot be used: the address is not one, its
+    scheduler does not answer, or it has no worker that can run a shard."""

@@ -189,9 +189,10 @@ def _addresses(inventory, run) -> dict[str, str]:
 @click.option("--keep-runs", type=click.IntRange(min=0), default=KEEP_RUNS, show_default=True,
               envvar="ORC_KEEP_RUNS",
               help="Runs whose journals (on each host) and index entries are kept; 0 keeps all.")
+@options.cluster
 def apply(playbook, inventories, limit, tags, skip_tags, extra_vars, forks, start_at_task,
           list_hosts, list_tasks, syntax_check, verbose, json_path, check, diff, yes, ci,
-          junit_path, pause_after_wave, allow_downgrade, state_dir, keep_runs) -> None:
+          junit_path, pause_after_wave, allow_downgrade, state_dir, keep_runs, cluster) -> None:
     """Roll a playbook out in canary waves: apply, health-gate and bake each wave.
 
     Exit codes: 0 every wave succeeded; 1 a host failed, a wave halted the run, or an error;
@@ -200,9 +201,9 @@ def apply(playbook, inventories, limit, tags, skip_tags, extra_vars, forks, star
     if diff and not check:
         raise InputError("--diff shows what a plan would change: use it with --check "
                          "(orc apply --check --diff, or orc plan)")
-    if check and (junit_path or pause_after_wave is not None):
-        raise InputError("--check changes nothing: --junit and --pause-after-wave have no run "
-                         "to report or pause")
+    if check and (junit_path or pause_after_wave is not None or cluster):
+        raise InputError("--check changes nothing: --junit, --pause-after-wave and --cluster "
+                         "have no run to report, pause or shard")
     book, inventory, options = _load(playbook, inventories, limit, tags, skip_tags, extra_vars,
                                      check, forks, start_at_task)
     if _listings(book, inventory, options, list_hosts, list_tasks, syntax_check):
@@ -212,7 +213,7 @@ def apply(playbook, inventories, limit, tags, skip_tags, extra_vars, forks, star
               None, diff)
         return
     options = replace(options, allow_downgrade=allow_downgrade, keep_runs=keep_runs,
-                      pause_after_wave=pause_after_wave)
+                      pause_after_wave=pause_after_wave, cluster=cluster)
     console = make_console()
     interactive = is_interactive(console, ci)
 

@@ -79,3 +79,9 @@ def become(help: str) -> Decorator:  # noqa: A002
 def json_flag(help: str) -> Decorator:  # noqa: A002
     """`--json` as a flag: print JSON to stdout instead of tables (into `as_json`)."""
     return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+cluster = click.option(
+    "--cluster", metavar="ADDRESS",
+    help="Run each wave's hosts on the workers of this Dask scheduler (tcp://HOST:PORT or "
+         "tls://HOST:PORT); default: in this process.")

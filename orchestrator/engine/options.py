@@ -1,5 +1,6 @@
 """What a run is asked to do: extra vars, tags, limit, plan or apply, the run's id, and for a
-rollout where it starts (`--start-at-task`) and pauses (`--pause-after-wave`).
+rollout where it starts (`--start-at-task`), pauses (`--pause-after-wave`) and runs its waves
+(`--cluster`).
 
 The same options drive `orc apply`, `orc plan`, a rollout's waves and `orc test`; Ansible's
 --tags/--skip-tags rule is here because it decides which tasks a run sees. The run index keeps
@@ -28,6 +29,9 @@ class RunOptions:
     forks: int | None = None  # hosts worked on at once (Ansible's --forks); None: up to 50
     start_at_task: str | None = None  # the playbook was loaded from this task on
     pause_after_wave: int | None = None  # the rollout pauses after this wave (1: the first)
+    # a Dask scheduler's address (`tcp://HOST:PORT`, `tls://...`): each wave's hosts run on its
+    # workers (orchestrator/cluster/); None: in this process
+    cluster: str | None = None
     # the controller's state directory: the fact reads each play asked for are kept there for
     # its next run (`engine.predictions`); None keeps nothing. Not in `to_dict`: a resumed run
     # is given the directory its index lives in
@@ -40,7 +44,7 @@ class RunOptions:
                 "skip_tags": sorted(self.skip_tags), "limit": self.limit,
                 "allow_downgrade": self.allow_downgrade, "keep_runs": self.keep_runs,
                 "forks": self.forks, "pause_after_wave": self.pause_after_wave,
-                "start_at_task": self.start_at_task}
+                "start_at_task": self.start_at_task, "cluster": self.cluster}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunOptions:
@@ -53,7 +57,8 @@ class RunOptions:
                    keep_runs=data.get("keep_runs", journal.KEEP_RUNS),
                    forks=data.get("forks"),
                    start_at_task=data.get("start_at_task"),
-                   pause_after_wave=data.get("pause_after_wave"))
+                   pause_after_wave=data.get("pause_after_wave"),
+                   cluster=data.get("cluster"))
 
 
 def tags_selected(tags: frozenset[str], options: RunOptions) -> bool:

@@ -69,6 +69,9 @@ class HostResult:
 class PlayResult:
     name: str
     hosts: dict[str, HostResult] = field(default_factory=dict)
+    # host -> the address of the cluster worker that ran it (`orc apply --cluster`); empty when
+    # the play ran in the controller's process
+    workers: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed_hosts(self) -> list[str]:

@@ -54,7 +54,14 @@ def play_vars_files(play: Any) -> VarsFiles:
     entry = _BY_PLAY.get(key)
     if entry is not None and entry[0]() is play:
         return entry[1]
-    loaded = load_vars_files(play.vars_files)
+    return keep_vars_files(play, load_vars_files(play.vars_files))
+
+
+def keep_vars_files(play: Any, loaded: VarsFiles) -> VarsFiles:
+    """Make `loaded` what `play_vars_files(play)` returns: a play shipped to another process
+    (a cluster worker, orchestrator/cluster/) deploys the files its controller verified and
+    decrypted, never files read again where it runs."""
+    key = id(play)
     _BY_PLAY[key] = (weakref.ref(play, lambda _, key=key: _BY_PLAY.pop(key, None)), loaded)
     return loaded
 

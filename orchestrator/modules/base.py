@@ -112,6 +112,12 @@ class Module:
     # the literal arguments; raises ValueError with the reason
     check: Callable[[dict[str, Any]], None] | None = None
 
+    def __reduce__(self):
+        """Pickled by name (a play shipped to a cluster worker): the module table where it is
+        unpickled gives the same module (its `build` is often a closure, which pickle cannot
+        carry)."""
+        return _module_named, (self.name,)
+
     def free_form_args(self, text: str, where: dict) -> dict[str, str]:
         """A string given for the arguments (`apt: update_cache=yes`), read as Ansible reads it
         (`orchestrator.load.kvargs`): `key=value` words are arguments, every value a string that
@@ -225,3 +231,9 @@ def mode(value: Any) -> str | None:
 
 def present(args: Mapping[str, Any], default: str = "present") -> bool:
     return (args.get("state") or default) != "absent"
+
+
+def _module_named(name: str) -> Module:
+    from orchestrator.modules import lookup
+
+    return lookup(name, {})

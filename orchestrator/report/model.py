@@ -19,7 +19,7 @@ def wave_from_dict(data: dict[str, Any]) -> WaveReport:
         wave.apply = PlayResult(apply["name"], {
             name: HostResult(name, [TaskResult(**t) for t in host.get("tasks", [])],
                              host.get("error"), bool(host.get("unreachable")))
-            for name, host in apply.get("hosts", {}).items()})
+            for name, host in apply.get("hosts", {}).items()}, dict(apply.get("workers") or {}))
     wave.health = {host: [CheckResult(**c) for c in checks]
                    for host, checks in (data.get("health") or {}).items()}
     return wave

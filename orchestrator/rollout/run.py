@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from orchestrator import cluster
 from orchestrator.engine.options import RunOptions
 from orchestrator.engine.results import PlayResult
 from orchestrator.engine.run import run_play
@@ -114,18 +115,20 @@ def wave_table(book: Playbook, inventory: Inventory, limit: str | None = None
 
 def run_wave(play: Play, play_index: int, wave: Wave, inventory: Inventory,
              options: RunOptions, emit: Listener, health_before: dict[str, bool] | None = None,
-             memory: dict[str, Any] | None = None, connections: dict[str, Any] | None = None
-             ) -> WaveReport:
+             memory: dict[str, Any] | None = None, connections: dict[str, Any] | None = None,
+             apply_play: cluster.PlayRunner = run_play) -> WaveReport:
     """Apply one wave, gate it on health and bake it; `health_before` is the hosts' health
     before the run changed them (`health.hosts_healthy`), kept in the report for a rollback.
-    `connections`: the ones holding the play's host locks, which the apply runs over."""
+    `connections`: the ones holding the play's host locks, which the apply runs over.
+    `apply_play` applies the play to the wave's hosts: `run_play` in this process, or a
+    cluster's (`cluster.play_runner`)."""
     policy = play.policy
     report = WaveReport(play.name, play_index, wave.index, list(wave.hosts), started=time.time())
     emit(WaveStarted(play.name, wave.index, tuple(wave.hosts)))
     variables, runner = variables_for(play, inventory), command_runner(inventory, connections)
     report.health_before = dict(health_before or {})
-    report.apply = run_play(play, inventory, list(wave.hosts), options, emit, memory,
-                            connections)
+    report.apply = apply_play(play, inventory, list(wave.hosts), options, emit, memory,
+                              connections)
     report.applied = time.time()
     failed = {h: r.reason or "failed" for h, r in report.apply.hosts.items() if r.failed}
     healthy_candidates = [h for h in wave.hosts if h not in failed]
@@ -167,7 +170,16 @@ def run_wave(play: Play, play_index: int, wave: Wave, inventory: Inventory,
 
 def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store: RunStore,
                 run: Run, *, on_event: Listener | None = None) -> RolloutReport:
-    """Run (or continue) `run` from its recorded position to the end, a pause or a halt."""
+    """Run (or continue) `run` from its recorded position to the end, a pause or a halt;
+    each wave's play on the cluster of `options.cluster` when there is one (connected before
+    any host is touched; `ClusterError` when it cannot be used)."""
+    with cluster.play_runner(options.cluster) as apply_play:
+        return _run_waves(book, inventory, options, store, run, on_event, apply_play)
+
+
+def _run_waves(book: Playbook, inventory: Inventory, options: RunOptions, store: RunStore,
+               run: Run, on_event: Listener | None, apply_play: cluster.PlayRunner
+               ) -> RolloutReport:
     emit = _indexing(on_event or ignore, store, run.id)
     options = replace(options, run_id=run.id)
     report = RolloutReport(run.id, str(book.path))
@@ -202,7 +214,7 @@ def run_rollout(book: Playbook, inventory: Inventory, options: RunOptions, store
                                       play.name, play_index, wave.index, list(wave.hosts),
                                       health_before=before)))
                 wave_report = run_wave(play, play_index, wave, inventory, options, emit, before,
-                                       memory, locked.connections)
+                                       memory, locked.connections, apply_play)
                 report.waves.append(wave_report)
                 position = {"play": play_index, "wave": wave.index + 1}
                 # saved with the wave that passed: a run killed in the next one resumes there
@@ -290,11 +302,14 @@ def preflight(book: Playbook, inventory: Inventory, options: RunOptions) -> None
     before the run is recorded (never a failed run in `orc runs` that said "wave 1"): waves
     (a canary not among its play's hosts) and every play's `vars_files` (secret files
     decrypted with the local identity and their signatures verified, as each wave will
-    again). The rollout keys themselves were read with the playbook (`load.policy`)."""
+    again), and the cluster of `--cluster` (it answers and has workers). The rollout keys
+    themselves were read with the playbook (`load.policy`)."""
     wave_table(book, inventory, options.limit)
     for play in book.plays:
         if inventory.select(play.hosts, options.limit):
             play_vars_files(play)
+    if options.cluster:
+        cluster.check(options.cluster)
 
 
 def start_run(book: Playbook, inventory: Inventory, options: RunOptions, store: RunStore, *,
