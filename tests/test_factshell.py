@@ -110,3 +110,19 @@ def test_a_shell_that_cannot_start_or_dies_falls_back(host) -> None:
         assert shell.read(StringCommand("echo up"), dict(DEFAULTS)) is None
     finally:
         shell.close()
+
+
+def test_reads_from_many_threads_at_once_each_get_their_own_answer(host) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    shell = FactShell(host)
+    try:
+        def read(n: int):
+            return _answer(shell.read(StringCommand(f"sleep 0.0{n % 5}; echo {n}"),
+                                      dict(DEFAULTS)))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(read, range(24)))
+        assert answers == [(True, [str(n)], []) for n in range(24)]
+    finally:
+        shell.close()

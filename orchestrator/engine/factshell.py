@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from typing import Any
 
 from pyinfra.api.command import StringCommand
@@ -46,17 +47,20 @@ class _Shell:
     def __init__(self, channel: Any):
         self.channel = channel
         self.out = channel.makefile("rb")
+        # one read at a time: two greenlets writing to one shell would mix their answers
+        self.lock = threading.Lock()
 
     def read(self, raw: str) -> tuple[int, str, str]:
         script = (f'( {raw}\n) </dev/null >"$d/o" 2>"$d/e"; r=$?; printf "@@orc-fact %s " "$r";'
                   ' base64 -w0 <"$d/o"; printf " "; base64 -w0 <"$d/e"; echo\n')
-        self.channel.sendall(script.encode())
-        while True:
-            line = self.out.readline()
-            if not line:
-                raise EOFError("the fact shell ended")
-            if line.startswith(_MARK):
-                break
+        with self.lock:
+            self.channel.sendall(script.encode())
+            while True:
+                line = self.out.readline()
+                if not line:
+                    raise EOFError("the fact shell ended")
+                if line.startswith(_MARK):
+                    break
         code, out, err = line[len(_MARK):].rstrip(b"\n").split(b" ")
         return (int(code), base64.b64decode(out).decode("utf-8", "replace"),
                 base64.b64decode(err).decode("utf-8", "replace"))
