@@ -22,7 +22,6 @@ channel closes) is dropped for its arguments and the read falls back to pyinfra'
 from __future__ import annotations
 
 import base64
-import binascii
 import threading
 from typing import Any
 
@@ -80,6 +79,7 @@ class FactShell:
     def __init__(self, host: Any):
         self.host = host
         self.shells: dict[str, _Shell | None] = {}  # None: this set cannot have one
+        self.starting = threading.Lock()
 
     def read(self, command: Any, kwargs: dict[str, Any]) -> tuple[bool, CommandOutput] | None:
         """`command`'s answer as `host.run_shell_command(command, **kwargs)` would give it, or
@@ -95,16 +95,17 @@ class FactShell:
             "_success_exit_codes", "print_output", "print_input", "_get_pty", "_timeout",
             "_stdin")}
         key = repr(sorted((k, repr(v)) for k, v in start.items()))
-        if key not in self.shells:
-            self.shells[key] = self._start(start)
+        with self.starting:  # one shell per set, however many ask for it at once
+            if key not in self.shells:
+                self.shells[key] = self._start(start)
         shell = self.shells[key]
         if shell is None:
             return None
         try:
             code, out, err = shell.read(raw)
-        except (OSError, EOFError, ValueError, binascii.Error, Exception):  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - gone or garbled: pyinfra reads from now on
             shell.close()
-            self.shells[key] = None  # gone or garbled: pyinfra reads from now on
+            self.shells[key] = None
             return None
         codes = kwargs.get("_success_exit_codes") or [0]
         lines = [*(OutputLine("stdout", x) for x in split_lines(out)),
