@@ -19,6 +19,7 @@ from pyinfra.api import FactBase
 from orchestrator.engine.hostrun import HostRun
 from orchestrator.engine.results import FAILED, OK
 from orchestrator.errors import InputError
+from orchestrator.modules.base import sudo_arguments
 from orchestrator.templating.render import Variables, evaluate, render_value, to_text
 
 
@@ -50,9 +51,7 @@ class ActionContext:
     @property
     def sudo(self) -> dict[str, Any]:
         """pyinfra's connector arguments for a command the action runs on the host."""
-        if not self.become:
-            return {}
-        return {"_sudo": True, **({"_sudo_user": self.become_user} if self.become_user else {})}
+        return sudo_arguments(self.become, self.become_user)
 
 
 def _where(task: Any) -> dict[str, Any]:

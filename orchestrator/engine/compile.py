@@ -44,7 +44,14 @@ from orchestrator.load.includevars import search_path
 from orchestrator.load.loops import Loop
 from orchestrator.load.playbook import Play
 from orchestrator.load.tasks import Task
-from orchestrator.modules.base import REQUIRED, Decided, HostContext, Module, OpCall
+from orchestrator.modules.base import (
+    REQUIRED,
+    Decided,
+    HostContext,
+    Module,
+    OpCall,
+    sudo_arguments,
+)
 from orchestrator.secrets import masking
 from orchestrator.templating.render import Variables, evaluate, render_value
 from orchestrator.transport.session import Session
@@ -170,17 +177,17 @@ def _act(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, role
     args = task.module.convert(args, task.location)
     _, role = ctx.role_of(task)
     action = ACTIONS[task.module.name]
-    task_become = task.flag("become", scoped)
-    become = bool(task_become if task_become is not None else ctx.play_become)
+    become, become_user = _become(task, scoped, ctx)
     with stage(task.module.name, task):
         outcome = action(args, ActionContext(task, run, scoped, search_path(
             Path(ctx.play.path).parent, Path(task.path), role.path if role else None),
             ctx.options.dry_run if check_mode is None else bool(check_mode), become,
-            task.become_user or ctx.play.become_user))
+            become_user))
     if outcome.calls:  # uri's dest: what it fetched, written by a journaled operation
         record.action = record.final = False
         record.registers = dict(outcome.registered)
-        _add_operations(record, run, ctx, scoped, outcome.calls, task.flag("become", scoped))
+        _add_operations(record, run, ctx, scoped, outcome.calls,
+                        sudo_arguments(become, become_user))
         return
     result.status = outcome.status
     result.error = outcome.error
@@ -245,15 +252,14 @@ def _prepare(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, 
         record.check_mode = bool(check_mode)
         record.forced = check_mode is False
         record.ignore_errors = bool(task.flag("ignore_errors", scoped))
-        task_become = task.flag("become", scoped)
+        become, become_user = _become(task, scoped, ctx)
         rendered = render_value(task.args, scoped, task.where)
     args = task.module.convert(without_omitted(task, rendered), task.location)
     record.capture_rc = task.module.name in ("command", "shell") and (
         task.register is not None or task.failed_when is not None or task.until is not None)
-    become = task_become if task_become is not None else ctx.play_become
     host_ctx = HostContext(host, scoped, play.search_dirs(task), task.location,
-                           capture_rc=record.capture_rc, become=bool(become),
-                           become_user=task.become_user or play.become_user)
+                           capture_rc=record.capture_rc, become=become,
+                           become_user=become_user)
     decided = None
     with stage(task.module.name, task):
         try:
@@ -270,7 +276,15 @@ def _prepare(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, 
         _decided(record, run, decided)
         return
     record.registers = host_ctx.registers
-    _add_operations(record, run, ctx, scoped, calls, task_become)
+    _add_operations(record, run, ctx, scoped, calls, sudo_arguments(become, become_user))
+
+
+def _become(task: Task, scoped: Variables, ctx: PlayRun) -> tuple[bool, str | None]:
+    """The task's become (its own, else its block's or play's, as `flag` reads them) and the
+    user it becomes (None: root)."""
+    own = task.flag("become", scoped)
+    become = own if own is not None else ctx.play_become
+    return bool(become), task.become_user or ctx.play.become_user
 
 
 def _decided(record: TaskRecord, run: HostRun, value: dict[str, Any]) -> None:
@@ -290,20 +304,15 @@ def _decided(record: TaskRecord, run: HostRun, value: dict[str, Any]) -> None:
 
 
 def _add_operations(record: TaskRecord, run: HostRun, ctx: PlayRun, scoped: Variables,
-                    calls: list[OpCall], task_become: Any) -> None:
-    """Add a task's operation calls on its host, with the task's become, environment, retries
-    and error handling as pyinfra's global arguments."""
+                    calls: list[OpCall], sudo: dict[str, Any]) -> None:
+    """Add a task's operation calls on its host, with the task's become (`sudo`, pyinfra's
+    arguments for it), environment, retries and error handling as pyinfra's global
+    arguments."""
     task, result = record.task, record.result
     play, host, session = ctx.play, run.host, ctx.session
     with stage("environment", task):
         environment = _task_environment(play, task, scoped)
-    become = task_become if task_become is not None else ctx.play_become
-    global_args: dict[str, Any] = {"name": task.name}
-    if become:
-        global_args["_sudo"] = True
-        user = task.become_user or play.become_user
-        if user:
-            global_args["_sudo_user"] = user
+    global_args: dict[str, Any] = {"name": task.name, **sudo}
     if record.ignore_errors or task.failed_when is not None:
         global_args["_ignore_errors"] = True  # failed_when decides, after the run
     if record.check_mode:

@@ -26,8 +26,8 @@ from __future__ import annotations
 import base64
 import io
 import tarfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from pyinfra.api.command import StringCommand
@@ -50,15 +50,11 @@ Reads = list[tuple[Any, dict[str, Any]]]
 
 
 @contextmanager
-def facts_read_once(host: Any, known: dict[tuple[str, str], Any] | None = None,
-                    reads: Reads | None = None, asked: Reads | None = None,
-                    shell: Any = None) -> Iterator[dict[tuple[str, str], Any]]:
-    """Within the block, a fact command `host` already answered is answered from memory.
-    `known`: answers read beforehand (`read_together`); `reads` collects each fact command
-    this host had to run itself, `asked` each one it asked for (answered from memory or not),
-    once, in order; `shell`: the host's `factshell.FactShell`, which reads what must be read."""
-    answers: dict[tuple[str, str], Any] = dict(known or {})
-    seen: set[tuple[str, str]] = set()
+def _fact_commands(host: Any, read: Callable[[Any, dict[str, Any], Callable[..., Any]], Any]
+                   ) -> Iterator[None]:
+    """Within the block, each command `host` runs for a fact (`get_fact`, pyinfra's loader
+    running it through `run_shell_command`) is answered by `read(command, kwargs, run)`,
+    `run` being the host's own `run_shell_command`; every other command keeps that path."""
     depth = 0
     get_fact, run_shell_command = host.get_fact, host.run_shell_command
 
@@ -70,16 +66,39 @@ def facts_read_once(host: Any, known: dict[tuple[str, str], Any] | None = None,
         finally:
             depth -= 1
 
-    def run_once(command: Any, *args: Any, **kwargs: Any) -> Any:
-        key = _key(command, kwargs) if depth and not args else None
+    def run(command: Any, *args: Any, **kwargs: Any) -> Any:
+        if depth and not args:
+            return read(command, kwargs, run_shell_command)
+        return run_shell_command(command, *args, **kwargs)
+
+    host.get_fact, host.run_shell_command = reading_fact, run
+    try:
+        yield
+    finally:
+        del host.get_fact, host.run_shell_command
+
+
+@contextmanager
+def facts_read_once(host: Any, known: dict[tuple[str, str], Any] | None = None,
+                    reads: Reads | None = None, asked: Reads | None = None,
+                    shell: Any = None) -> Iterator[dict[tuple[str, str], Any]]:
+    """Within the block, a fact command `host` already answered is answered from memory.
+    `known`: answers read beforehand (`read_together`); `reads` collects each fact command
+    this host had to run itself, `asked` each one it asked for (answered from memory or not),
+    once, in order; `shell`: the host's `factshell.FactShell`, which reads what must be read."""
+    answers: dict[tuple[str, str], Any] = dict(known or {})
+    seen: set[tuple[str, str]] = set()
+
+    def read_once(command: Any, kwargs: dict[str, Any], run: Callable[..., Any]) -> Any:
+        key = _key(command, kwargs)
         if key is None:
-            return run_shell_command(command, *args, **kwargs)
+            return run(command, **kwargs)
         if asked is not None and key not in seen:
             seen.add(key)
             asked.append((command, dict(kwargs)))
         if key not in answers:
             answer = shell.read(command, kwargs) if shell is not None else None
-            status, output = answer or run_shell_command(command, **kwargs)
+            status, output = answer or run(command, **kwargs)
             if reads is not None:
                 reads.append((command, dict(kwargs)))
             if not status:
@@ -87,11 +106,8 @@ def facts_read_once(host: Any, known: dict[tuple[str, str], Any] | None = None,
             answers[key] = (status, output)
         return answers[key]
 
-    host.get_fact, host.run_shell_command = reading_fact, run_once
-    try:
+    with _fact_commands(host, read_once):
         yield answers
-    finally:
-        del host.get_fact, host.run_shell_command
 
 
 @contextmanager
@@ -99,33 +115,14 @@ def facts_through(hosts: list[Any], shells: dict[str, Any]) -> Iterator[None]:
     """Within the block (operations running), each fact an operation reads on a host of
     `hosts` goes through that host's shell in `shells` (`factshell.FactShell`), read afresh
     each time as pyinfra reads it; every other command keeps pyinfra's path."""
-    patched = []
-    for host in hosts:
-        shell = shells.get(host.name)
-        if shell is None:
-            continue
-        get_fact, run_shell_command = host.get_fact, host.run_shell_command
-        depth = [0]
-
-        def reading_fact(*args: Any, _get=get_fact, _depth=depth, **kwargs: Any) -> Any:
-            _depth[0] += 1
-            try:
-                return _get(*args, **kwargs)
-            finally:
-                _depth[0] -= 1
-
-        def run(command: Any, *args: Any, _run=run_shell_command, _depth=depth,
-                _shell=shell, **kwargs: Any) -> Any:
-            answer = _shell.read(command, kwargs) if _depth[0] and not args else None
-            return answer or _run(command, *args, **kwargs)
-
-        host.get_fact, host.run_shell_command = reading_fact, run
-        patched.append(host)
-    try:
+    with ExitStack() as stack:
+        for host in hosts:
+            shell = shells.get(host.name)
+            if shell is not None:
+                stack.enter_context(_fact_commands(
+                    host, lambda command, kwargs, run, shell=shell:
+                    shell.read(command, kwargs) or run(command, **kwargs)))
         yield
-    finally:
-        for host in patched:
-            del host.get_fact, host.run_shell_command
 
 
 def read_together(host: Any, reads: Reads, shell: Any = None) -> dict[tuple[str, str], Any]:

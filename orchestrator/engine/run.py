@@ -141,10 +141,10 @@ def run_play(play: Play, inventory: Inventory, names: list[str], options: RunOpt
         # read for one segment stand for the next
         first = runs[next(iter(programs))]
         asked: Reads = []
+        index = len(segments_read)
         outcomes = _advance(programs, runs, session, shells,
                             carried if options.dry_run else None,
-                            predicted[len(segments_read)] if len(segments_read) < len(
-                                predicted) else None, asked)
+                            predicted[index] if index < len(predicted) else None, asked)
         segments_read.append(None if play.no_log or any(
             r.no_log for r in first.records[first.segment_start:]) else asked)
         failing = {n: e for n, e in outcomes.items() if isinstance(e, Exception)}
@@ -239,8 +239,8 @@ _DONE = object()
 
 
 def _advance(programs: dict[str, Iterator[Any]], runs: dict[str, HostRun], session: Session,
-             shells: dict[str, FactShell], carried: dict[str, dict[Any, Any]] | None = None, predicted: Reads | None = None,
-             asked: Reads | None = None) -> dict[str, Any]:
+             shells: dict[str, FactShell], carried: dict[str, dict[Any, Any]] | None = None,
+             predicted: Reads | None = None, asked: Reads | None = None) -> dict[str, Any]:
     """Move each host's program to its next flush (None), its end (_DONE) or an error (the
     exception). Each host reads the fact commands `predicted` (what this segment's first host
     asked for when the play last ran, `predictions.load`) in one command

@@ -58,6 +58,14 @@ class OpCall:
     counts: bool = True
 
 
+def sudo_arguments(become: Any, become_user: str | None) -> dict[str, Any]:
+    """pyinfra's connector arguments for a command run as Ansible's `become`/`become_user`
+    would run it: through sudo, as `become_user` (None: root); none without become."""
+    if not become:
+        return {}
+    return {"_sudo": True, **({"_sudo_user": become_user} if become_user else {})}
+
+
 @dataclass
 class HostContext:
     """What a module may look at while building one host's operations."""

@@ -61,6 +61,7 @@ from orchestrator.modules.base import (
     Module,
     OpCall,
     as_list,
+    sudo_arguments,
 )
 
 TAR_OPTIONS = "--strip-components=N and --no-same-owner"
@@ -343,11 +344,7 @@ def _mode(value: Any, member: Member, as_root: bool) -> int:
 def _read(ctx: HostContext, fact: type[FactBase], **kwargs: Any) -> Any:
     """A fact read as the task's operations run: through sudo when it becomes another user
     (an archive or a directory only root may read)."""
-    if ctx.become:
-        kwargs["_sudo"] = True
-        if ctx.become_user:
-            kwargs["_sudo_user"] = ctx.become_user
-    return ctx.host.get_fact(fact, **kwargs)
+    return ctx.host.get_fact(fact, **kwargs, **sudo_arguments(ctx.become, ctx.become_user))
 
 
 def _as_root(ctx: HostContext) -> bool:
