@@ -113,7 +113,8 @@ def test_handler_runs_once_and_only_where_its_task_changed(estate, lab: Lab, lab
     assert _task(again, hosts[0], "restart app") == []  # not notified: not run, not listed
     assert ssh(hosts[0], pid).stdout.strip() == after[hosts[0]]
 
-    _apply(lab_inventory, limit=hosts[0])  # back to the example's own message
+    back = _apply(lab_inventory, limit=hosts[0])  # back to the example's own message
+    assert not back.failed and _task(back, hosts[0], "restart app")[0].status == CHANGED
 
 
 def test_hosts_where_nothing_would_change_run_no_operation(estate, lab: Lab, lab_inventory,
@@ -124,14 +125,19 @@ def test_hosts_where_nothing_would_change_run_no_operation(estate, lab: Lab, lab
     running: list[list[str]] = []
     real_run = engine_run.segment.run
 
+    ran: list[dict[str, list[str]]] = []  # each run's operations by host, to say why
+
     def spy(state, new, *args, **kwargs):
         running.append(sorted(h.name for h in new))
+        ran.append({h.name: [", ".join(sorted(state.get_op_meta(op).names)) for op in ops]
+                    for h, ops in new.items()})
         return real_run(state, new, *args, **kwargs)
 
     monkeypatch.setattr(engine_run.segment, "run", spy)
     ssh(edited, "echo 'hand edit' >> /etc/motd")
     run = _apply(lab_inventory)
-    assert running == [[edited]]
+    assert running == [[edited]], (ran, [(t.name, t.status) for t in
+                                         run.plays[0].hosts[edited].tasks])
     hosts = run.plays[0].hosts
     assert [t.name for t in hosts[edited].tasks if t.status == CHANGED] == ["message of the day"]
     assert "hand edit" not in ssh(edited, "cat /etc/motd").stdout

@@ -126,3 +126,40 @@ def test_reads_from_many_threads_at_once_each_get_their_own_answer(host) -> None
         assert answers == [(True, [str(n)], []) for n in range(24)]
     finally:
         shell.close()
+
+
+def test_an_answer_left_unread_is_never_taken_for_the_next_read(host) -> None:
+    """A read whose reader stopped waiting (its greenlet killed) leaves its answer in the
+    shell's output; the next read takes its own answer, never that one."""
+    shell = FactShell(host)
+    try:
+        assert shell.read(StringCommand("true"), dict(DEFAULTS)) is not None
+        (live,) = shell.shells.values()
+        live.count += 1  # the abandoned read: asked for, its answer never read
+        live.channel.sendall(
+            f'printf "@@orc-fact {live.count} 0 %s \\n" "$(echo stale | base64 -w0)"\n'
+            .encode())
+        assert _answer(shell.read(StringCommand("echo fresh"), dict(DEFAULTS))) == (
+            True, ["fresh"], [])
+    finally:
+        shell.close()
+
+
+def test_a_read_interrupted_midway_drops_its_shell(host, monkeypatch) -> None:
+    import gevent
+
+    shell = FactShell(host)
+    try:
+        assert shell.read(StringCommand("true"), dict(DEFAULTS)) is not None
+        (live,) = shell.shells.values()
+
+        def killed() -> bytes:
+            raise gevent.GreenletExit
+
+        monkeypatch.setattr(live.out, "readline", killed)
+        with pytest.raises(gevent.GreenletExit):
+            shell.read(StringCommand("echo lost"), dict(DEFAULTS))
+        assert list(shell.shells.values()) == [None]
+        assert shell.read(StringCommand("echo again"), dict(DEFAULTS)) is None  # pyinfra's path
+    finally:
+        shell.close()

@@ -48,19 +48,25 @@ class _Shell:
         self.out = channel.makefile("rb")
         # one read at a time: two greenlets writing to one shell would mix their answers
         self.lock = threading.Lock()
+        self.count = 0  # reads asked for: each answer names its read
 
     def read(self, raw: str) -> tuple[int, str, str]:
-        script = (f'( {raw}\n) </dev/null >"$d/o" 2>"$d/e"; r=$?; printf "@@orc-fact %s " "$r";'
-                  ' base64 -w0 <"$d/o"; printf " "; base64 -w0 <"$d/e"; echo\n')
+        """`raw`'s exit status, stdout and stderr. Each answer carries its read's number, and
+        an answer to another read (one whose reader stopped waiting) is never taken for it."""
         with self.lock:
+            self.count += 1
+            mark = _MARK + b"%d " % self.count
+            script = (f'( {raw}\n) </dev/null >"$d/o" 2>"$d/e"; r=$?; '
+                      f'printf "%s %s " "{mark.decode().strip()}" "$r"; base64 -w0 <"$d/o"; '
+                      'printf " "; base64 -w0 <"$d/e"; echo\n')
             self.channel.sendall(script.encode())
             while True:
                 line = self.out.readline()
                 if not line:
                     raise EOFError("the fact shell ended")
-                if line.startswith(_MARK):
+                if line.startswith(mark):
                     break
-        code, out, err = line[len(_MARK):].rstrip(b"\n").split(b" ")
+        code, out, err = line[len(mark):].rstrip(b"\n").split(b" ")
         return (int(code), base64.b64decode(out).decode("utf-8", "replace"),
                 base64.b64decode(err).decode("utf-8", "replace"))
 
@@ -107,6 +113,10 @@ class FactShell:
             shell.close()
             self.shells[key] = None
             return None
+        except BaseException:  # its greenlet killed mid-read: the shell is not trusted again
+            shell.close()
+            self.shells[key] = None
+            raise
         codes = kwargs.get("_success_exit_codes") or [0]
         lines = [*(OutputLine("stdout", x) for x in split_lines(out)),
                  *(OutputLine("stderr", x) for x in split_lines(err))]
