@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -406,6 +407,29 @@ def evaluate(expression: Any, variables: Mapping[str, Any], where: str = "") -> 
     return value
 
 
+# compiled templates, per environment (an overlay is its own); past this many, it starts afresh
+_COMPILED: weakref.WeakKeyDictionary[jinja2.Environment, dict[str, jinja2.Template]] = \
+    weakref.WeakKeyDictionary()
+_COMPILED_MAX = 8192
+
+
+def _compiled(env: jinja2.Environment, source: str) -> jinja2.Template:
+    """`env.from_string(source)`, compiled once per environment: every host renders the same
+    task arguments and templates, and jinja's compiling (lexing, parsing, generating Python and
+    `compile`) costs far more than rendering. A Template holds no render state (each render
+    makes its own context), and filters, tests and globals are looked up in `env` when it
+    renders, so one compiled Template serves every host. A syntax error is not kept: it is
+    raised again each time. Not in `env.__dict__`: `overlay()` copies that to environments
+    with other whitespace options."""
+    cache = _COMPILED.get(env)
+    if cache is None or len(cache) >= _COMPILED_MAX:
+        cache = _COMPILED[env] = {}
+    template = cache.get(source)
+    if template is None:
+        template = cache[source] = env.from_string(source)
+    return template
+
+
 def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], where: str,
             newline: str = "\n", remember: Any = masking.remember_rendered) -> Any:
     """Render `source`, with Ansible's trailing newlines; when it read a secret, `remember`
@@ -414,7 +438,7 @@ def _render(env: jinja2.Environment, source: str, variables: Mapping[str, Any], 
     scope = variables if isinstance(variables, Variables) else Variables(variables)
     scope.begin_render()
     try:
-        template = env.from_string(source)
+        template = _compiled(env, source)
         # a shared context reads `variables` as they are asked for, keeping them lazy
         context = template.new_context(scope, shared=True)
         pieces = _outputs(template.root_render_func(context))  # text, and each expression's
@@ -473,7 +497,7 @@ def _shadow(env: jinja2.Environment, source: str, scope: Variables) -> masking.R
     (a secret taken apart as a number, say): then everything the template computed counts."""
     shadow = scope.shadow()
     try:
-        template = env.from_string(source)
+        template = _compiled(env, source)
         pieces = _outputs(template.root_render_func(template.new_context(shadow, shared=True)))
         return masking.Rendered(source, env.concat(pieces), [to_text(p) for p in pieces], None)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - any failure only makes the masking coarser

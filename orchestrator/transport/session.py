@@ -23,6 +23,8 @@ from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.sshuserclient.client import get_host_keys
 
 from orchestrator.inventory import Inventory, connection_for
+from orchestrator.transport import arguments as _arguments  # noqa: F401 - installs itself
+from orchestrator.transport.hostdata import resolve_layers
 from orchestrator.transport.remote import connect_reason, lost_reason
 
 # pyinfra logs to stderr, and paramiko's transport thread logs a traceback when a port does not
@@ -96,6 +98,8 @@ def open_session(inventory: Inventory, names: list[str], *, parallel: int | None
         entries.append((name, data))
     config = Config(PARALLEL=parallel or min(PARALLEL, max(1, len(names))))
     state = State(PyinfraInventory((entries, {})), config)
+    for host in state.inventory:
+        resolve_layers(host)
     session = Session(state, {}, on_op=on_op)
     state.add_callback_handler(_Events(session))
     hosts = list(state.inventory)
