@@ -148,3 +148,30 @@ def test_a_jinja2_header_line_sets_the_template_s_options(tmp_path: Path) -> Non
     source.write_text("#jinja2: keep_going: True\n{{ x }}\n")
     with pytest.raises(InputError, match="#jinja2 header: 'keep_going: True' is not one of"):
         render_file(source, {"x": 1})
+
+
+def test_one_source_under_other_whitespace_options_is_compiled_for_each(tmp_path: Path) -> None:
+    """Templates are compiled once per environment; an environment with other whitespace
+    options (an overlay) never gets another's compiled template."""
+    source = "  {% if true %}\nx\n  {% endif %}\n"
+    path = tmp_path / "t.j2"
+    path.write_text(source)
+    outputs = {}
+    for trim, lstrip in [(True, False), (False, False), (True, True), (True, False)]:
+        for _ in range(2):  # the second render of each is the compiled one
+            outputs.setdefault((trim, lstrip), set()).add(
+                render_file(path, {}, trim_blocks=trim, lstrip_blocks=lstrip))
+    assert {k: v.pop() for k, v in outputs.items() if len(v) == 1} == {
+        (True, False): "  x\n  \n", (False, False): "  \nx\n  \n", (True, True): "x\n"}
+
+
+def test_a_compiled_expression_renders_each_hosts_own_values() -> None:
+    for n in range(3):
+        assert render_value("{{ name }}-{{ n * 2 }}", {"name": f"web{n}", "n": n}) == \
+            f"web{n}-{n * 2}"
+
+
+def test_a_syntax_error_is_raised_each_time() -> None:
+    for _ in range(2):
+        with pytest.raises(InputError, match="template syntax"):
+            render_value("{{ oops( }}", {}, "tasks.yaml:3")
