@@ -93,11 +93,15 @@ def select(planned: list[Planned]) -> list[Planned]:
 
 def prune(run_id: str, keep: int) -> str:
     """Shell that removes the journals of all but the newest `keep` runs (this one counts):
-    run ids begin with their start time, so they sort by age."""
+    run ids begin with their start time, so they sort by age (the shell's glob sorts them)."""
     if keep <= 0:
         return ""
-    return (f"ls -1 {RUNS_DIR} 2>/dev/null | grep -vxF {shlex.quote(run_id)} | sort | "
-            f"head -n -{keep - 1} | while read -r old; do rm -rf -- \"{RUNS_DIR}/$old\"; done\n")
+    this = shlex.quote(run_id)
+    return (f"n=0; for old in {RUNS_DIR}/*; do [ -e \"$old\" ] && [ \"${{old##*/}}\" != {this} ] "
+            f"&& n=$((n + 1)); done\n"
+            f"for old in {RUNS_DIR}/*; do [ $n -gt {keep - 1} ] || break\n"
+            f"  [ -e \"$old\" ] && [ \"${{old##*/}}\" != {this} ] || continue\n"
+            f"  rm -rf -- \"$old\"; n=$((n - 1)); done\n")
 
 
 def images_of(batch: Batch, resources: list[Resource], owners: list[Planned],

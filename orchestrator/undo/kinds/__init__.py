@@ -70,11 +70,14 @@ def capture_script(batch_dir: str, resources: list[Resource], copy: bool = True)
                      f"{q(run)} {q(batch_dir)}")
     if copy and any(r.kind == package.NAME for r in resources):
         lines.append(package.CAPTURE_INSTALLED)
+    ends: dict[str, str] = {}
     for i, r in enumerate(resources):
         kind = get(r.kind)
         if kind.capture is not None:
             lines.append(kind.capture(i, r.key, f"{batch_dir}/files/{i}" if copy else ""))
-    return "\n".join(lines) + "\n"
+            if kind.capture_end:
+                ends[kind.name] = kind.capture_end
+    return "\n".join([*lines, *ends.values()]) + "\n"
 
 
 def parse_state(text: str) -> tuple[dict[int, dict[str, Any]], dict[str, list[str]] | None]:

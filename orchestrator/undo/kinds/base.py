@@ -141,7 +141,8 @@ class Kind:
     """One kind of resource, end to end. Hooks a kind has no use for are no-ops.
 
     Capture: `shell` holds the kind's shell functions; `capture(index, key, copy_to)` is its
-    line of the capture script, which prints `index<TAB>tag<TAB>fields`; `parse(tag, fields,
+    line of the capture script, which prints `index<TAB>tag<TAB>fields` (now, or from
+    `capture_end`, run once after them, for work done for all at once); `parse(tag, fields,
     state)` reads one such line (of a tag in `tags`) into the resource's state. Restore:
     `before(plan)` runs before the pre-images are walked, `restore(plan, image)` once per
     pre-image of the kind (newest first), `after(plan)` once the walk is done, in registry
@@ -155,6 +156,7 @@ class Kind:
     restorable: bool = True  # its state is captured, compared for drift and put back
     shell: str = ""
     capture: Callable[[int, str, str], str] | None = None
+    capture_end: str = ""  # a line run once after the kind's capture lines, when there are any
     tags: tuple[str, ...] = ()
     parse: Callable[[str, list[str], dict[str, Any]], None] = _nothing
     difference: Callable[[dict[str, Any], dict[str, Any]], str | None] = _nothing

@@ -55,17 +55,66 @@ OPERATIONS = {
     git.repo: _checkout,
 }
 
+# A host runs this for every path a segment may change, twice (the pre-image, then what the
+# run left), on every host at once, so it starts few processes: `snap_path` tells a path's type
+# with the shell's own tests (`parent_of` is POSIX dirname in parameter expansions) and notes
+# it; `snap_paths` then reads the modes and owners of all of them with one `stat` and the
+# hashes of all files with one `sha256sum`. Each answer names its path, and an answer is only
+# taken for the path it names (one the tool could not read gets none).
 SHELL = r"""
+parent_of() {
+  d=$1
+  [ -n "$d" ] || { d=.; return; }
+  case $d in *[!/]*) ;; *) d=/; return ;; esac
+  while :; do case $d in */) d=${d%/} ;; *) break ;; esac; done
+  case $d in */*) d=${d%/*} ;; *) d=.; return ;; esac
+  while :; do case $d in */) d=${d%/} ;; *) break ;; esac; done
+  [ -n "$d" ] || d=/
+}
+quoted() {
+  r= s=$1
+  while :; do case $s in *\'*) r="$r${s%%\'*}'\\''"; s=${s#*\'} ;; *) r="$r$s"; break ;; esac; done
+  r="'$r'"
+}
 snap_path() {
   p=$2
-  d=$(dirname -- "$p")
-  while [ ! -e "$d" ] && [ "$d" != / ]; do printf '%s\tmissing\t%s\n' "$1" "$d"; d=$(dirname -- "$d"); done
-  if [ -L "$p" ]; then printf '%s\tlink\t%s\t%s\n' "$1" "$(stat -c '%a %U %G' -- "$p")" "$(readlink -- "$p")"
-  elif [ -d "$p" ]; then printf '%s\tdirectory\t%s\n' "$1" "$(stat -c '%a %U %G' -- "$p")"
-  elif [ -f "$p" ]; then { [ -z "$3" ] || cp -- "$p" "$3"; } && printf '%s\tfile\t%s\t%s\n' "$1" "$(stat -c '%a %U %G' -- "$p")" "$(sha256sum < "$p" | cut -c1-64)"
-  elif [ -e "$p" ]; then printf '%s\tother\t%s\n' "$1" "$(stat -c '%a %U %G' -- "$p")"
-  else printf '%s\tabsent\n' "$1"; fi
+  parent_of "$p"
+  while [ ! -e "$d" ] && [ "$d" != / ]; do printf '%s\tmissing\t%s\n' "$1" "$d"; parent_of "$d"; done
+  if [ -L "$p" ]; then printf '%s\tlink\t%s\n' "$1" "$(readlink -- "$p")"
+  elif [ -d "$p" ]; then printf '%s\tdirectory\n' "$1"
+  elif [ -f "$p" ]; then { [ -z "$3" ] || cp -- "$p" "$3"; } || return 0
+    printf '%s\tfile\n' "$1"
+    case $p in
+      *\\*) h=$(sha256sum < "$p") && printf '%s\tsha256\t%s\n' "$1" "${h%% *}" ;;  # sha256sum escapes such names
+      *) quoted "$p"; SUMS="$SUMS $r" SUMS_AT="${SUMS_AT:+$SUMS_AT }$1" ;;
+    esac
+  elif [ -e "$p" ]; then printf '%s\tother\n' "$1"
+  else printf '%s\tabsent\n' "$1"; return 0; fi
+  quoted "$p"; STATS="$STATS $r" STATS_AT="${STATS_AT:+$STATS_AT }$1"
 }
+snap_answers() {
+  # $1 the tag, $2 the indexes, then the paths; stdin: one answer per path it could read,
+  # "<fields> <path>" (sep: what ends the fields)
+  tag=$1 at=$2 sep=$3; shift 3
+  IFS= read -r line || line=
+  for p; do
+    i=${at%% *}; at=${at#* }
+    if [ "${line%"$sep$p"}" != "$line" ]; then
+      printf '%s\t%s\t%s\n' "$i" "$tag" "${line%"$sep$p"}"; IFS= read -r line || line=
+    fi
+  done
+}
+snap_paths() {
+  if [ -n "$STATS" ]; then
+    eval "set -- $STATS"
+    stat -c '%a %U %G %n' -- "$@" 2>/dev/null | snap_answers attrs "$STATS_AT" " " "$@"
+  fi
+  if [ -n "$SUMS" ]; then
+    eval "set -- $SUMS"
+    sha256sum -- "$@" 2>/dev/null | snap_answers sha256 "$SUMS_AT" "  " "$@"
+  fi
+}
+STATS= STATS_AT= SUMS= SUMS_AT=
 """
 
 
@@ -76,15 +125,14 @@ def capture(index: int, key: str, copy_to: str) -> str:
 def parse(tag: str, fields: list[str], state: dict[str, Any]) -> None:
     if tag == "missing":  # a parent the task may create: recorded as absent of its own
         state.setdefault("missing", []).append(fields[0])
-    elif tag == "absent":
-        state["type"] = "absent"
+    elif tag == "attrs":
+        state["mode"], state["user"], state["group"] = fields[0].split(" ")
+    elif tag == "sha256":
+        state["sha256"] = fields[0]
     else:
-        mode, user, group = fields[0].split(" ")
-        state.update(type=tag, mode=mode, user=user, group=group)
+        state["type"] = tag
         if tag == "link":
-            state["target"] = fields[1]
-        if tag == "file":
-            state["sha256"] = fields[1]
+            state["target"] = fields[0]
 
 
 def summary(image: PreImage) -> str:
@@ -137,5 +185,7 @@ def restore(plan: HostPlan, image: PreImage) -> None:
 
 
 KIND = Kind(NAME, OPERATIONS, summary, restore, shell=SHELL, capture=capture,
-            tags=("missing", "absent", "link", "directory", "file", "other"), parse=parse,
+            capture_end="snap_paths",
+            tags=("missing", "absent", "link", "directory", "file", "other", "attrs", "sha256"),
+            parse=parse,
             difference=_difference)

@@ -3,6 +3,10 @@ which after-image a rollback compares, and which pre-image it restores."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from orchestrator.undo.drift import compared
 from orchestrator.undo.kinds.base import Resource
 from orchestrator.undo.record import Batch, Planned, images_of, select
@@ -75,3 +79,22 @@ def test_restore_takes_each_resource_as_the_run_first_found_it() -> None:
     found = earliest([one, two])
     assert [(i.key, i.state, i.extra["batch"]) for i in found] == [
         ("/a", {"type": "absent"}, "1-play"), ("make", {}, "1-play"), ("make", {}, "2-play")]
+
+
+@pytest.mark.parametrize("keep, kept", [
+    (3, ["20261101-0900-b", "20261102-0800-d", "20261130-1200-c"]),
+    (1, ["20261130-1200-c"]),
+    (9, ["20261001-0000-a", "20261101-0900-b", "20261102-0800-d", "20261130-1200-c"]),
+    (0, ["20261001-0000-a", "20261101-0900-b", "20261102-0800-d", "20261130-1200-c"]),
+])
+def test_prune_keeps_the_newest_runs_and_this_one(tmp_path: Path, keep: int,
+                                                   kept: list[str]) -> None:
+    import subprocess
+
+    from orchestrator.undo import record
+
+    for name in ("20261001-0000-a", "20261101-0900-b", "20261130-1200-c", "20261102-0800-d"):
+        (tmp_path / name / "batch").mkdir(parents=True)
+    script = record.prune("20261130-1200-c", keep).replace(record.RUNS_DIR, str(tmp_path))
+    subprocess.run(["sh", "-c", script], check=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == kept

@@ -20,19 +20,20 @@ SHA = "a" * 64
 
 # (kind, the capture's output for resource 0, the state read, the summary shown)
 PARSED = [
-    ("path", "0\tfile\t644 root adm\t" + SHA,
+    ("path", "0\tfile\n0\tattrs\t644 root adm\n0\tsha256\t" + SHA,
      {"type": "file", "mode": "644", "user": "root", "group": "adm", "sha256": SHA},
      "file 644 root:adm"),
-    ("path", "0\tlink\t777 root root\t/srv/current",
+    ("path", "0\tlink\t/srv/current\n0\tattrs\t777 root root",
      {"type": "link", "mode": "777", "user": "root", "group": "root", "target": "/srv/current"},
      "link 777 root:root -> /srv/current"),
-    ("path", "0\tdirectory\t755 www-data www-data",
+    ("path", "0\tdirectory\n0\tattrs\t755 www-data www-data",
      {"type": "directory", "mode": "755", "user": "www-data", "group": "www-data"},
      "directory 755 www-data:www-data"),
-    ("path", "0\tother\t600 root root",
+    ("path", "0\tother\n0\tattrs\t600 root root",
      {"type": "other", "mode": "600", "user": "root", "group": "root"}, "other 600 root:root"),
     ("path", "0\tmissing\t/srv/app\n0\tmissing\t/srv\n0\tabsent",
      {"type": "absent", "missing": ["/srv/app", "/srv"]}, "absent"),
+    ("path", "0\tfile", {"type": "file"}, "file None:None"),  # stat could not read it
     ("package", "0\tpackage\tii |1.24.0-2", {"version": "1.24.0-2"}, "1.24.0-2"),
     ("package", "0\tpackage\tun |", {"version": None}, "not installed"),
     ("package", "0\tpackage\trc |1.0", {"version": None}, "not installed"),
@@ -196,3 +197,71 @@ def test_capture_without_copy_reads_only_attributes(tmp_path: Path) -> None:
     assert not batch_dir.exists()
     assert "packages\t" not in out.stdout  # the installed set is a pre-image's only
     assert parse_state(out.stdout)[0][0]["type"] == "file"
+
+
+@pytest.mark.parametrize("path", [
+    "/a/b/c", "/a/b/c/", "/a//b//c//", "/a", "/", "//", "///", "a", "a/", "a/b", "./a", "../a/b",
+    "", ".", "..", "/a b/c d", "/a\tb/c", "/a\nb/c", "/-x/-y", "/*/?", "/a/b//"])
+def test_the_capture_finds_a_parent_as_dirname_does(path: str) -> None:
+    """The capture script's own dirname (parameter expansions, no process) against coreutils'."""
+    from orchestrator.undo.kinds import path as path_kind
+
+    script = path_kind.SHELL + 'parent_of "$1"; printf "%s" "$d"'
+    ours = subprocess.run(["sh", "-c", script, "sh", path], capture_output=True, text=True,
+                          check=True).stdout
+    theirs = subprocess.run(["dirname", "--", path], capture_output=True, text=True,
+                            check=True).stdout.removesuffix("\n")
+    assert ours == theirs
+
+
+def test_capture_of_paths_written_loosely(tmp_path: Path) -> None:
+    """Trailing slashes and a path whose parents are missing up to a relative start."""
+    (tmp_path / "d").mkdir()
+    states, _, _ = _capture(tmp_path, [
+        Resource("path", f"{tmp_path}/d/"), Resource("path", f"{tmp_path}//x//y/"),
+        Resource("path", f"{tmp_path}/d/n/m")])
+    assert states[0]["type"] == "directory"
+    assert states[1] == {"type": "absent", "missing": [f"{tmp_path}//x"]}
+    assert states[2] == {"type": "absent", "missing": [f"{tmp_path}/d/n"]}
+
+
+
+TRICKY = ["plain", "with space", "it's", "$HOME", "a*b", "[ab]", "-dash", "tab\there",
+          "ends with space ", "back\\slash", "ünïcode", "x  y"]
+
+
+def test_capture_reads_every_path_at_once_and_gives_each_its_own_answer(tmp_path: Path) -> None:
+    """One stat and one sha256sum answer for all paths: names that quote, glob, start with a
+    dash or hold two spaces each get their own mode, owner and hash, whatever the order."""
+    import grp
+    import hashlib
+
+    resources, expected = [], {}
+    for n, name in enumerate(TRICKY):
+        target = tmp_path / name
+        kind = ("file", "directory", "link")[n % 3]
+        if kind == "file":
+            target.write_bytes(f"bytes of {name}\n".encode())
+            os.chmod(target, 0o600 + n % 8)
+        elif kind == "directory":
+            target.mkdir()
+            os.chmod(target, 0o700 + n % 8)
+        else:
+            os.symlink(f"/target/{name}", target)
+        info = os.lstat(target)
+        state = {"type": kind, "mode": oct(info.st_mode & 0o7777)[2:],
+                 "user": pwd.getpwuid(info.st_uid).pw_name,
+                 "group": grp.getgrgid(info.st_gid).gr_name}
+        if kind == "file":
+            state["sha256"] = hashlib.sha256(target.read_bytes()).hexdigest()
+        if kind == "link":
+            state["target"] = f"/target/{name}"
+        resources.append(Resource("path", str(target)))
+        expected[len(resources) - 1] = state
+        resources.append(Resource("path", f"{target}.missing"))  # between them: no answer
+        expected[len(resources) - 1] = {"type": "absent"}
+    states, _, batch_dir = _capture(tmp_path, resources)
+    assert states == expected
+    for index, state in expected.items():
+        copy = batch_dir / "files" / str(index)
+        assert copy.exists() == (state["type"] == "file")
