@@ -9,7 +9,8 @@ run here in place of operations (engine/actions.py)."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -261,7 +262,7 @@ def _prepare(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, 
                            capture_rc=record.capture_rc, become=become,
                            become_user=become_user)
     decided = None
-    with stage(task.module.name, task):
+    with stage(task.module.name, task), _reading_as(host, sudo_arguments(become, become_user)):
         try:
             calls = task.module.build(args, host_ctx)
         except Decided as found:
@@ -277,6 +278,23 @@ def _prepare(record: TaskRecord, scoped: Variables, run: HostRun, ctx: PlayRun, 
         return
     record.registers = host_ctx.registers
     _add_operations(record, run, ctx, scoped, calls, sudo_arguments(become, become_user))
+
+
+@contextmanager
+def _reading_as(host: Any, sudo: dict[str, Any]) -> Iterator[None]:
+    """Within the block, the facts a module reads on `host` to build its operations are read
+    as the task's operations will run (`sudo`: its become, as pyinfra's arguments), as
+    Ansible runs the whole module as the become user (`creates:` looked up by that user). This
+    is pyinfra's own rule for facts read inside an operation: they take its global arguments
+    (`host.current_op_global_arguments`, read by `pyinfra.api.facts._handle_fact_kwargs`)."""
+    if not sudo or host.current_op_global_arguments is not None:
+        yield
+        return
+    host.current_op_global_arguments = dict(sudo)
+    try:
+        yield
+    finally:
+        host.current_op_global_arguments = None
 
 
 def _become(task: Task, scoped: Variables, ctx: PlayRun) -> tuple[bool, str | None]:

@@ -7,11 +7,12 @@ the task lets `orc rollback` reverse it.
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import PurePosixPath
 from typing import Any
 
-from pyinfra.facts.files import File
+from pyinfra.api import FactBase
 from pyinfra.operations import files, git, server
 
 from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall
@@ -42,14 +43,46 @@ def _beside(path: str, chdir: str | None) -> str:
     return str(PurePosixPath(chdir) / path) if chdir else path
 
 
+# what Python's glob (fnmatch) reads as a pattern: `*`, `?` and a closed bracket expression
+_MAGIC = re.compile(r"\*|\?|\[!?\]?[^\]]*\]")
+
+
+def shell_pattern(pattern: str) -> str:
+    """`pattern` as sh words that expand as Python's `glob.glob` expands it: the parts glob
+    reads as a pattern left bare, everything else quoted (spaces, `$`, quotes are literal)."""
+    words, start = [], 0
+    for found in _MAGIC.finditer(pattern):
+        if found.start() > start:
+            words.append(shlex.quote(pattern[start:found.start()]))
+        words.append(found.group(0))
+        start = found.end()
+    if start < len(pattern):
+        words.append(shlex.quote(pattern[start:]))
+    return "".join(words)
+
+
+class Matches(FactBase):
+    """Whether anything on the host matches a glob pattern, as `glob.glob` sees it (a broken
+    symbolic link counts, as `os.path.lexists` counts it): the command module's test for
+    `creates` and `removes` ("a filename or glob pattern", its documentation)."""
+
+    def command(self, pattern: str) -> str:
+        # sh keeps a pattern that matched nothing as it is: `case` tells a real match
+        words = shell_pattern(pattern)
+        return (f'for p in {words}; do case "$p" in {words}) if test -e "$p" || test -L "$p"; '
+                'then echo yes; break; fi;; esac; done')
+
+    def process(self, output: list[str]) -> bool:
+        return "yes" in output
+
+
 def _run(shell: bool):
     def build(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
-        # the File fact is None only when nothing is at the path (False: not a regular file)
         if args["creates"] and ctx.host.get_fact(
-                File, path=_beside(args["creates"], args["chdir"])) is not None:
+                Matches, pattern=_beside(args["creates"], args["chdir"])):
             return []
-        if args["removes"] and ctx.host.get_fact(
-                File, path=_beside(args["removes"], args["chdir"])) is None:
+        if args["removes"] and not ctx.host.get_fact(
+                Matches, pattern=_beside(args["removes"], args["chdir"])):
             return []
         line = _command_line(args, shell)
         if ctx.capture_rc:  # the exit status as the last line's end (see RC_MARK)
