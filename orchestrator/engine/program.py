@@ -104,7 +104,7 @@ def _walk(ctx: PlayRun, run: HostRun, items: list[Any], scope: Scope) -> Iterato
             continue
         action = task.module.name if task.module.action else None
         if waits_for(task, run.pending, scope.when) or (
-                (action in READS_HOST | MAY_FAIL or task.module.reads_host)
+                (action in READS_HOST | MAY_FAIL or task.module.reads_host_with(task.args))
                 and run.will_change()) or (
                 _reads_other_hosts(task, run, scope)) or (
                 action == "meta" and task.args.get("_raw_params") == "flush_handlers"):

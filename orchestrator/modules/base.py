@@ -114,11 +114,16 @@ class Module:
     # any argument name is taken (set_fact's variable names)
     any_args: bool = False
     # its build reads the host beyond the facts pyinfra predicts from (an archive, whether a
-    # directory exists): the engine runs the changes predicted before it first
-    reads_host: bool = False
+    # directory exists): the engine runs the changes predicted before it first. A function of
+    # the task's arguments when only some arguments read it (command's `creates`)
+    reads_host: bool | Callable[[dict[str, Any]], bool] = False
     # checks of argument values a table cannot say (unarchive's extra_opts), run at load on
     # the literal arguments; raises ValueError with the reason
     check: Callable[[dict[str, Any]], None] | None = None
+
+    def reads_host_with(self, args: dict[str, Any]) -> bool:
+        """Whether building a task with these arguments reads the host (`reads_host`)."""
+        return self.reads_host(args) if callable(self.reads_host) else self.reads_host
 
     def __reduce__(self):
         """Pickled by name (a play shipped to a cluster worker): the module table where it is

@@ -15,7 +15,7 @@ from typing import Any
 from pyinfra.api import FactBase
 from pyinfra.operations import files, git, server
 
-from orchestrator.modules.base import REQUIRED, HostContext, Module, OpCall
+from orchestrator.modules.base import REQUIRED, Decided, HostContext, Module, OpCall
 
 
 # When a task's result is registered, its command's exit status is printed after its output
@@ -76,14 +76,32 @@ class Matches(FactBase):
         return "yes" in output
 
 
+def _looks(args: dict[str, Any]) -> bool:
+    """`creates` and `removes` look at the host as the task is about to run, so what earlier
+    tasks would change there runs first (a file the task before creates counts)."""
+    return args.get("creates") is not None or args.get("removes") is not None
+
+
+def _not_run(args: dict[str, Any], shell: bool, path: str, verb: str) -> dict[str, Any]:
+    """What the command module registers when `creates`/`removes` say it has nothing to do."""
+    cmd = args["cmd"] if args["cmd"] is not None else args["argv"]
+    if not shell and isinstance(cmd, str):
+        cmd = shlex.split(cmd)
+    stdout = f"skipped, since {path} {verb}"
+    return {"changed": False, "failed": False, "cmd": cmd, "rc": 0, "stdout": stdout,
+            "stdout_lines": [stdout],
+            "stderr": "", "stderr_lines": [], "start": None, "end": None, "delta": None,
+            "msg": f"Did not run command since '{path}' {verb}"}
+
+
 def _run(shell: bool):
     def build(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
         if args["creates"] and ctx.host.get_fact(
                 Matches, pattern=_beside(args["creates"], args["chdir"])):
-            return []
+            raise Decided(_not_run(args, shell, args["creates"], "exists"))
         if args["removes"] and not ctx.host.get_fact(
                 Matches, pattern=_beside(args["removes"], args["chdir"])):
-            return []
+            raise Decided(_not_run(args, shell, args["removes"], "does not exist"))
         line = _command_line(args, shell)
         if ctx.capture_rc:  # the exit status as the last line's end (see RC_MARK)
             # a subshell, so an `exit` in the command ends only it
@@ -128,9 +146,9 @@ COMMAND_OPTIONS = frozenset({"chdir", "creates", "removes", "executable", "stdin
 
 MODULES = [
     Module("command", COMMAND_ARGS, _run(False), free_form="cmd", raw_options=COMMAND_OPTIONS,
-           types=COMMAND_TYPES),
+           types=COMMAND_TYPES, reads_host=_looks),
     Module("shell", COMMAND_ARGS, _run(True), free_form="cmd", raw_options=COMMAND_OPTIONS,
-           types=COMMAND_TYPES),
+           types=COMMAND_TYPES, reads_host=_looks),
     Module("git", {"repo": REQUIRED, "dest": REQUIRED, "version": "HEAD", "update": True,
                    "depth": None}, _git, aliases={"name": "repo"},
            types={"repo": "str", "dest": "path", "version": "str", "update": "bool",
