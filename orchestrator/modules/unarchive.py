@@ -61,7 +61,6 @@ from orchestrator.modules.base import (
     Module,
     OpCall,
     as_list,
-    sudo_arguments,
 )
 
 TAR_OPTIONS = "--strip-components=N and --no-same-owner"
@@ -341,12 +340,6 @@ def _mode(value: Any, member: Member, as_root: bool) -> int:
     return modes.octal(value)  # type: ignore[return-value]
 
 
-def _read(ctx: HostContext, fact: type[FactBase], **kwargs: Any) -> Any:
-    """A fact read as the task's operations run: through sudo when it becomes another user
-    (an archive or a directory only root may read)."""
-    return ctx.host.get_fact(fact, **kwargs, **sudo_arguments(ctx.become, ctx.become_user))
-
-
 def _as_root(ctx: HostContext) -> bool:
     if ctx.become:
         return (ctx.become_user or "root") == "root"
@@ -360,7 +353,7 @@ def _failed(msg: str, **extra: Any) -> Decided:
 def _archive(args: dict[str, Any], ctx: HostContext, src: str) -> bytes:
     if not args["remote_src"]:
         return inputfile.read_bytes(ctx.find("files", src), copy=True)
-    found = _read(ctx, rewrite.FileBytes, path=src) or rewrite.Current("absent")
+    found = ctx.host.get_fact(rewrite.FileBytes, path=src) or rewrite.Current("absent")
     if found.kind == "absent":
         raise _failed(f"Source '{src}' does not exist")
     if found.kind != "file":
@@ -374,10 +367,10 @@ def _build(args: dict[str, Any], ctx: HostContext) -> list[OpCall]:
     src, dest = str(args["src"]), str(args["dest"]).rstrip("/") or "/"
     options = extra_options(args["extra_opts"])
     creates = args["creates"]
-    if creates and _read(ctx, PathKind, path=str(creates)) != "absent":
+    if creates and ctx.host.get_fact(PathKind, path=str(creates)) != "absent":
         raise Decided({"changed": False, "skipped": True,
                        "msg": f"skipped, since {creates} exists"})
-    if _read(ctx, PathKind, path=dest) != "directory":
+    if ctx.host.get_fact(PathKind, path=dest) != "directory":
         raise _failed(f"dest '{args['dest']}' must be an existing dir")
     data = _archive(args, ctx, src)
     result = {"dest": args["dest"], "src": src}
@@ -427,7 +420,7 @@ def _calls(members: list[Member], args: dict[str, Any], ctx: HostContext, dest: 
         owners[member.name] = (user, group)
     numeric = tuple(path_of[name] for name, pair in owners.items()
                     if any(isinstance(v, int) for v in pair))
-    current = _read(ctx, NumericOwners, paths=numeric) if numeric else {}
+    current = ctx.host.get_fact(NumericOwners, paths=numeric) if numeric else {}
 
     def owned(member: Member) -> dict[str, Any]:
         user, group = owners[member.name]
@@ -461,7 +454,7 @@ def _calls(members: list[Member], args: dict[str, Any], ctx: HostContext, dest: 
                         None if mode is None else _mode(mode, made, True)))
                 calls.append(OpCall(files.directory, kwargs))
     if stripped and (args["owner"] or args["group"] or mode is not None):
-        info = _read(ctx, Directory, path=dest)
+        info = ctx.host.get_fact(Directory, path=dest)
         base = Member("", "", "directory", int(str(info["mode"]), 8) if info
                       else modes.NEW_DIRECTORY)
         calls.append(OpCall(files.directory, {"path": dest, **given, "mode": (
